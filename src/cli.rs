@@ -1,0 +1,68 @@
+//! The command line: clap definitions only. Doc comments here are the `--help` text; what each
+//! subcommand does lives in `commands.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{EngineConfig, ServeConfig};
+
+/// qrscan: a local-first, offline, drop-in replacement for cli.im's QR scan_url API.
+#[derive(Debug, Parser)]
+#[command(name = "qrscan", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (POST /api/v1/qrcode/scan_url).
+    Serve(ServeConfig),
+    /// Scan files, URLs or stdin and print one JSON line per input.
+    Scan(ScanArgs),
+    /// Exit 0 when a running qrscan answers /healthz (for container health checks).
+    Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Image files, http(s):// or data: URLs, or `-` for stdin.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    #[command(flatten)]
+    pub engine: EngineConfig,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// Address of the service; defaults to QRSCAN_LISTEN (0.0.0.0 becomes 127.0.0.1).
+    #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+}
+
+/// Where `scan` reads one input from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScanInput {
+    Stdin,
+    Url(String),
+    File(PathBuf),
+}
+
+impl ScanInput {
+    /// `-` is stdin; anything with a URL scheme we fetch is a URL; the rest are paths.
+    pub fn parse(input: &str) -> Self {
+        let lower = input.to_ascii_lowercase();
+        if input == "-" {
+            ScanInput::Stdin
+        } else if ["http://", "https://", "data:", "file:"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            ScanInput::Url(input.to_owned())
+        } else {
+            ScanInput::File(PathBuf::from(input))
+        }
+    }
+}

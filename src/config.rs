@@ -1,0 +1,219 @@
+//! The one typed configuration (API.md section 7): every option is a flag and a `QRSCAN_<NAME>`
+//! environment variable, parsed and validated once at start-up. Secrets (API keys) are redacted in
+//! `Debug` and never logged. Depends on nothing but clap and the option types of other modules.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use url::Url;
+
+use crate::classify::Rules;
+use crate::decode::DecodeOptions;
+use crate::error::HttpStatusMode;
+use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
+use crate::fetch::FetchOptions;
+
+/// Options shared by `serve` and `scan`: how images are fetched and decoded.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EngineConfig {
+    /// Allow fetching from loopback addresses (127.0.0.0/8, ::1). For local development and tests.
+    #[arg(long, env = "QRSCAN_ALLOW_LOOPBACK")]
+    pub allow_loopback: bool,
+
+    /// Allow fetching from private networks (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
+    #[arg(long, env = "QRSCAN_ALLOW_PRIVATE")]
+    pub allow_private: bool,
+
+    /// Extra address ranges to allow, comma-separated CIDRs (e.g. 10.1.2.0/24,fd00::/64).
+    #[arg(long, env = "QRSCAN_ALLOW_CIDR", value_delimiter = ',')]
+    pub allow_cidr: Vec<IpNet>,
+
+    /// Only fetch from these hosts (exact names or `*.suffix`), comma-separated. Empty: any host.
+    #[arg(long, env = "QRSCAN_ALLOW_HOST", value_delimiter = ',')]
+    pub allow_host: Vec<HostPattern>,
+
+    /// Never fetch from these hosts (exact names or `*.suffix`), comma-separated.
+    #[arg(long, env = "QRSCAN_DENY_HOST", value_delimiter = ',')]
+    pub deny_host: Vec<HostPattern>,
+
+    /// Serve `file:` URLs from under this directory (and nowhere else). Unset: `file:` is refused.
+    #[arg(long, env = "QRSCAN_FILE_ROOT")]
+    pub file_root: Option<PathBuf>,
+
+    /// Fetch through this HTTP proxy. Unset: no proxy, whatever the environment says.
+    #[arg(long, env = "QRSCAN_PROXY")]
+    pub proxy: Option<Url>,
+
+    /// Time limit for the whole download, body included (e.g. 10s, 500ms).
+    #[arg(long, env = "QRSCAN_FETCH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub fetch_timeout: Duration,
+
+    /// Time limit for establishing a connection.
+    #[arg(long, env = "QRSCAN_CONNECT_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Most redirects followed for one image.
+    #[arg(long, env = "QRSCAN_MAX_REDIRECTS", default_value_t = 5)]
+    pub max_redirects: usize,
+
+    /// Largest image accepted, in bytes or with a unit (10MiB, 512KiB).
+    #[arg(long, env = "QRSCAN_MAX_IMAGE_BYTES", default_value = "10MiB", value_parser = parse_size)]
+    pub max_image_bytes: u64,
+
+    /// Largest image accepted, in pixels (width x height), checked before decoding.
+    #[arg(long, env = "QRSCAN_MAX_PIXELS", default_value_t = 40_000_000)]
+    pub max_pixels: u64,
+
+    /// Largest allocation the image decoder may make.
+    #[arg(long, env = "QRSCAN_MAX_DECODE_MEMORY", default_value = "512MiB", value_parser = parse_size)]
+    pub max_decode_memory: u64,
+
+    /// Time after which the decoder stops trying further strategies on one image.
+    #[arg(long, env = "QRSCAN_DECODE_BUDGET", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub decode_budget: Duration,
+
+    /// Replace the built-in provider rules with this TOML file.
+    #[arg(long, env = "QRSCAN_RULES")]
+    pub rules: Option<PathBuf>,
+
+    /// Spelling of `provider`: `enum` (Alipay, WechatPay, ...) or `lower` (alipay, wechatpay, ...).
+    #[arg(long, env = "QRSCAN_PROVIDER_CASE", value_enum, default_value_t = ProviderCase::Enum)]
+    pub provider_case: ProviderCase,
+}
+
+/// Options of `qrscan serve` only.
+#[derive(Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// API keys callers must send as `Authorization: Bearer KEY`, comma-separated. Unset: no auth.
+    #[arg(long, env = "QRSCAN_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    pub api_keys: Vec<String>,
+
+    /// `compat`: HTTP 200 for every business outcome, like cli.im. `rest`: a status per code.
+    #[arg(long, env = "QRSCAN_HTTP_STATUS", value_enum, default_value_t = HttpStatusMode::Compat)]
+    pub http_status: HttpStatusMode,
+
+    /// Threads that decode images. Default: the number of CPUs.
+    #[arg(long, env = "QRSCAN_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Decode requests allowed to wait for a worker; past this, 503.
+    #[arg(long, env = "QRSCAN_QUEUE", default_value_t = 64)]
+    pub queue: usize,
+
+    #[command(flatten)]
+    pub engine: EngineConfig,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("api_keys", &format_args!("[{} redacted]", self.api_keys.len()))
+            .field("http_status", &self.http_status)
+            .field("workers", &self.workers)
+            .field("queue", &self.queue)
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
+/// How `provider` is spelled in responses (`--provider-case`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProviderCase {
+    #[default]
+    Enum,
+    Lower,
+}
+
+impl EngineConfig {
+    /// The fetch limits and policy, with `--file-root` made canonical.
+    pub fn fetch_options(&self) -> anyhow::Result<FetchOptions> {
+        let file_root = match &self.file_root {
+            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| {
+                anyhow::anyhow!("--file-root {} is not a usable directory: {e}", dir.display())
+            })?),
+            None => None,
+        };
+        Ok(FetchOptions {
+            addresses: AddressPolicy {
+                allow_loopback: self.allow_loopback,
+                allow_private: self.allow_private,
+                allow_cidrs: self.allow_cidr.clone(),
+            },
+            hosts: HostPolicy {
+                allow: self.allow_host.clone(),
+                deny: self.deny_host.clone(),
+            },
+            file_root,
+            proxy: self.proxy.clone(),
+            connect_timeout: self.connect_timeout,
+            fetch_timeout: self.fetch_timeout,
+            max_redirects: self.max_redirects,
+            max_bytes: self.max_image_bytes,
+        })
+    }
+
+    /// The decoder limits.
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            max_pixels: self.max_pixels,
+            max_decoder_bytes: self.max_decode_memory,
+            budget: self.decode_budget,
+        }
+    }
+
+    /// The provider rules: the built-in table, or `--rules FILE`.
+    pub fn load_rules(&self) -> anyhow::Result<Rules> {
+        Ok(match &self.rules {
+            Some(path) => Rules::from_file(path)?,
+            None => Rules::default(),
+        })
+    }
+}
+
+/// Parses `1048576`, `512KiB`, `10MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size like 10MiB or 1048576"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" | "k" => 1 << 10,
+        "mib" | "m" => 1 << 20,
+        "gib" | "g" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB or GiB)")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_bytes_and_binary_units() {
+        assert_eq!(parse_size("1048576"), Ok(1_048_576));
+        assert_eq!(parse_size("10MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("512 KiB"), Ok(512 * 1024));
+        assert_eq!(parse_size("2mb"), Ok(2_000_000));
+        assert!(parse_size("ten").is_err());
+        assert!(parse_size("10XB").is_err());
+        assert!(parse_size("99999999999999GiB").is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! The one error table: every business `code` of API.md section 4, its message and its HTTP
+//! status in both `--http-status` modes are decided here and nowhere else.
+//!
+//! Lower layers (`fetch`, `decode`) report typed errors; the `From` impls below are the only
+//! translation into codes, so "what does the API answer when X?" is answered by this file.
+//! Nothing here sees the network or an image.
+
+use axum::http::StatusCode;
+
+use crate::decode::DecodeError;
+use crate::fetch::FetchError;
+
+/// How business outcomes map to HTTP statuses (`--http-status`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpStatusMode {
+    /// 200 for every business outcome, like the hosted cli.im API.
+    #[default]
+    Compat,
+    /// A meaningful HTTP status per code, for gateways and dashboards.
+    Rest,
+}
+
+/// The class of a failure; each variant is one row of API.md section 4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    NotFound,
+    MethodNotAllowed,
+    Internal,
+    Overloaded,
+    InvalidUrl,
+    UrlNotAllowed,
+    FetchFailed,
+    FetchTimeout,
+    TooLarge,
+    TooManyPixels,
+    NotAnImage,
+    NoCode,
+    Unreadable,
+}
+
+impl ErrorKind {
+    /// The `code` field of the envelope.
+    pub fn code(self) -> u32 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::Internal => 500,
+            ErrorKind::Overloaded => 503,
+            ErrorKind::InvalidUrl => 1001,
+            ErrorKind::UrlNotAllowed => 1002,
+            ErrorKind::FetchFailed => 1003,
+            ErrorKind::FetchTimeout => 1004,
+            ErrorKind::TooLarge => 1005,
+            ErrorKind::TooManyPixels => 1006,
+            ErrorKind::NotAnImage => 1007,
+            ErrorKind::NoCode => 1008,
+            ErrorKind::Unreadable => 1009,
+        }
+    }
+
+    /// The HTTP status for this kind under `mode`.
+    pub fn status(self, mode: HttpStatusMode) -> StatusCode {
+        // Protocol-level outcomes keep their status in both modes (API.md section 4).
+        match self {
+            ErrorKind::Unauthorized if mode == HttpStatusMode::Rest => {
+                return StatusCode::UNAUTHORIZED
+            }
+            ErrorKind::Unauthorized => return StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => return StatusCode::NOT_FOUND,
+            ErrorKind::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::Internal => return StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Overloaded => return StatusCode::SERVICE_UNAVAILABLE,
+            _ => {}
+        }
+        if mode == HttpStatusMode::Compat {
+            return StatusCode::OK;
+        }
+        match self {
+            ErrorKind::BadRequest | ErrorKind::InvalidUrl => StatusCode::BAD_REQUEST,
+            ErrorKind::UrlNotAllowed => StatusCode::FORBIDDEN,
+            ErrorKind::FetchFailed => StatusCode::BAD_GATEWAY,
+            ErrorKind::FetchTimeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::NotAnImage => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::TooManyPixels | ErrorKind::NoCode | ErrorKind::Unreadable => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            // Handled above; listed so a new kind cannot be forgotten here.
+            ErrorKind::Unauthorized
+            | ErrorKind::NotFound
+            | ErrorKind::MethodNotAllowed
+            | ErrorKind::Internal
+            | ErrorKind::Overloaded => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A failed request: a kind (the code) and a sentence a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error of `kind` with `message` as the envelope's `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// The envelope's `code`.
+    pub fn code(&self) -> u32 {
+        self.kind.code()
+    }
+
+    /// A 400 for a request the caller must fix.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, message)
+    }
+
+    /// A 500. The message is fixed: internal detail goes to the log, never to the caller.
+    pub fn internal() -> Self {
+        Self::new(
+            ErrorKind::Internal,
+            "internal error; the server log has the details",
+        )
+    }
+}
+
+impl From<FetchError> for ApiError {
+    fn from(err: FetchError) -> Self {
+        let kind = match &err {
+            FetchError::InvalidUrl(_) => ErrorKind::InvalidUrl,
+            FetchError::NotAllowed(_) => ErrorKind::UrlNotAllowed,
+            FetchError::Upstream(_) => ErrorKind::FetchFailed,
+            FetchError::Timeout => ErrorKind::FetchTimeout,
+            FetchError::TooLarge { .. } => ErrorKind::TooLarge,
+        };
+        // FetchError's Display is written for callers: it names the class of failure only.
+        ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(err: DecodeError) -> Self {
+        let kind = match &err {
+            DecodeError::NotAnImage(_) => ErrorKind::NotAnImage,
+            DecodeError::TooManyPixels { .. } => ErrorKind::TooManyPixels,
+            DecodeError::NoCode => ErrorKind::NoCode,
+            DecodeError::Unreadable => ErrorKind::Unreadable,
+        };
+        ApiError::new(kind, err.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compat_mode_answers_200_for_business_codes_and_keeps_protocol_statuses() {
+        assert_eq!(
+            ErrorKind::NoCode.status(HttpStatusMode::Compat),
+            StatusCode::OK
+        );
+        assert_eq!(
+            ErrorKind::BadRequest.status(HttpStatusMode::Compat),
+            StatusCode::OK
+        );
+        assert_eq!(
+            ErrorKind::Unauthorized.status(HttpStatusMode::Compat),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            ErrorKind::Overloaded.status(HttpStatusMode::Compat),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn rest_mode_follows_the_table_of_api_md_section_4() {
+        let rows = [
+            (ErrorKind::BadRequest, 400, 400),
+            (ErrorKind::Unauthorized, 403, 401),
+            (ErrorKind::NotFound, 404, 404),
+            (ErrorKind::MethodNotAllowed, 405, 405),
+            (ErrorKind::Internal, 500, 500),
+            (ErrorKind::Overloaded, 503, 503),
+            (ErrorKind::InvalidUrl, 1001, 400),
+            (ErrorKind::UrlNotAllowed, 1002, 403),
+            (ErrorKind::FetchFailed, 1003, 502),
+            (ErrorKind::FetchTimeout, 1004, 504),
+            (ErrorKind::TooLarge, 1005, 413),
+            (ErrorKind::TooManyPixels, 1006, 422),
+            (ErrorKind::NotAnImage, 1007, 415),
+            (ErrorKind::NoCode, 1008, 422),
+            (ErrorKind::Unreadable, 1009, 422),
+        ];
+        for (kind, code, status) in rows {
+            assert_eq!(kind.code(), code, "{kind:?}");
+            assert_eq!(
+                kind.status(HttpStatusMode::Rest).as_u16(),
+                status,
+                "{kind:?}"
+            );
+        }
+    }
+}

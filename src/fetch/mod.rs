@@ -1,0 +1,449 @@
+//! Getting image bytes for a `url` (API.md section 5): `ImageUrl` is the parsed, checked input,
+//! and `Fetcher` downloads it under every limit — address policy, redirect cap, connect and total
+//! timeouts, byte cap — all from `Config`.
+//!
+//! `http`/`https` go through one reqwest client built at start-up, whose resolver (`policy.rs`)
+//! only ever hands out allowed addresses; `data:` URLs are decoded without any network; `file:`
+//! URLs are read only under `--file-root`. Errors say what class of failure happened and never
+//! carry a resolved address or an internal error string. This module never decodes images.
+
+pub mod policy;
+
+use std::error::Error as StdError;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use url::{Host, Url};
+
+use self::policy::{AddressPolicy, HostPolicy, Lookup, PolicyResolver, ResolveError};
+
+/// Every fetch limit and policy knob; built from `Config` once.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    pub addresses: AddressPolicy,
+    pub hosts: HostPolicy,
+    /// `file:` URLs are served from under this directory only; `None` refuses `file:`.
+    pub file_root: Option<PathBuf>,
+    pub proxy: Option<Url>,
+    pub connect_timeout: Duration,
+    /// The whole download, headers and body.
+    pub fetch_timeout: Duration,
+    pub max_redirects: usize,
+    pub max_bytes: u64,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            addresses: AddressPolicy::default(),
+            hosts: HostPolicy::default(),
+            file_root: None,
+            proxy: None,
+            connect_timeout: Duration::from_secs(3),
+            fetch_timeout: Duration::from_secs(10),
+            max_redirects: 5,
+            max_bytes: 10 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why no bytes came back. `Display` is written for the caller: it names the class of failure.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    #[error("image URL is invalid: {0}")]
+    InvalidUrl(String),
+    #[error("image URL is not allowed: {0}")]
+    NotAllowed(String),
+    #[error("image could not be fetched: {0}")]
+    Upstream(String),
+    #[error("image fetch timed out")]
+    Timeout,
+    #[error("image is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+}
+
+const BLOCKED_ADDRESSES: &str = "the image host resolves only to addresses this server does not fetch from";
+
+/// A `url` that passed parsing and the static checks: scheme, host lists, IP-literal hosts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageUrl {
+    Http(Url),
+    Data(String),
+    File(PathBuf),
+}
+
+impl ImageUrl {
+    /// Parses untrusted input; past this point nobody re-checks the scheme or a literal address.
+    pub fn parse(input: &str, options: &FetchOptions) -> Result<Self, FetchError> {
+        let input = input.trim();
+        let url = Url::parse(input).map_err(|e| {
+            FetchError::InvalidUrl(format!("not an absolute URL ({e})"))
+        })?;
+        match url.scheme() {
+            "http" | "https" => {
+                check_http_target(&url, options)?;
+                Ok(ImageUrl::Http(url))
+            }
+            "data" => Ok(ImageUrl::Data(input.to_owned())),
+            "file" if options.file_root.is_some() => {
+                let path = url.to_file_path().map_err(|()| {
+                    FetchError::InvalidUrl("a file: URL must name a local absolute path".into())
+                })?;
+                Ok(ImageUrl::File(path))
+            }
+            "file" => Err(FetchError::InvalidUrl(
+                "file: URLs are disabled on this server (no --file-root)".into(),
+            )),
+            other => Err(FetchError::InvalidUrl(format!(
+                "scheme `{other}` is not allowed; use http, https or data"
+            ))),
+        }
+    }
+}
+
+/// The checks an http(s) URL must pass before any packet is sent: on the first URL and on every
+/// redirect target. Names are checked again, on their addresses, by the resolver.
+fn check_http_target(url: &Url, options: &FetchOptions) -> Result<(), FetchError> {
+    let host = url
+        .host()
+        .ok_or_else(|| FetchError::InvalidUrl("the URL has no host".into()))?;
+    let host_text = match &host {
+        Host::Domain(d) => (*d).to_owned(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => ip.to_string(),
+    };
+    if !options.hosts.permits(&host_text) {
+        return Err(FetchError::NotAllowed(
+            "the image host is not on this server's list of allowed hosts".into(),
+        ));
+    }
+    // reqwest's connector never asks the resolver about IP literals, so they are judged here.
+    let literal = match host {
+        Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
+        Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
+        Host::Domain(_) => None,
+    };
+    if let Some(ip) = literal {
+        if !options.addresses.permits(ip) {
+            return Err(FetchError::NotAllowed(BLOCKED_ADDRESSES.into()));
+        }
+    }
+    Ok(())
+}
+
+/// Installs ring as rustls' process-wide crypto provider. reqwest is built without a bundled
+/// provider (so no aws-lc C build); every client needs this first. Later calls are no-ops.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Why a redirect was refused; found again in reqwest's error chain to pick the code.
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefusal {
+    #[error("too many redirects")]
+    TooMany,
+    #[error("redirect loop")]
+    Loop,
+    #[error("{0}")]
+    Target(FetchError),
+}
+
+/// Downloads images under the limits of `FetchOptions`. Cheap to clone; build one at start-up.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    options: Arc<FetchOptions>,
+}
+
+impl Fetcher {
+    /// A fetcher resolving names with the operating system's resolver.
+    pub fn new(options: FetchOptions) -> anyhow::Result<Self> {
+        Self::with_lookup(options, Arc::new(policy::SystemLookup))
+    }
+
+    /// A fetcher resolving names through `lookup` (tests give a stub).
+    pub fn with_lookup(options: FetchOptions, lookup: Arc<dyn Lookup>) -> anyhow::Result<Self> {
+        install_crypto_provider();
+        let options = Arc::new(options);
+        let resolver = PolicyResolver::new(Arc::new(options.addresses.clone()), lookup);
+        let redirect_options = options.clone();
+        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > redirect_options.max_redirects {
+                return attempt.error(RedirectRefusal::TooMany);
+            }
+            if attempt.previous().contains(attempt.url()) {
+                return attempt.error(RedirectRefusal::Loop);
+            }
+            let target = attempt.url();
+            if !matches!(target.scheme(), "http" | "https") {
+                let refusal = FetchError::NotAllowed("a redirect led to a non-http(s) URL".into());
+                return attempt.error(RedirectRefusal::Target(refusal));
+            }
+            match check_http_target(target, &redirect_options) {
+                Ok(()) => attempt.follow(),
+                Err(refusal) => attempt.error(RedirectRefusal::Target(refusal)),
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("qrscan/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.connect_timeout)
+            .redirect(redirect)
+            .dns_resolver(resolver);
+        builder = match &options.proxy {
+            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
+            None => builder.no_proxy(),
+        };
+        Ok(Fetcher {
+            client: builder.build()?,
+            options,
+        })
+    }
+
+    /// The options this fetcher enforces.
+    pub fn options(&self) -> &FetchOptions {
+        &self.options
+    }
+
+    /// The bytes behind `url`, within every limit.
+    pub async fn fetch(&self, url: &ImageUrl) -> Result<Vec<u8>, FetchError> {
+        match url {
+            ImageUrl::Http(url) => {
+                let download = self.fetch_http(url);
+                tokio::time::timeout(self.options.fetch_timeout, download)
+                    .await
+                    .map_err(|_| FetchError::Timeout)?
+            }
+            ImageUrl::Data(text) => decode_data_url(text, self.options.max_bytes),
+            ImageUrl::File(path) => self.read_file(path).await,
+        }
+    }
+
+    async fn fetch_http(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+        let limit = self.options.max_bytes;
+        let mut response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(classify_reqwest_error)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Upstream(format!(
+                "upstream answered {}",
+                status.as_u16()
+            )));
+        }
+        if response.content_length().is_some_and(|len| len > limit) {
+            return Err(FetchError::TooLarge { limit });
+        }
+        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit);
+        let mut body = Vec::with_capacity(capacity as usize);
+        while let Some(chunk) = response.chunk().await.map_err(classify_reqwest_error)? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    async fn read_file(&self, path: &Path) -> Result<Vec<u8>, FetchError> {
+        let limit = self.options.max_bytes;
+        let not_allowed =
+            || FetchError::NotAllowed("the file is outside this server's --file-root".into());
+        let root = self.options.file_root.as_deref().ok_or_else(not_allowed)?;
+        // Canonical paths resolve `..` and symlinks, so the prefix check below cannot be escaped.
+        let real = tokio::fs::canonicalize(path)
+            .await
+            .map_err(|_| FetchError::Upstream("no such file".into()))?;
+        if !real.starts_with(root) {
+            return Err(not_allowed());
+        }
+        let file = tokio::fs::File::open(&real)
+            .await
+            .map_err(|_| FetchError::Upstream("the file could not be opened".into()))?;
+        let mut body = Vec::new();
+        file.take(limit + 1)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|_| FetchError::Upstream("the file could not be read".into()))?;
+        if body.len() as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        Ok(body)
+    }
+}
+
+/// Decodes a `data:` URL in memory, under the byte limit.
+fn decode_data_url(text: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+    let url = data_url::DataUrl::process(text)
+        .map_err(|_| FetchError::InvalidUrl("malformed data: URL".into()))?;
+    // Base64 inflates by 4/3: a URL much longer than that bound cannot fit the limit.
+    if text.len() as u64 > limit.saturating_mul(4) / 3 + 1024 {
+        return Err(FetchError::TooLarge { limit });
+    }
+    let (body, _fragment) = url
+        .decode_to_vec()
+        .map_err(|_| FetchError::InvalidUrl("the data: URL has malformed base64".into()))?;
+    if body.len() as u64 > limit {
+        return Err(FetchError::TooLarge { limit });
+    }
+    Ok(body)
+}
+
+/// Maps a reqwest error to a failure class, looking through its causes for our own refusals.
+fn classify_reqwest_error(err: reqwest::Error) -> FetchError {
+    if let Some(refusal) = find_cause::<RedirectRefusal>(&err) {
+        return match refusal {
+            RedirectRefusal::TooMany => FetchError::Upstream("too many redirects".into()),
+            RedirectRefusal::Loop => FetchError::Upstream("redirect loop".into()),
+            RedirectRefusal::Target(inner) => inner.clone(),
+        };
+    }
+    if let Some(resolve) = find_cause::<ResolveError>(&err) {
+        return match resolve {
+            ResolveError::Blocked => FetchError::NotAllowed(BLOCKED_ADDRESSES.into()),
+            ResolveError::Lookup(_) => {
+                FetchError::Upstream("the image host name could not be resolved".into())
+            }
+        };
+    }
+    if err.is_timeout() {
+        return FetchError::Timeout;
+    }
+    if err.is_connect() {
+        return FetchError::Upstream("could not connect to the image host".into());
+    }
+    if err.is_body() || err.is_decode() {
+        return FetchError::Upstream("the connection broke while reading the image".into());
+    }
+    FetchError::Upstream("the image host did not answer with a usable HTTP response".into())
+}
+
+fn find_cause<'e, T: StdError + 'static>(err: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn options() -> FetchOptions {
+        FetchOptions::default()
+    }
+
+    #[test]
+    fn ip_literal_spellings_of_blocked_addresses_are_refused_before_sending() {
+        for url in [
+            "http://127.0.0.1/a.png",
+            "http://2130706433/a.png",
+            "http://0x7f.1/a.png",
+            "http://0177.0.0.1/a.png",
+            "http://127.1/a.png",
+            "http://[::1]/a.png",
+            "http://[::ffff:127.0.0.1]/a.png",
+            "http://[::ffff:7f00:1]/a.png",
+            "http://0.0.0.0/a.png",
+            "http://0/a.png",
+            "http://10.0.0.1/a.png",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[fd00::1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::]/",
+            "https://192.168.1.1:8443/",
+        ] {
+            let err = ImageUrl::parse(url, &options()).unwrap_err();
+            assert!(matches!(err, FetchError::NotAllowed(_)), "{url}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn public_literals_and_names_pass_the_static_checks() {
+        for url in ["http://93.184.216.34/a.png", "https://example.com/a.png", "http://[2606:4700::1]/"] {
+            assert!(matches!(ImageUrl::parse(url, &options()), Ok(ImageUrl::Http(_))), "{url}");
+        }
+    }
+
+    #[test]
+    fn other_schemes_and_relative_urls_are_invalid() {
+        for url in ["ftp://example.com/a.png", "/a.png", "a.png", "gopher://x/", "javascript:alert(1)", "file:///etc/passwd", "http://"] {
+            let err = ImageUrl::parse(url, &options()).unwrap_err();
+            assert!(matches!(err, FetchError::InvalidUrl(_)), "{url}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn denied_and_unlisted_hosts_are_not_allowed() {
+        let opts = FetchOptions {
+            hosts: HostPolicy {
+                allow: vec!["*.images.example".parse().unwrap()],
+                deny: vec!["bad.images.example".parse().unwrap()],
+            },
+            ..options()
+        };
+        assert!(ImageUrl::parse("https://cdn.images.example/a.png", &opts).is_ok());
+        for url in ["https://bad.images.example/a.png", "https://elsewhere.example/a.png"] {
+            assert!(matches!(ImageUrl::parse(url, &opts), Err(FetchError::NotAllowed(_))), "{url}");
+        }
+    }
+
+    #[test]
+    fn data_urls_decode_in_memory_under_the_byte_limit() {
+        let png = [0x89u8, b'P', b'N', b'G', 1, 2, 3];
+        let encoded = base64::engine::general_purpose::STANDARD.encode(png);
+        let url = format!("data:image/png;base64,{encoded}");
+        assert_eq!(decode_data_url(&url, 100).unwrap(), png);
+        assert_eq!(decode_data_url(&url, 6), Err(FetchError::TooLarge { limit: 6 }));
+        assert!(matches!(
+            decode_data_url("data:image/png;base64,@@@not base64@@@", 100),
+            Err(FetchError::InvalidUrl(_))
+        ));
+        assert!(matches!(decode_data_url("data:nocomma", 100), Err(FetchError::InvalidUrl(_))));
+        let huge = format!("data:image/png;base64,{}", "A".repeat(4000));
+        assert_eq!(decode_data_url(&huge, 1000), Err(FetchError::TooLarge { limit: 1000 }));
+    }
+
+    #[test]
+    fn file_urls_need_a_file_root() {
+        let opts = FetchOptions {
+            file_root: Some(PathBuf::from("/srv/images")),
+            ..options()
+        };
+        assert_eq!(
+            ImageUrl::parse("file:///srv/images/a.png", &opts),
+            Ok(ImageUrl::File(PathBuf::from("/srv/images/a.png")))
+        );
+    }
+
+    #[tokio::test]
+    async fn file_urls_outside_the_root_are_not_allowed_even_through_symlinks_or_dotdot() {
+        let outside = tempfile::tempdir().unwrap();
+        let root_dir = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.png"), b"secret").unwrap();
+        std::fs::write(root_dir.path().join("ok.png"), b"fine").unwrap();
+        std::os::unix::fs::symlink(outside.path().join("secret.png"), root_dir.path().join("link.png")).unwrap();
+        let root = std::fs::canonicalize(root_dir.path()).unwrap();
+        let fetcher = Fetcher::new(FetchOptions {
+            file_root: Some(root.clone()),
+            ..options()
+        })
+        .unwrap();
+        let parse = |p: &Path| ImageUrl::parse(Url::from_file_path(p).unwrap().as_str(), fetcher.options()).unwrap();
+
+        assert_eq!(fetcher.fetch(&parse(&root.join("ok.png"))).await.unwrap(), b"fine");
+        let escape = ImageUrl::File(root.join("../").join(outside.path().file_name().unwrap()).join("secret.png"));
+        for url in [parse(&root.join("link.png")), escape] {
+            assert!(matches!(fetcher.fetch(&url).await, Err(FetchError::NotAllowed(_))), "{url:?}");
+        }
+    }
+}

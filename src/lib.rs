@@ -1,0 +1,33 @@
+//! qrscan: a local-first, offline, drop-in replacement for cli.im's `POST /api/v1/qrcode/scan_url`.
+//! It fetches an image (or takes one from disk), finds every QR code in it, and classifies the
+//! provider of each from a rules table. `../shared/API.md` is the contract.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `commands -> server -> api -> scan -> fetch | decode | classify`.
+//!
+//! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
+//! - `config`: the one typed configuration, flags and `QRSCAN_*` variables.
+//! - `server`: state, the route table, `serve(listener, state, shutdown)`.
+//! - `api`: the envelope, request parsing, thin handlers, authentication.
+//! - `error`: the one table of codes, messages and HTTP statuses.
+//! - `scan`: the use case: fetch -> decode on a bounded pool -> classify.
+//! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
+//! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
+//! - `classify`: `Provider` and the rules table; pure.
+//! - `telemetry`: logging set-up.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod classify;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod decode;
+pub mod error;
+pub mod fetch;
+pub mod scan;
+pub mod server;
+pub mod telemetry;
+pub mod text;

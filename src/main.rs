@@ -1,0 +1,17 @@
+//! The `qrscan` binary: parse the command line, start logging, run, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = qrscan::cli::Cli::parse();
+    qrscan::telemetry::init();
+    match qrscan::commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("qrscan: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

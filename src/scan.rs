@@ -1,0 +1,211 @@
+//! The use case shared by the API and the CLI: input -> bytes (fetch) -> codes (decode, off the
+//! async runtime on a bounded pool) -> providers (classify) -> the `data` object of the envelope.
+//!
+//! `DecodePool` is the one place CPU work leaves the runtime: at most `workers` decodes run at
+//! once, at most `queue` more wait, and anything past that is refused at once with 503 instead of
+//! queueing without bound. A decoder panic becomes a 500 for that request only.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use base64::Engine;
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::classify::{Provider, Rules};
+use crate::config::ProviderCase;
+use crate::decode::{self, DecodeOptions, QrCode};
+use crate::error::{ApiError, ErrorKind};
+use crate::fetch::{Fetcher, ImageUrl};
+
+/// `data` of a successful response: cli.im's two fields plus every code found.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ScanData {
+    /// Text of the first (largest) code.
+    pub content: String,
+    /// Provider of the first code.
+    pub provider: String,
+    /// Every code in the image, first one first.
+    pub codes: Vec<CodeData>,
+}
+
+/// One code in `data.codes`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CodeData {
+    pub content: String,
+    pub provider: String,
+    /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left.
+    pub points: [[f32; 2]; 4],
+    pub version: u8,
+    pub ec_level: &'static str,
+    pub encoding: &'static str,
+    /// The raw payload, only when it is not text in any charset tried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_base64: Option<String>,
+}
+
+/// Bounded concurrency for decoding: `workers` running, `queue` waiting, the rest refused.
+pub struct DecodePool {
+    running: Arc<Semaphore>,
+    admitted: AtomicUsize,
+    capacity: usize,
+}
+
+impl DecodePool {
+    /// A pool of `workers` threads' worth of decoding with `queue` places to wait.
+    pub fn new(workers: usize, queue: usize) -> Self {
+        let workers = workers.max(1);
+        DecodePool {
+            running: Arc::new(Semaphore::new(workers)),
+            admitted: AtomicUsize::new(0),
+            capacity: workers + queue,
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a worker is free, or refuses at once when full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
+        let _slot = AdmissionSlot(&self.admitted);
+        if admitted >= self.capacity {
+            return Err(ApiError::new(
+                ErrorKind::Overloaded,
+                "the server is busy decoding other images; retry shortly",
+            ));
+        }
+        let permit = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal())?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "decode task failed");
+            ApiError::internal()
+        })
+    }
+}
+
+/// Gives back an admission when the request finishes, however it finishes.
+struct AdmissionSlot<'a>(&'a AtomicUsize);
+
+impl Drop for AdmissionSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Everything a scan needs, built once at start-up and shared.
+pub struct Scanner {
+    pub fetcher: Fetcher,
+    pub decode_options: DecodeOptions,
+    pub rules: Rules,
+    pub provider_case: ProviderCase,
+    pub pool: DecodePool,
+}
+
+impl Scanner {
+    /// Fetches `url` and scans the image behind it.
+    pub async fn scan_url(&self, url: &str) -> Result<ScanData, ApiError> {
+        let url = ImageUrl::parse(url, self.fetcher.options())?;
+        let bytes = self.fetcher.fetch(&url).await?;
+        self.scan_bytes(bytes).await
+    }
+
+    /// Scans image bytes the caller already has.
+    pub async fn scan_bytes(&self, bytes: Vec<u8>) -> Result<ScanData, ApiError> {
+        let options = self.decode_options.clone();
+        let codes = self
+            .pool
+            .run(move || decode::decode(&bytes, &options))
+            .await??;
+        Ok(self.describe(&codes))
+    }
+
+    /// Classifies decoded codes and shapes them as `data`.
+    pub fn describe(&self, codes: &[QrCode]) -> ScanData {
+        let codes: Vec<CodeData> = codes
+            .iter()
+            .map(|code| {
+                let provider = self.rules.classify(&code.content.text);
+                CodeData {
+                    content: code.content.text.clone(),
+                    provider: self.spell(provider),
+                    points: code.points,
+                    version: code.version,
+                    ec_level: code.ec_level,
+                    encoding: code.content.encoding,
+                    bytes_base64: code
+                        .content
+                        .binary
+                        .as_ref()
+                        .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                }
+            })
+            .collect();
+        let (content, provider) = codes
+            .first()
+            .map(|c| (c.content.clone(), c.provider.clone()))
+            .unwrap_or_else(|| (String::new(), self.spell(Provider::Other)));
+        ScanData {
+            content,
+            provider,
+            codes,
+        }
+    }
+
+    fn spell(&self, provider: Provider) -> String {
+        match self.provider_case {
+            ProviderCase::Enum => provider.as_str().to_owned(),
+            ProviderCase::Lower => provider.as_str().to_ascii_lowercase(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_pool_refuses_at_once_when_workers_and_queue_are_full() {
+        let pool = Arc::new(DecodePool::new(1, 1));
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Arc::new(std::sync::Mutex::new(wait));
+        let busy = |pool: Arc<DecodePool>, wait: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>| {
+            tokio::spawn(async move {
+                pool.run(move || {
+                    let _ = wait.lock().map(|rx| rx.recv_timeout(Duration::from_secs(5)));
+                })
+                .await
+            })
+        };
+        let running = busy(pool.clone(), wait.clone());
+        let queued = busy(pool.clone(), wait.clone());
+        while pool.admitted.load(Ordering::Acquire) < 2 {
+            tokio::task::yield_now().await;
+        }
+        let refused = pool.run(|| ()).await.unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Overloaded);
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        assert!(running.await.unwrap().is_ok());
+        assert!(queued.await.unwrap().is_ok());
+        assert!(pool.run(|| 7).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_decoding_is_a_500_for_that_request_only() {
+        let pool = DecodePool::new(1, 0);
+        let err = pool.run(|| panic!("boom")).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Internal);
+        assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+    }
+}

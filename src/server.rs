@@ -1,0 +1,104 @@
+//! The service: `AppState` construction, `router` (the only list of routes and layers) and
+//! `serve`, which runs on a listener and a shutdown signal the caller owns.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::api::{self, ApiKeys, AppState};
+use crate::config::ServeConfig;
+use crate::fetch::Fetcher;
+use crate::scan::{DecodePool, Scanner};
+
+/// Builds the shared state from a validated configuration.
+pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
+    let engine = &config.engine;
+    let fetch_options = engine.fetch_options()?;
+    tracing::info!(
+        policy = %fetch_options.addresses.summary(),
+        allow_hosts = fetch_options.hosts.allow.len(),
+        deny_hosts = fetch_options.hosts.deny.len(),
+        file_root = ?fetch_options.file_root,
+        proxy = fetch_options.proxy.is_some(),
+        "fetch policy"
+    );
+    let workers = config.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let scanner = Scanner {
+        fetcher: Fetcher::new(fetch_options)?,
+        decode_options: engine.decode_options(),
+        rules: engine.load_rules()?,
+        provider_case: engine.provider_case,
+        pool: DecodePool::new(workers, config.queue),
+    };
+    let api_keys = ApiKeys::new(&config.api_keys);
+    if !api_keys.is_enabled() {
+        tracing::warn!("no API key configured: every caller may use the API (set QRSCAN_API_KEYS)");
+    }
+    Ok(Arc::new(AppState {
+        scanner,
+        api_keys,
+        http_status: config.http_status,
+    }))
+}
+
+/// Every route and layer of the service.
+pub fn router(state: Arc<AppState>) -> Router {
+    // A `data:` URL of an image at the byte limit is 4/3 of it in base64, plus the JSON around it.
+    let max_body = (state.scanner.fetcher.options().max_bytes as usize)
+        .saturating_mul(4)
+        / 3
+        + 64 * 1024;
+    let api = Router::new()
+        .route("/api/v1/qrcode/scan_url", post(api::scan_url))
+        .layer(DefaultBodyLimit::max(max_body))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::require_api_key,
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(api::healthz))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,516 @@
+//! QR data codewords -> text: the segment bit stream of ISO/IEC 18004 (numeric, alphanumeric,
+//! byte, kanji, hanzi, ECI, FNC1, structured append) and the charset rules of API.md section 6.
+//!
+//! Byte segments carry no charset of their own. An ECI designator names one; otherwise the bytes
+//! are read as UTF-8 when valid, else GB18030, else Shift_JIS, else ISO-8859-1 — the order the
+//! best decoders use. A payload that is only readable as control characters is binary, and the
+//! caller then also gets the raw bytes. Pure: no images, no I/O.
+
+use encoding_rs::{Encoding, GB18030, SHIFT_JIS, UTF_8};
+
+/// The decoded content of one symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Content {
+    /// The text as a person would read it (for binary payloads, the ISO-8859-1 view of the bytes).
+    pub text: String,
+    /// The charset the text was read with: `UTF-8`, `GB18030`, `Shift_JIS`, `ISO-8859-1`, ...
+    pub encoding: &'static str,
+    /// The payload bytes, when they are not text in any charset tried.
+    pub binary: Option<Vec<u8>>,
+    /// Structured append: this symbol's place in a multi-symbol message.
+    pub structured_append: Option<StructuredAppend>,
+}
+
+/// The header of a symbol that is one part of a message split over several symbols.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StructuredAppend {
+    pub index: u8,
+    pub count: u8,
+    pub parity: u8,
+}
+
+/// Why a bit stream could not be read as segments.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("the bit stream ends inside a segment")]
+    Truncated,
+    #[error("unknown segment mode {0}")]
+    UnknownMode(u32),
+    #[error("invalid {0} data")]
+    InvalidData(&'static str),
+}
+
+/// How the bytes of one run are to be turned into text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charset {
+    /// No ECI seen: guess (UTF-8, GB18030, Shift_JIS, ISO-8859-1).
+    Guess,
+    Latin1,
+    Known(&'static Encoding),
+    /// ECI 899: binary data, never text.
+    Binary,
+}
+
+/// Decodes the corrected data codewords of a QR symbol of `version` (1-40).
+pub fn decode_segments(data: &[u8], version: u8) -> Result<Content, TextError> {
+    let mut bits = BitReader::new(data);
+    let mut runs: Vec<(Charset, Vec<u8>)> = Vec::new();
+    let mut current = Charset::Guess;
+    let mut structured_append = None;
+    let mut gs1 = false;
+    let size_class = match version {
+        0..=9 => 0,
+        10..=26 => 1,
+        _ => 2,
+    };
+
+    while bits.remaining() >= 4 {
+        let mode = bits.read(4)?;
+        match mode {
+            0 => break, // terminator
+            1 => {
+                let count = bits.read([10, 12, 14][size_class])? as usize;
+                let digits = read_numeric(&mut bits, count)?;
+                push(&mut runs, current, &digits);
+            }
+            2 => {
+                let count = bits.read([9, 11, 13][size_class])? as usize;
+                let mut chars = read_alphanumeric(&mut bits, count)?;
+                if gs1 {
+                    chars = undouble_percent(&chars);
+                }
+                push(&mut runs, current, &chars);
+            }
+            4 => {
+                let count = bits.read([8, 16, 16][size_class])? as usize;
+                let mut bytes = Vec::with_capacity(count);
+                for _ in 0..count {
+                    bytes.push(bits.read(8)? as u8);
+                }
+                push(&mut runs, current, &bytes);
+            }
+            8 => {
+                let count = bits.read([8, 10, 12][size_class])? as usize;
+                let sjis = read_kanji(&mut bits, count)?;
+                push(&mut runs, Charset::Known(SHIFT_JIS), &sjis);
+            }
+            13 => {
+                let subset = bits.read(4)?;
+                if subset != 1 {
+                    return Err(TextError::InvalidData("hanzi subset"));
+                }
+                let count = bits.read([8, 10, 12][size_class])? as usize;
+                let gb = read_hanzi(&mut bits, count)?;
+                push(&mut runs, Charset::Known(GB18030), &gb);
+            }
+            7 => current = charset_for_eci(read_eci(&mut bits)?),
+            3 => {
+                let index = bits.read(4)? as u8;
+                let count = bits.read(4)? as u8 + 1;
+                let parity = bits.read(8)? as u8;
+                structured_append = Some(StructuredAppend {
+                    index,
+                    count,
+                    parity,
+                });
+            }
+            5 => gs1 = true,
+            9 => {
+                // AIM application indicator: two digits or one letter, part of the transmitted data.
+                let indicator = bits.read(8)?;
+                let prefix = match indicator {
+                    0..=99 => format!("{indicator:02}").into_bytes(),
+                    165..=190 | 197..=222 => vec![(indicator - 100) as u8],
+                    _ => return Err(TextError::InvalidData("application indicator")),
+                };
+                push(&mut runs, current, &prefix);
+            }
+            other => return Err(TextError::UnknownMode(other)),
+        }
+    }
+
+    Ok(assemble(runs, structured_append))
+}
+
+/// Appends bytes to the last run when it has the same charset, else starts a new run.
+fn push(runs: &mut Vec<(Charset, Vec<u8>)>, charset: Charset, bytes: &[u8]) {
+    match runs.last_mut() {
+        Some((last, buf)) if *last == charset => buf.extend_from_slice(bytes),
+        _ => runs.push((charset, bytes.to_vec())),
+    }
+}
+
+/// Turns the runs into one text, and decides whether the payload is binary.
+fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredAppend>) -> Content {
+    let all_bytes: Vec<u8> = runs.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+    let mut text = String::new();
+    let mut encoding: Option<&'static str> = None;
+    let mut binary = false;
+    for (charset, bytes) in &runs {
+        let (piece, name) = match charset {
+            Charset::Guess => guess(bytes),
+            Charset::Latin1 => (latin1(bytes), "ISO-8859-1"),
+            Charset::Known(enc) => (enc.decode_without_bom_handling(bytes).0.into_owned(), enc.name()),
+            Charset::Binary => {
+                binary = true;
+                (latin1(bytes), "ISO-8859-1")
+            }
+        };
+        // Report the charset of the first run that needed one; pure ASCII runs say UTF-8.
+        if encoding.is_none() || (encoding == Some("UTF-8") && name != "UTF-8") {
+            encoding = Some(name);
+        }
+        text.push_str(&piece);
+    }
+    let binary = binary || looks_binary(&text);
+    Content {
+        encoding: if binary {
+            "ISO-8859-1"
+        } else {
+            encoding.unwrap_or("UTF-8")
+        },
+        text: if binary { latin1(&all_bytes) } else { text },
+        binary: binary.then_some(all_bytes),
+        structured_append,
+    }
+}
+
+/// The charset order of API.md section 6 for bytes without an ECI.
+fn guess(bytes: &[u8]) -> (String, &'static str) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return (text.to_owned(), "UTF-8");
+    }
+    for enc in [GB18030, SHIFT_JIS] {
+        if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(bytes) {
+            return (text.into_owned(), enc.name());
+        }
+    }
+    (latin1(bytes), "ISO-8859-1")
+}
+
+/// ISO-8859-1 maps each byte to the code point of the same value (encoding_rs would give windows-1252).
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Text made of control characters other than the ones real payloads use is binary data.
+fn looks_binary(text: &str) -> bool {
+    text.chars().any(|c| {
+        c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{1d}' | '\u{1e}' | '\u{04}')
+    })
+}
+
+/// ECI assignment numbers (AIM ECI) to charsets.
+fn charset_for_eci(eci: u32) -> Charset {
+    let label: &[u8] = match eci {
+        0 | 2 => b"cp437",
+        1 | 3 => return Charset::Latin1,
+        4 => b"iso-8859-2",
+        5 => b"iso-8859-3",
+        6 => b"iso-8859-4",
+        7 => b"iso-8859-5",
+        8 => b"iso-8859-6",
+        9 => b"iso-8859-7",
+        10 => b"iso-8859-8",
+        11 => b"windows-1254", // ISO-8859-9: encoding_rs maps it to its superset windows-1254
+        12 => b"iso-8859-10",
+        13 => b"windows-874",
+        15 => b"iso-8859-13",
+        16 => b"iso-8859-14",
+        17 => b"iso-8859-15",
+        18 => b"iso-8859-16",
+        20 => b"shift_jis",
+        21 => b"windows-1250",
+        22 => b"windows-1251",
+        23 => b"windows-1252",
+        24 => b"windows-1256",
+        25 => b"utf-16be",
+        26 => b"utf-8",
+        27 | 170 => return Charset::Known(UTF_8), // ASCII is a subset of UTF-8
+        28 => b"big5",
+        29 => b"gb18030",
+        30 => b"euc-kr",
+        32 => b"gb18030",
+        33 => b"utf-16le",
+        899 => return Charset::Binary,
+        // An unknown ECI: fall back to guessing rather than losing the payload.
+        _ => return Charset::Guess,
+    };
+    // cp437 is not in encoding_rs; its printable ASCII half is what real codes use.
+    Encoding::for_label(label).map_or(Charset::Guess, Charset::Known)
+}
+
+fn read_eci(bits: &mut BitReader) -> Result<u32, TextError> {
+    let first = bits.read(8)?;
+    if first & 0x80 == 0 {
+        Ok(first & 0x7f)
+    } else if first & 0xc0 == 0x80 {
+        Ok(((first & 0x3f) << 8) | bits.read(8)?)
+    } else if first & 0xe0 == 0xc0 {
+        Ok(((first & 0x1f) << 16) | bits.read(16)?)
+    } else {
+        Err(TextError::InvalidData("ECI designator"))
+    }
+}
+
+fn read_numeric(bits: &mut BitReader, mut count: usize) -> Result<Vec<u8>, TextError> {
+    let mut out = Vec::with_capacity(count);
+    while count > 0 {
+        let (width, digits) = match count {
+            1 => (4, 1),
+            2 => (7, 2),
+            _ => (10, 3),
+        };
+        let value = bits.read(width)?;
+        if value >= 10u32.pow(digits) {
+            return Err(TextError::InvalidData("numeric"));
+        }
+        out.extend(format!("{value:0width$}", width = digits as usize).bytes());
+        count -= digits as usize;
+    }
+    Ok(out)
+}
+
+const ALPHANUMERIC: &[u8; 45] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+
+fn read_alphanumeric(bits: &mut BitReader, mut count: usize) -> Result<Vec<u8>, TextError> {
+    let mut out = Vec::with_capacity(count);
+    let char_at = |i: u32| {
+        ALPHANUMERIC
+            .get(i as usize)
+            .copied()
+            .ok_or(TextError::InvalidData("alphanumeric"))
+    };
+    while count >= 2 {
+        let pair = bits.read(11)?;
+        out.push(char_at(pair / 45)?);
+        out.push(char_at(pair % 45)?);
+        count -= 2;
+    }
+    if count == 1 {
+        out.push(char_at(bits.read(6)?)?);
+    }
+    Ok(out)
+}
+
+/// In GS1 mode `%%` is a literal `%` and a lone `%` is the group separator.
+fn undouble_percent(chars: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chars.len());
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] == b'%' {
+            if chars.get(i + 1) == Some(&b'%') {
+                out.push(b'%');
+                i += 1;
+            } else {
+                out.push(0x1d);
+            }
+        } else {
+            out.push(chars[i]);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn read_kanji(bits: &mut BitReader, count: usize) -> Result<Vec<u8>, TextError> {
+    let mut out = Vec::with_capacity(count * 2);
+    for _ in 0..count {
+        let value = bits.read(13)?;
+        let assembled = ((value / 0xc0) << 8) | (value % 0xc0);
+        let sjis = if assembled < 0x1f00 {
+            assembled + 0x8140
+        } else {
+            assembled + 0xc140
+        };
+        out.extend_from_slice(&[(sjis >> 8) as u8, sjis as u8]);
+    }
+    Ok(out)
+}
+
+fn read_hanzi(bits: &mut BitReader, count: usize) -> Result<Vec<u8>, TextError> {
+    let mut out = Vec::with_capacity(count * 2);
+    for _ in 0..count {
+        let value = bits.read(13)?;
+        let assembled = ((value / 0x60) << 8) | (value % 0x60);
+        let gb = if assembled < 0x0a00 {
+            assembled + 0xa1a1
+        } else {
+            assembled + 0xa6a1
+        };
+        out.extend_from_slice(&[(gb >> 8) as u8, gb as u8]);
+    }
+    Ok(out)
+}
+
+/// Reads big-endian bit fields from a byte slice.
+struct BitReader<'a> {
+    data: &'a [u8],
+    position: usize,
+}
+
+impl<'a> BitReader<'a> {
+    fn new(data: &'a [u8]) -> Self {
+        BitReader { data, position: 0 }
+    }
+
+    fn remaining(&self) -> usize {
+        self.data.len() * 8 - self.position
+    }
+
+    fn read(&mut self, width: usize) -> Result<u32, TextError> {
+        if width > self.remaining() {
+            return Err(TextError::Truncated);
+        }
+        let mut value = 0u32;
+        for _ in 0..width {
+            let byte = self.data[self.position / 8];
+            let bit = (byte >> (7 - self.position % 8)) & 1;
+            value = (value << 1) | u32::from(bit);
+            self.position += 1;
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes bit fields, to build segment streams by hand.
+    #[derive(Default)]
+    struct BitWriter {
+        bits: Vec<bool>,
+    }
+
+    impl BitWriter {
+        fn put(mut self, value: u32, width: usize) -> Self {
+            for i in (0..width).rev() {
+                self.bits.push((value >> i) & 1 == 1);
+            }
+            self
+        }
+        fn bytes(self, bytes: &[u8]) -> Self {
+            let mut w = self.put(4, 4).put(bytes.len() as u32, 8);
+            for &b in bytes {
+                w = w.put(u32::from(b), 8);
+            }
+            w
+        }
+        fn finish(self) -> Vec<u8> {
+            let mut w = self.put(0, 4);
+            while w.bits.len() % 8 != 0 {
+                w.bits.push(false);
+            }
+            w.bits
+                .chunks(8)
+                .map(|c| c.iter().fold(0u8, |acc, &b| (acc << 1) | u8::from(b)))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn numeric_and_alphanumeric_segments_read_as_ascii() {
+        // "01234567" numeric (3+3+2 digits), then "AC-42" alphanumeric.
+        let data = BitWriter::default()
+            .put(1, 4)
+            .put(8, 10)
+            .put(12, 10)
+            .put(345, 10)
+            .put(67, 7)
+            .put(2, 4)
+            .put(5, 9)
+            .put(10 * 45 + 12, 11)
+            .put(41 * 45 + 4, 11)
+            .put(2, 6)
+            .finish();
+        let content = decode_segments(&data, 1).unwrap();
+        assert_eq!(content.text, "01234567AC-42");
+        assert_eq!(content.encoding, "UTF-8");
+        assert_eq!(content.binary, None);
+    }
+
+    #[test]
+    fn byte_segments_prefer_utf8_then_gb18030_then_shift_jis() {
+        let utf8 = BitWriter::default().bytes("héllo 你好".as_bytes()).finish();
+        assert_eq!(decode_segments(&utf8, 2).unwrap().text, "héllo 你好");
+
+        let (gbk, _, _) = GB18030.encode("扫码支付");
+        let content = decode_segments(&BitWriter::default().bytes(&gbk).finish(), 2).unwrap();
+        assert_eq!(
+            (content.text.as_str(), content.encoding),
+            ("扫码支付", "gb18030")
+        );
+
+        // Half-width katakana are valid Shift_JIS single bytes but not GB18030 pairs.
+        let sjis = [0xb1u8, 0xb2, 0xb3];
+        let content = decode_segments(&BitWriter::default().bytes(&sjis).finish(), 2).unwrap();
+        assert_eq!(
+            (content.text.as_str(), content.encoding),
+            ("ｱｲｳ", "Shift_JIS")
+        );
+    }
+
+    #[test]
+    fn an_eci_designator_selects_the_charset() {
+        // ECI 4 = ISO-8859-2, where 0xB1 is 'ą'.
+        let data = BitWriter::default()
+            .put(7, 4)
+            .put(4, 8)
+            .bytes(&[b'a', 0xb1])
+            .finish();
+        let content = decode_segments(&data, 1).unwrap();
+        assert_eq!(content.text, "aą");
+        assert_eq!(content.encoding, "ISO-8859-2");
+    }
+
+    #[test]
+    fn kanji_mode_reads_shift_jis() {
+        // 点 is 0x935F in Shift_JIS: (0x935F - 0x8140) = 0x121F -> 0x12 * 0xC0 + 0x1F.
+        let data = BitWriter::default()
+            .put(8, 4)
+            .put(1, 8)
+            .put(0x12 * 0xc0 + 0x1f, 13)
+            .finish();
+        assert_eq!(decode_segments(&data, 1).unwrap().text, "点");
+    }
+
+    #[test]
+    fn control_bytes_make_a_payload_binary_and_keep_its_bytes() {
+        let payload = [0x00u8, 0x01, 0xff, 0x10];
+        let content = decode_segments(&BitWriter::default().bytes(&payload).finish(), 1).unwrap();
+        assert_eq!(content.binary.as_deref(), Some(&payload[..]));
+        assert_eq!(content.encoding, "ISO-8859-1");
+    }
+
+    #[test]
+    fn structured_append_header_is_reported() {
+        let data = BitWriter::default()
+            .put(3, 4)
+            .put(2, 4)
+            .put(3, 4)
+            .put(0x5f, 8)
+            .bytes(b"part")
+            .finish();
+        let content = decode_segments(&data, 1).unwrap();
+        assert_eq!(content.text, "part");
+        assert_eq!(
+            content.structured_append,
+            Some(StructuredAppend {
+                index: 2,
+                count: 4,
+                parity: 0x5f
+            })
+        );
+    }
+
+    #[test]
+    fn a_truncated_segment_is_an_error_not_a_panic() {
+        let data = BitWriter::default().put(4, 4).put(200, 8).put(1, 8).finish();
+        assert_eq!(decode_segments(&data, 1), Err(TextError::Truncated));
+        assert_eq!(
+            decode_segments(&[0xf0], 1),
+            Err(TextError::UnknownMode(15))
+        );
+    }
+}
