@@ -57,7 +57,9 @@ impl ApiKeys {
         // No short-circuit: the time taken does not reveal which key (or how much of one) matched.
         self.0
             .iter()
-            .fold(subtle::Choice::from(0), |acc, key| acc | key.ct_eq(candidate))
+            .fold(subtle::Choice::from(0), |acc, key| {
+                acc | key.ct_eq(candidate)
+            })
             .into()
     }
 }
@@ -160,7 +162,10 @@ pub async fn require_api_key(
         Some(token) if state.api_keys.accepts(token.as_bytes()) => next.run(request).await,
         Some(_) => respond(
             state.http_status,
-            Err(ApiError::new(ErrorKind::Unauthorized, "the API key is not valid")),
+            Err(ApiError::new(
+                ErrorKind::Unauthorized,
+                "the API key is not valid",
+            )),
         ),
         None => respond(
             state.http_status,
@@ -209,16 +214,34 @@ mod tests {
         assert!(!keys.accepts(b"alph"));
         assert!(!keys.accepts(b""));
         let shown = format!("{keys:?}");
-        assert!(!shown.contains("alpha") && !shown.contains("beta"), "{shown}");
+        assert!(
+            !shown.contains("alpha") && !shown.contains("beta"),
+            "{shown}"
+        );
         assert!(!ApiKeys::new(&[]).is_enabled());
     }
 
     #[test]
     fn scan_url_bodies_are_checked_field_by_field() {
-        assert_eq!(parse_scan_url_body(br#"{"url":"http://x/a.png"}"#).unwrap(), "http://x/a.png");
-        for body in [&b"not json"[..], b"[1]", b"{}", br#"{"url":null}"#, br#"{"url":5}"#, br#"{"url":"  "}"#] {
+        assert_eq!(
+            parse_scan_url_body(br#"{"url":"http://x/a.png"}"#).unwrap(),
+            "http://x/a.png"
+        );
+        for body in [
+            &b"not json"[..],
+            b"[1]",
+            b"{}",
+            br#"{"url":null}"#,
+            br#"{"url":5}"#,
+            br#"{"url":"  "}"#,
+        ] {
             let err = parse_scan_url_body(body).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::BadRequest, "{}", String::from_utf8_lossy(body));
+            assert_eq!(
+                err.kind,
+                ErrorKind::BadRequest,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

@@ -68,7 +68,9 @@ pub enum RulesError {
     },
     #[error("rules are not valid TOML of the expected shape: {0}")]
     Parse(#[from] toml::de::Error),
-    #[error("rule {index} ({provider:?}) has neither `scheme` nor `host`, so it would match everything")]
+    #[error(
+        "rule {index} ({provider:?}) has neither `scheme` nor `host`, so it would match everything"
+    )]
     Unanchored { index: usize, provider: Provider },
 }
 
@@ -214,7 +216,10 @@ mod tests {
             ("https://pay.wechatpay.cn/x", WechatPay),
             ("https://wx.tenpay.com/f2f?t=abc", WechatPay),
             ("https://wxpay.tenpay.com/md/abc", WechatPay),
-            ("https://mp.weixin.qq.com/s/AbCdEf", WechatOfficialAccountPost),
+            (
+                "https://mp.weixin.qq.com/s/AbCdEf",
+                WechatOfficialAccountPost,
+            ),
             (
                 "https://mp.weixin.qq.com/s?__biz=MzA&mid=1",
                 WechatOfficialAccountPost,

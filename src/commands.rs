@@ -109,7 +109,12 @@ fn read_capped(reader: impl Read, limit: u64) -> Result<Vec<u8>, ApiError> {
     reader
         .take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| ApiError::new(crate::error::ErrorKind::FetchFailed, format!("read error: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(
+                crate::error::ErrorKind::FetchFailed,
+                format!("read error: {e}"),
+            )
+        })?;
     if bytes.len() as u64 > limit {
         return Err(crate::fetch::FetchError::TooLarge { limit }.into());
     }

@@ -91,7 +91,12 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
 
     /// API keys callers must send as `Authorization: Bearer KEY`, comma-separated. Unset: no auth.
-    #[arg(long, env = "QRSCAN_API_KEYS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long,
+        env = "QRSCAN_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_keys: Vec<String>,
 
     /// `compat`: HTTP 200 for every business outcome, like cli.im. `rest`: a status per code.
@@ -114,7 +119,10 @@ impl std::fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeConfig")
             .field("listen", &self.listen)
-            .field("api_keys", &format_args!("[{} redacted]", self.api_keys.len()))
+            .field(
+                "api_keys",
+                &format_args!("[{} redacted]", self.api_keys.len()),
+            )
             .field("http_status", &self.http_status)
             .field("workers", &self.workers)
             .field("queue", &self.queue)
@@ -136,7 +144,10 @@ impl EngineConfig {
     pub fn fetch_options(&self) -> anyhow::Result<FetchOptions> {
         let file_root = match &self.file_root {
             Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| {
-                anyhow::anyhow!("--file-root {} is not a usable directory: {e}", dir.display())
+                anyhow::anyhow!(
+                    "--file-root {} is not a usable directory: {e}",
+                    dir.display()
+                )
             })?),
             None => None,
         };
@@ -195,7 +206,11 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        other => return Err(format!("unknown size unit `{other}` (use B, KiB, MiB or GiB)")),
+        other => {
+            return Err(format!(
+                "unknown size unit `{other}` (use B, KiB, MiB or GiB)"
+            ))
+        }
     };
     number
         .checked_mul(factor)

@@ -179,10 +179,13 @@ mod tests {
         let pool = Arc::new(DecodePool::new(1, 1));
         let (release, wait) = std::sync::mpsc::channel::<()>();
         let wait = Arc::new(std::sync::Mutex::new(wait));
-        let busy = |pool: Arc<DecodePool>, wait: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>| {
+        let busy = |pool: Arc<DecodePool>,
+                    wait: Arc<std::sync::Mutex<std::sync::mpsc::Receiver<()>>>| {
             tokio::spawn(async move {
                 pool.run(move || {
-                    let _ = wait.lock().map(|rx| rx.recv_timeout(Duration::from_secs(5)));
+                    let _ = wait
+                        .lock()
+                        .map(|rx| rx.recv_timeout(Duration::from_secs(5)));
                 })
                 .await
             })

@@ -50,10 +50,8 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
 /// Every route and layer of the service.
 pub fn router(state: Arc<AppState>) -> Router {
     // A `data:` URL of an image at the byte limit is 4/3 of it in base64, plus the JSON around it.
-    let max_body = (state.scanner.fetcher.options().max_bytes as usize)
-        .saturating_mul(4)
-        / 3
-        + 64 * 1024;
+    let max_body =
+        (state.scanner.fetcher.options().max_bytes as usize).saturating_mul(4) / 3 + 64 * 1024;
     let api = Router::new()
         .route("/api/v1/qrcode/scan_url", post(api::scan_url))
         .layer(DefaultBodyLimit::max(max_body))

@@ -150,7 +150,10 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
         let (piece, name) = match charset {
             Charset::Guess => guess(bytes),
             Charset::Latin1 => (latin1(bytes), "ISO-8859-1"),
-            Charset::Known(enc) => (enc.decode_without_bom_handling(bytes).0.into_owned(), enc.name()),
+            Charset::Known(enc) => (
+                enc.decode_without_bom_handling(bytes).0.into_owned(),
+                enc.name(),
+            ),
             Charset::Binary => {
                 binary = true;
                 (latin1(bytes), "ISO-8859-1")
@@ -506,11 +509,12 @@ mod tests {
 
     #[test]
     fn a_truncated_segment_is_an_error_not_a_panic() {
-        let data = BitWriter::default().put(4, 4).put(200, 8).put(1, 8).finish();
+        let data = BitWriter::default()
+            .put(4, 4)
+            .put(200, 8)
+            .put(1, 8)
+            .finish();
         assert_eq!(decode_segments(&data, 1), Err(TextError::Truncated));
-        assert_eq!(
-            decode_segments(&[0xf0], 1),
-            Err(TextError::UnknownMode(15))
-        );
+        assert_eq!(decode_segments(&[0xf0], 1), Err(TextError::UnknownMode(15)));
     }
 }

@@ -64,7 +64,8 @@ pub enum FetchError {
     TooLarge { limit: u64 },
 }
 
-const BLOCKED_ADDRESSES: &str = "the image host resolves only to addresses this server does not fetch from";
+const BLOCKED_ADDRESSES: &str =
+    "the image host resolves only to addresses this server does not fetch from";
 
 /// A `url` that passed parsing and the static checks: scheme, host lists, IP-literal hosts.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,9 +79,8 @@ impl ImageUrl {
     /// Parses untrusted input; past this point nobody re-checks the scheme or a literal address.
     pub fn parse(input: &str, options: &FetchOptions) -> Result<Self, FetchError> {
         let input = input.trim();
-        let url = Url::parse(input).map_err(|e| {
-            FetchError::InvalidUrl(format!("not an absolute URL ({e})"))
-        })?;
+        let url = Url::parse(input)
+            .map_err(|e| FetchError::InvalidUrl(format!("not an absolute URL ({e})")))?;
         match url.scheme() {
             "http" | "https" => {
                 check_http_target(&url, options)?;
@@ -229,6 +229,10 @@ impl Fetcher {
             .await
             .map_err(classify_reqwest_error)?;
         let status = response.status();
+        if status.is_redirection() {
+            // reqwest hands back, unfollowed, a redirect whose target is not http(s).
+            return Err(unfollowed_redirect(response.url(), response.headers()));
+        }
         if !status.is_success() {
             return Err(FetchError::Upstream(format!(
                 "upstream answered {}",
@@ -273,6 +277,20 @@ impl Fetcher {
             return Err(FetchError::TooLarge { limit });
         }
         Ok(body)
+    }
+}
+
+/// Why a redirect response reached us instead of being followed.
+fn unfollowed_redirect(from: &Url, headers: &reqwest::header::HeaderMap) -> FetchError {
+    let target = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|location| from.join(location).ok());
+    match target {
+        Some(target) if !matches!(target.scheme(), "http" | "https") => {
+            FetchError::NotAllowed("a redirect led to a non-http(s) URL".into())
+        }
+        _ => FetchError::Upstream("upstream answered a redirect without a usable Location".into()),
     }
 }
 
@@ -369,14 +387,29 @@ mod tests {
 
     #[test]
     fn public_literals_and_names_pass_the_static_checks() {
-        for url in ["http://93.184.216.34/a.png", "https://example.com/a.png", "http://[2606:4700::1]/"] {
-            assert!(matches!(ImageUrl::parse(url, &options()), Ok(ImageUrl::Http(_))), "{url}");
+        for url in [
+            "http://93.184.216.34/a.png",
+            "https://example.com/a.png",
+            "http://[2606:4700::1]/",
+        ] {
+            assert!(
+                matches!(ImageUrl::parse(url, &options()), Ok(ImageUrl::Http(_))),
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn other_schemes_and_relative_urls_are_invalid() {
-        for url in ["ftp://example.com/a.png", "/a.png", "a.png", "gopher://x/", "javascript:alert(1)", "file:///etc/passwd", "http://"] {
+        for url in [
+            "ftp://example.com/a.png",
+            "/a.png",
+            "a.png",
+            "gopher://x/",
+            "javascript:alert(1)",
+            "file:///etc/passwd",
+            "http://",
+        ] {
             let err = ImageUrl::parse(url, &options()).unwrap_err();
             assert!(matches!(err, FetchError::InvalidUrl(_)), "{url}: {err:?}");
         }
@@ -392,8 +425,14 @@ mod tests {
             ..options()
         };
         assert!(ImageUrl::parse("https://cdn.images.example/a.png", &opts).is_ok());
-        for url in ["https://bad.images.example/a.png", "https://elsewhere.example/a.png"] {
-            assert!(matches!(ImageUrl::parse(url, &opts), Err(FetchError::NotAllowed(_))), "{url}");
+        for url in [
+            "https://bad.images.example/a.png",
+            "https://elsewhere.example/a.png",
+        ] {
+            assert!(
+                matches!(ImageUrl::parse(url, &opts), Err(FetchError::NotAllowed(_))),
+                "{url}"
+            );
         }
     }
 
@@ -403,14 +442,23 @@ mod tests {
         let encoded = base64::engine::general_purpose::STANDARD.encode(png);
         let url = format!("data:image/png;base64,{encoded}");
         assert_eq!(decode_data_url(&url, 100).unwrap(), png);
-        assert_eq!(decode_data_url(&url, 6), Err(FetchError::TooLarge { limit: 6 }));
+        assert_eq!(
+            decode_data_url(&url, 6),
+            Err(FetchError::TooLarge { limit: 6 })
+        );
         assert!(matches!(
             decode_data_url("data:image/png;base64,@@@not base64@@@", 100),
             Err(FetchError::InvalidUrl(_))
         ));
-        assert!(matches!(decode_data_url("data:nocomma", 100), Err(FetchError::InvalidUrl(_))));
+        assert!(matches!(
+            decode_data_url("data:nocomma", 100),
+            Err(FetchError::InvalidUrl(_))
+        ));
         let huge = format!("data:image/png;base64,{}", "A".repeat(4000));
-        assert_eq!(decode_data_url(&huge, 1000), Err(FetchError::TooLarge { limit: 1000 }));
+        assert_eq!(
+            decode_data_url(&huge, 1000),
+            Err(FetchError::TooLarge { limit: 1000 })
+        );
     }
 
     #[test]
@@ -431,19 +479,35 @@ mod tests {
         let root_dir = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("secret.png"), b"secret").unwrap();
         std::fs::write(root_dir.path().join("ok.png"), b"fine").unwrap();
-        std::os::unix::fs::symlink(outside.path().join("secret.png"), root_dir.path().join("link.png")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("secret.png"),
+            root_dir.path().join("link.png"),
+        )
+        .unwrap();
         let root = std::fs::canonicalize(root_dir.path()).unwrap();
         let fetcher = Fetcher::new(FetchOptions {
             file_root: Some(root.clone()),
             ..options()
         })
         .unwrap();
-        let parse = |p: &Path| ImageUrl::parse(Url::from_file_path(p).unwrap().as_str(), fetcher.options()).unwrap();
+        let parse = |p: &Path| {
+            ImageUrl::parse(Url::from_file_path(p).unwrap().as_str(), fetcher.options()).unwrap()
+        };
 
-        assert_eq!(fetcher.fetch(&parse(&root.join("ok.png"))).await.unwrap(), b"fine");
-        let escape = ImageUrl::File(root.join("../").join(outside.path().file_name().unwrap()).join("secret.png"));
+        assert_eq!(
+            fetcher.fetch(&parse(&root.join("ok.png"))).await.unwrap(),
+            b"fine"
+        );
+        let escape = ImageUrl::File(
+            root.join("../")
+                .join(outside.path().file_name().unwrap())
+                .join("secret.png"),
+        );
         for url in [parse(&root.join("link.png")), escape] {
-            assert!(matches!(fetcher.fetch(&url).await, Err(FetchError::NotAllowed(_))), "{url:?}");
+            assert!(
+                matches!(fetcher.fetch(&url).await, Err(FetchError::NotAllowed(_))),
+                "{url:?}"
+            );
         }
     }
 }

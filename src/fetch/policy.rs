@@ -53,10 +53,22 @@ const BLOCKED_V4: [((Ipv4Addr, u8), RangeClass); 14] = [
 const BLOCKED_V6: [((Ipv6Addr, u8), RangeClass); 6] = [
     ((Ipv6Addr::UNSPECIFIED, 128), RangeClass::Reserved),
     ((Ipv6Addr::LOCALHOST, 128), RangeClass::Loopback),
-    ((Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), RangeClass::Private),
-    ((Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), RangeClass::Reserved),
-    ((Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), RangeClass::Reserved),
-    ((Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), RangeClass::Reserved),
+    (
+        (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
+        RangeClass::Private,
+    ),
+    (
+        (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
+        RangeClass::Reserved,
+    ),
+    (
+        (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
+        RangeClass::Reserved,
+    ),
+    (
+        (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+        RangeClass::Reserved,
+    ),
 ];
 
 fn in_v4(ip: Ipv4Addr, (net, len): (Ipv4Addr, u8)) -> bool {
@@ -71,12 +83,7 @@ fn in_v6(ip: Ipv6Addr, (net, len): (Ipv6Addr, u8)) -> bool {
 /// (`::/96`), NAT64 (`64:ff9b::/96`) or 6to4 (`2002::/16`).
 pub fn embedded_ipv4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
-    let low32 = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let low32 = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     if s[..5] == [0; 5] && (s[5] == 0xffff || s[5] == 0) {
         // `::` and `::1` are in `::/96` too; they are listed on their own and handled there.
         if ip == Ipv6Addr::UNSPECIFIED || ip == Ipv6Addr::LOCALHOST {
@@ -150,8 +157,16 @@ impl AddressPolicy {
         let cidrs: Vec<String> = self.allow_cidrs.iter().map(ToString::to_string).collect();
         format!(
             "loopback {}, private {}, extra CIDRs [{}]",
-            if self.allow_loopback { "allowed" } else { "blocked" },
-            if self.allow_private { "allowed" } else { "blocked" },
+            if self.allow_loopback {
+                "allowed"
+            } else {
+                "blocked"
+            },
+            if self.allow_private {
+                "allowed"
+            } else {
+                "blocked"
+            },
             cidrs.join(", ")
         )
     }
@@ -177,9 +192,7 @@ impl std::str::FromStr for HostPattern {
             HostPattern::Exact(h) | HostPattern::Subdomains(h)
                 if h.is_empty() || h.contains(['*', '/', ':', '@']) =>
             {
-                Err(format!(
-                    "`{s}` is not a host name or `*.suffix` pattern"
-                ))
+                Err(format!("`{s}` is not a host name or `*.suffix` pattern"))
             }
             _ => Ok(pattern),
         }
@@ -318,18 +331,78 @@ mod tests {
         // (first, last, just below, just above) of each range of API.md section 5.
         let rows = [
             ("0.0.0.0", "0.255.255.255", None, Some("1.0.0.0")),
-            ("10.0.0.0", "10.255.255.255", Some("9.255.255.255"), Some("11.0.0.0")),
-            ("100.64.0.0", "100.127.255.255", Some("100.63.255.255"), Some("100.128.0.0")),
-            ("127.0.0.0", "127.255.255.255", Some("126.255.255.255"), Some("128.0.0.0")),
-            ("169.254.0.0", "169.254.255.255", Some("169.253.255.255"), Some("169.255.0.0")),
-            ("172.16.0.0", "172.31.255.255", Some("172.15.255.255"), Some("172.32.0.0")),
-            ("192.0.0.0", "192.0.0.255", Some("191.255.255.255"), Some("192.0.1.0")),
-            ("192.0.2.0", "192.0.2.255", Some("192.0.1.255"), Some("192.0.3.0")),
-            ("192.168.0.0", "192.168.255.255", Some("192.167.255.255"), Some("192.169.0.0")),
-            ("198.18.0.0", "198.19.255.255", Some("198.17.255.255"), Some("198.20.0.0")),
-            ("198.51.100.0", "198.51.100.255", Some("198.51.99.255"), Some("198.51.101.0")),
-            ("203.0.113.0", "203.0.113.255", Some("203.0.112.255"), Some("203.0.114.0")),
-            ("224.0.0.0", "239.255.255.255", Some("223.255.255.255"), None),
+            (
+                "10.0.0.0",
+                "10.255.255.255",
+                Some("9.255.255.255"),
+                Some("11.0.0.0"),
+            ),
+            (
+                "100.64.0.0",
+                "100.127.255.255",
+                Some("100.63.255.255"),
+                Some("100.128.0.0"),
+            ),
+            (
+                "127.0.0.0",
+                "127.255.255.255",
+                Some("126.255.255.255"),
+                Some("128.0.0.0"),
+            ),
+            (
+                "169.254.0.0",
+                "169.254.255.255",
+                Some("169.253.255.255"),
+                Some("169.255.0.0"),
+            ),
+            (
+                "172.16.0.0",
+                "172.31.255.255",
+                Some("172.15.255.255"),
+                Some("172.32.0.0"),
+            ),
+            (
+                "192.0.0.0",
+                "192.0.0.255",
+                Some("191.255.255.255"),
+                Some("192.0.1.0"),
+            ),
+            (
+                "192.0.2.0",
+                "192.0.2.255",
+                Some("192.0.1.255"),
+                Some("192.0.3.0"),
+            ),
+            (
+                "192.168.0.0",
+                "192.168.255.255",
+                Some("192.167.255.255"),
+                Some("192.169.0.0"),
+            ),
+            (
+                "198.18.0.0",
+                "198.19.255.255",
+                Some("198.17.255.255"),
+                Some("198.20.0.0"),
+            ),
+            (
+                "198.51.100.0",
+                "198.51.100.255",
+                Some("198.51.99.255"),
+                Some("198.51.101.0"),
+            ),
+            (
+                "203.0.113.0",
+                "203.0.113.255",
+                Some("203.0.112.255"),
+                Some("203.0.114.0"),
+            ),
+            (
+                "224.0.0.0",
+                "239.255.255.255",
+                Some("223.255.255.255"),
+                None,
+            ),
             ("240.0.0.0", "255.255.255.255", None, None),
         ];
         let policy = AddressPolicy::default();
@@ -343,7 +416,13 @@ mod tests {
                 }
             }
         }
-        for public in ["1.1.1.1", "8.8.8.8", "93.184.216.34", "223.255.255.255", "11.0.0.0"] {
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "223.255.255.255",
+            "11.0.0.0",
+        ] {
             assert!(policy.permits(ip(public)), "{public}");
         }
     }
@@ -397,7 +476,12 @@ mod tests {
         ] {
             assert!(!policy.permits(ip(s)), "{s}");
         }
-        for s in ["::ffff:8.8.8.8", "64:ff9b::1.1.1.1", "2002:0808:0808::1", "::8.8.4.4"] {
+        for s in [
+            "::ffff:8.8.8.8",
+            "64:ff9b::1.1.1.1",
+            "2002:0808:0808::1",
+            "::8.8.4.4",
+        ] {
             assert!(policy.permits(ip(s)), "{s}");
         }
     }
@@ -419,7 +503,13 @@ mod tests {
             allow_private: true,
             ..AddressPolicy::default()
         };
-        for s in ["10.0.0.1", "172.16.5.4", "192.168.1.1", "100.64.0.1", "fd00::1"] {
+        for s in [
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "100.64.0.1",
+            "fd00::1",
+        ] {
             assert!(private.permits(ip(s)), "{s}");
         }
         assert!(!private.permits(ip("127.0.0.1")));
@@ -499,10 +589,13 @@ mod tests {
 
     #[tokio::test]
     async fn the_resolver_drops_blocked_addresses_and_keeps_the_rest() {
-        let allowed = resolver(&["10.0.0.5", "93.184.216.34", "::1"], AddressPolicy::default())
-            .resolve_allowed("mixed.example")
-            .await
-            .unwrap();
+        let allowed = resolver(
+            &["10.0.0.5", "93.184.216.34", "::1"],
+            AddressPolicy::default(),
+        )
+        .resolve_allowed("mixed.example")
+        .await
+        .unwrap();
         assert_eq!(allowed, vec![ip("93.184.216.34")]);
     }
 

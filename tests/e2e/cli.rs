@@ -1,0 +1,141 @@
+//! `qrscan scan` on files, stdin and URLs: one JSON line per input, exit status 0 / 1 / 2.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use crate::helpers::*;
+
+fn qrscan() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_qrscan"));
+    command.env("RUST_LOG", "warn");
+    command
+}
+
+fn lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("a JSON line: {l}")))
+        .collect()
+}
+
+#[test]
+fn scan_reads_a_file_and_prints_the_envelope_with_its_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("code.png");
+    std::fs::write(&path, qr_png("https://qr.alipay.com/cli")).expect("write");
+    let output = qrscan().arg("scan").arg(&path).output().expect("runs");
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["input"], path.to_str().expect("utf-8"));
+    assert_eq!(lines[0]["code"], 0);
+    assert_eq!(lines[0]["data"]["content"], "https://qr.alipay.com/cli");
+    assert_eq!(lines[0]["data"]["provider"], "Alipay");
+}
+
+#[test]
+fn scan_reads_stdin() {
+    let mut child = qrscan()
+        .args(["scan", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&qr_png("wxp://stdin"))
+        .expect("write");
+    let output = child.wait_with_output().expect("exits");
+    assert_eq!(output.status.code(), Some(0));
+    let lines = lines(&output.stdout);
+    assert_eq!(
+        (
+            lines[0]["input"].as_str(),
+            lines[0]["data"]["provider"].as_str()
+        ),
+        (Some("-"), Some("WechatPay"))
+    );
+}
+
+#[test]
+fn scan_exits_1_when_an_input_has_no_code_and_keeps_input_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (good, blank) = (dir.path().join("good.png"), dir.path().join("blank.png"));
+    std::fs::write(&good, qr_png("https://jd.com/a")).expect("write");
+    std::fs::write(&blank, blank_png()).expect("write");
+    let output = qrscan()
+        .arg("scan")
+        .arg(&blank)
+        .arg(&good)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (lines[0]["code"].as_i64(), lines[1]["code"].as_i64()),
+        (Some(1008), Some(0))
+    );
+    assert!(lines[0]["data"].is_null());
+}
+
+#[test]
+fn scan_exits_2_on_a_missing_file_or_bad_usage() {
+    let output = qrscan()
+        .args(["scan", "/definitely/not/here.png"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(lines(&output.stdout)[0]["code"], 1003);
+    let usage = qrscan().args(["scan"]).output().expect("runs");
+    assert_eq!(usage.status.code(), Some(2));
+    let bad_flag = qrscan()
+        .args(["scan", "--max-image-bytes", "lots", "x.png"])
+        .output()
+        .expect("runs");
+    assert_eq!(bad_flag.status.code(), Some(2));
+}
+
+#[test]
+fn scan_reads_a_data_url() {
+    use base64::Engine;
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(qr_png("https://cli.im/cli-data"));
+    let output = qrscan()
+        .arg("scan")
+        .arg(format!("data:image/png;base64,{encoded}"))
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(lines(&output.stdout)[0]["data"]["provider"], "Caoliao");
+}
+
+#[tokio::test]
+async fn health_exits_0_against_a_running_server_and_1_when_none_answers() {
+    let app = spawn_app(&[]).await;
+    let listen = app.address.to_string();
+    let ok = tokio::task::spawn_blocking(move || {
+        qrscan().args(["health", "--listen", &listen]).output()
+    })
+    .await
+    .expect("task")
+    .expect("runs");
+    assert_eq!(ok.status.code(), Some(0));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let down = qrscan()
+        .args(["health", "--listen", &format!("127.0.0.1:{port}")])
+        .output()
+        .expect("runs");
+    assert_eq!(down.status.code(), Some(1));
+}

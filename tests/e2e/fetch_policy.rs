@@ -1,0 +1,231 @@
+//! Issue 3's vectors, black-box: every loopback spelling refused under the default policy, an
+//! `--allow-cidr` server whose redirects are re-checked, the limits, `data:` and `file:` URLs.
+//! Only loopback is ever contacted; other ranges are proven at unit level in `fetch::policy`.
+
+use crate::helpers::*;
+
+async fn assert_healthy(app: &TestApp) {
+    let health = app.get("/healthz").await;
+    assert_eq!(
+        (health.status, health.body.clone()),
+        (200, serde_json::json!({"status": "ok"}))
+    );
+}
+
+#[tokio::test]
+async fn the_default_policy_refuses_every_spelling_of_loopback_with_1002() {
+    let app = spawn_app_with(&[]).await;
+    let port = app.images.address.port();
+    app.images.put("a.png", qr_png("https://cli.im/never"));
+    for host in [
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "127.1".to_owned(),
+        "2130706433".to_owned(),
+        "0x7f.1".to_owned(),
+        "0x7f000001".to_owned(),
+        "0177.0.0.1".to_owned(),
+        "[::1]".to_owned(),
+        "[::ffff:127.0.0.1]".to_owned(),
+        "[::ffff:7f00:1]".to_owned(),
+        "0.0.0.0".to_owned(),
+        "0".to_owned(),
+        "LocalHost".to_owned(),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = app
+            .scan_url(&format!("http://{host}:{port}/img/a.png"))
+            .await;
+        answer.assert_failure(200, 1002);
+        let message = answer.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            !message.contains("127.0.0.1") && !message.contains("::1"),
+            "{host}: {message}"
+        );
+        eprintln!("refused http://{host}:{port}/ in {:?}", started.elapsed());
+    }
+    let rest = spawn_app_with(&["--http-status", "rest"]).await;
+    rest.scan_url(&format!("http://localhost:{port}/img/a.png"))
+        .await
+        .assert_failure(403, 1002);
+    assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn deny_host_refuses_a_host_that_loopback_would_otherwise_allow() {
+    let app = spawn_app(&["--deny-host", "localhost"]).await;
+    let port = app.images.address.port();
+    app.images.put("a.png", qr_png("x"));
+    app.scan_url(&format!("http://localhost:{port}/img/a.png"))
+        .await
+        .assert_failure(200, 1002);
+    let allow_only = spawn_app(&["--allow-host", "*.images.test"]).await;
+    allow_only
+        .scan_url(&allow_only.images.url("/img/a.png"))
+        .await
+        .assert_failure(200, 1002);
+}
+
+/// qrscan allowed to reach only 127.0.0.2, beside an image server bound there.
+async fn app_allowing_only_127_0_0_2() -> TestApp {
+    let images = ImageServer::start("127.0.0.2:0").await;
+    spawn_app_beside(&["--allow-cidr", "127.0.0.2/32"], images).await
+}
+
+#[tokio::test]
+async fn an_allowed_cidr_is_fetched_but_a_redirect_out_of_it_is_refused() {
+    let app = app_allowing_only_127_0_0_2().await;
+    let url = app.images.put("ok.png", qr_png("https://cli.im/cidr"));
+    assert_eq!(
+        app.scan_url(&url).await.assert_success()["content"],
+        "https://cli.im/cidr"
+    );
+
+    // A redirect to 127.0.0.1 (the qrscan port itself, so nothing else is touched) is refused.
+    let target = format!("http://127.0.0.1:{}/healthz", app.address.port());
+    let hop = app.images.url(&format!("/redirect?to={target}"));
+    app.scan_url(&hop).await.assert_failure(200, 1002);
+    let by_name = format!("http://localhost:{}/healthz", app.address.port());
+    let hop = app.images.url(&format!("/redirect?to={by_name}"));
+    app.scan_url(&hop).await.assert_failure(200, 1002);
+    // A redirect to another scheme is refused too.
+    let hop = app.images.url("/redirect?to=file:///etc/passwd");
+    app.scan_url(&hop).await.assert_failure(200, 1002);
+    assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn a_redirect_loop_and_too_many_hops_are_1003() {
+    let app = app_allowing_only_127_0_0_2().await;
+    app.scan_url(&app.images.url("/loop"))
+        .await
+        .assert_failure(200, 1003);
+    let url = app.images.put("deep.png", qr_png("https://cli.im/deep"));
+    let chain = |hops: usize| {
+        (0..hops).fold(url.clone(), |to, _| {
+            app.images.url(&format!("/redirect?to={}", urlencode(&to)))
+        })
+    };
+    assert_eq!(
+        app.scan_url(&chain(5)).await.assert_success()["content"],
+        "https://cli.im/deep"
+    );
+    app.scan_url(&chain(6)).await.assert_failure(200, 1003);
+    assert_healthy(&app).await;
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_is_refused_from_its_header_with_1006() {
+    let app = spawn_app(&[]).await;
+    let url = app.images.put("bomb.png", png_claiming(40_000, 40_000));
+    let started = std::time::Instant::now();
+    app.scan_url(&url).await.assert_failure(200, 1006);
+    eprintln!("40000x40000 PNG refused in {:?}", started.elapsed());
+    assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn the_decoder_memory_cap_refuses_an_image_that_needs_more() {
+    let app = spawn_app(&["--max-decode-memory", "1MiB"]).await;
+    let big = image::DynamicImage::ImageRgba8(image::RgbaImage::new(1000, 1000));
+    let url = app.images.put("big.png", png(&big));
+    app.scan_url(&url).await.assert_failure(200, 1006);
+}
+
+/// A real 1x1 PNG whose header is rewritten to claim `width` x `height` (CRC fixed up).
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = qr_png("x");
+    // IHDR data starts after the 8-byte signature, 4-byte length and 4-byte type.
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&bytes[12..29]);
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xffff_ffffu32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+#[tokio::test]
+async fn data_urls_scan_without_any_network_and_bad_ones_are_refused() {
+    use base64::Engine;
+    let app = spawn_app_with(&[]).await;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(qr_png("https://cli.im/data"));
+    let data = app
+        .scan_url(&format!("data:image/png;base64,{encoded}"))
+        .await;
+    assert_eq!(data.assert_success()["content"], "https://cli.im/data");
+    app.scan_url("data:image/png;base64,%%%not-base64%%%")
+        .await
+        .assert_failure(200, 1001);
+    app.scan_url("data:text/plain,hello")
+        .await
+        .assert_failure(200, 1007);
+    let small = spawn_app_with(&["--max-image-bytes", "100"]).await;
+    small
+        .scan_url(&format!("data:image/png;base64,{encoded}"))
+        .await
+        .assert_failure(200, 1005);
+}
+
+#[tokio::test]
+async fn file_urls_are_read_only_inside_the_file_root() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(root.path().join("in.png"), qr_png("https://cli.im/file")).expect("write");
+    std::fs::write(
+        outside.path().join("out.png"),
+        qr_png("https://cli.im/outside"),
+    )
+    .expect("write");
+    std::os::unix::fs::symlink(outside.path().join("out.png"), root.path().join("link.png"))
+        .expect("symlink");
+    let root_arg = root.path().to_str().expect("utf-8").to_owned();
+    let app = spawn_app_with(&["--file-root", &root_arg]).await;
+
+    let inside = format!("file://{root_arg}/in.png");
+    assert_eq!(
+        app.scan_url(&inside).await.assert_success()["content"],
+        "https://cli.im/file"
+    );
+    let outside_name = outside
+        .path()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name");
+    for escape in [
+        format!("file://{root_arg}/link.png"),
+        format!("file://{root_arg}/../{outside_name}/out.png"),
+        format!("file://{root_arg}/%2E%2E/{outside_name}/out.png"),
+        format!("file://{}/out.png", outside.path().display()),
+    ] {
+        app.scan_url(&escape).await.assert_failure(200, 1002);
+    }
+    assert_healthy(&app).await;
+}

@@ -1,0 +1,8 @@
+//! The black-box test binary: the real server on 127.0.0.1:0 beside a local image server.
+
+mod cli;
+mod contract;
+mod failures;
+mod fetch_policy;
+mod helpers;
+mod providers;
