@@ -115,3 +115,20 @@ async fn a_rules_file_replaces_the_built_in_table() {
     let data = app.scan_url(&url).await.assert_success().clone();
     assert_eq!(data["provider"], "JD");
 }
+
+#[tokio::test]
+async fn an_image_that_panics_a_third_party_decoder_is_answered_and_the_server_stays_up() {
+    let app = spawn_app(&[]).await;
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/rqrr-panic");
+    let bytes = std::fs::read(format!("{fixture}.png")).expect("fixture");
+    let expected = std::fs::read_to_string(format!("{fixture}.txt")).expect("fixture text");
+    let url = app.images.put("panic.png", bytes);
+    let answer = app.scan_url(&url).await;
+    // Read correctly, or answered as "no code"/"unreadable": never a 500 or a dropped connection.
+    match answer.code() {
+        0 => assert_eq!(answer.assert_success()["content"], expected.as_str()),
+        1008 | 1009 => answer.assert_failure(200, answer.code()),
+        other => panic!("unexpected code {other}: {}", answer.body),
+    }
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
