@@ -141,7 +141,7 @@ impl From<FetchError> for ApiError {
             FetchError::InvalidUrl(_) => ErrorKind::InvalidUrl,
             FetchError::NotAllowed(_) => ErrorKind::UrlNotAllowed,
             FetchError::Upstream(_) => ErrorKind::FetchFailed,
-            FetchError::Timeout => ErrorKind::FetchTimeout,
+            FetchError::Timeout | FetchError::ConnectTimeout => ErrorKind::FetchTimeout,
             FetchError::TooLarge { .. } => ErrorKind::TooLarge,
         };
         // FetchError's Display is written for callers: it names the class of failure only.

@@ -60,6 +60,8 @@ pub enum FetchError {
     Upstream(String),
     #[error("image fetch timed out")]
     Timeout,
+    #[error("image fetch timed out: the image host did not accept a connection in time")]
+    ConnectTimeout,
     #[error("image is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
 }
@@ -327,6 +329,9 @@ fn classify_reqwest_error(err: reqwest::Error) -> FetchError {
                 FetchError::Upstream("the image host name could not be resolved".into())
             }
         };
+    }
+    if err.is_timeout() && err.is_connect() {
+        return FetchError::ConnectTimeout;
     }
     if err.is_timeout() {
         return FetchError::Timeout;
