@@ -15,7 +15,11 @@ use axum::Json;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use axum::extract::FromRequest;
+use base64::Engine;
+
 use crate::error::{ApiError, ErrorKind, HttpStatusMode};
+use crate::fetch::{find_cause, FetchError};
 use crate::scan::{ScanData, Scanner};
 
 /// What every handler can reach.
@@ -120,6 +124,109 @@ pub async fn scan_url(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
         Err(err) => Err(err),
     };
     respond(state.http_status, result)
+}
+
+/// `POST /api/v1/qrcode/scan`: the image itself, as multipart (`file`), a raw body or JSON.
+pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let max_bytes = state.scanner.fetcher.options().max_bytes;
+    let result = match read_upload(request, max_bytes).await {
+        Ok(bytes) => state.scanner.scan_bytes(bytes).await,
+        Err(err) => Err(err),
+    };
+    respond(state.http_status, result)
+}
+
+/// The image bytes of an upload, whatever its form, within the byte limit.
+async fn read_upload(request: Request, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+    let too_large = || ApiError::from(FetchError::TooLarge { limit: max_bytes });
+    let check_size = |bytes: Vec<u8>| {
+        if bytes.is_empty() {
+            Err(ApiError::bad_request("the uploaded image is empty"))
+        } else if bytes.len() as u64 > max_bytes {
+            Err(too_large())
+        } else {
+            Ok(bytes)
+        }
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    let (parts, body) = request.into_parts();
+    // Base64 and multipart framing make the body larger than the image it carries.
+    let body_limit =
+        usize::try_from(max_bytes.saturating_mul(4) / 3 + 64 * 1024).unwrap_or(usize::MAX);
+    let body = axum::body::to_bytes(body, body_limit)
+        .await
+        .map_err(|err| {
+            if find_cause::<http_body_util::LengthLimitError>(&err).is_some() {
+                too_large()
+            } else {
+                ApiError::bad_request("the request body could not be read")
+            }
+        })?;
+
+    match essence.as_str() {
+        "multipart/form-data" => {
+            let request = Request::from_parts(parts, axum::body::Body::from(body));
+            let mut multipart = axum::extract::Multipart::from_request(request, &())
+                .await
+                .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?;
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?
+            {
+                if field.name() == Some("file") {
+                    let bytes = field.bytes().await.map_err(|e| {
+                        ApiError::bad_request(format!("bad multipart body: {}", e.body_text()))
+                    })?;
+                    return check_size(bytes.to_vec());
+                }
+            }
+            Err(ApiError::bad_request("the multipart body has no `file` field"))
+        }
+        "application/json" => {
+            let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
+            })?;
+            let image = match value.get("image") {
+                Some(serde_json::Value::String(image)) if !image.trim().is_empty() => image.trim(),
+                Some(serde_json::Value::String(_)) => return Err(ApiError::bad_request("`image` is empty")),
+                Some(_) => return Err(ApiError::bad_request("`image` must be a string")),
+                None => return Err(ApiError::bad_request("the request body has no `image` field")),
+            };
+            let bytes = if image.starts_with("data:") {
+                crate::fetch::decode_data_url(image, max_bytes).map_err(|err| match err {
+                    FetchError::TooLarge { .. } => too_large(),
+                    _ => ApiError::bad_request("`image` is not a valid base64 data: URL"),
+                })?
+            } else {
+                if (image.len() as u64) / 4 * 3 > max_bytes + 3 {
+                    return Err(too_large());
+                }
+                base64::engine::general_purpose::STANDARD
+                    .decode(image)
+                    .map_err(|_| ApiError::bad_request("`image` is not valid base64"))?
+            };
+            check_size(bytes)
+        }
+        t if t.starts_with("image/") || t == "application/octet-stream" => check_size(body.to_vec()),
+        "" => Err(ApiError::bad_request(
+            "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
+        )),
+        other => Err(ApiError::bad_request(format!(
+            "unsupported Content-Type `{other}`: send multipart/form-data, image/*, application/octet-stream or application/json"
+        ))),
+    }
 }
 
 /// Extracts `url` from a JSON body, or says what is wrong with the body.

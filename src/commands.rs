@@ -14,7 +14,7 @@ use crate::cli::{Cli, Command, HealthArgs, ScanArgs, ScanInput};
 use crate::config::ServeConfig;
 use crate::error::ApiError;
 use crate::fetch::Fetcher;
-use crate::scan::{DecodePool, ScanData, Scanner};
+use crate::scan::{DecodePool, ResultCache, ScanData, Scanner};
 use crate::server;
 
 /// Runs the parsed command line and says how the process should exit.
@@ -58,6 +58,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         rules: engine.load_rules()?,
         provider_case: engine.provider_case,
         pool: DecodePool::new(1, usize::MAX / 2),
+        // Identical inputs on one command line decode once.
+        cache: ResultCache::new(256),
     };
     let (mut io_error, mut missed) = (false, false);
     let mut stdout = std::io::stdout().lock();

@@ -111,6 +111,10 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_QUEUE", default_value_t = 64)]
     pub queue: usize,
 
+    /// Decode results remembered by SHA-256 of the image bytes; 0 disables the cache.
+    #[arg(long, env = "QRSCAN_CACHE_ENTRIES", default_value_t = 1024)]
+    pub cache_entries: u64,
+
     #[command(flatten)]
     pub engine: EngineConfig,
 }
@@ -126,6 +130,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("http_status", &self.http_status)
             .field("workers", &self.workers)
             .field("queue", &self.queue)
+            .field("cache_entries", &self.cache_entries)
             .field("engine", &self.engine)
             .finish()
     }

@@ -3,18 +3,20 @@
 //!
 //! `DecodePool` is the one place CPU work leaves the runtime: at most `workers` decodes run at
 //! once, at most `queue` more wait, and anything past that is refused at once with 503 instead of
-//! queueing without bound. A decoder panic becomes a 500 for that request only.
+//! queueing without bound. A decoder panic becomes a 500 for that request only. `ResultCache`
+//! remembers decode results by the SHA-256 of the image bytes, so identical images decode once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use base64::Engine;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::classify::{Provider, Rules};
 use crate::config::ProviderCase;
-use crate::decode::{self, DecodeOptions, QrCode};
+use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{Fetcher, ImageUrl};
 
@@ -102,6 +104,39 @@ impl Drop for AdmissionSlot<'_> {
     }
 }
 
+/// What one decode produced; cached and shared between identical requests.
+type Outcome = Arc<Result<Vec<QrCode>, DecodeError>>;
+
+/// Decode outcomes by SHA-256 of the image bytes. It holds results, never images.
+pub struct ResultCache {
+    entries: Option<moka::sync::Cache<[u8; 32], Outcome>>,
+}
+
+impl ResultCache {
+    /// A cache of at most `entries` results; 0 disables caching.
+    pub fn new(entries: u64) -> Self {
+        ResultCache {
+            entries: (entries > 0).then(|| moka::sync::Cache::new(entries)),
+        }
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<Outcome> {
+        self.entries.as_ref()?.get(key)
+    }
+
+    fn remember(&self, key: [u8; 32], outcome: &Result<Vec<QrCode>, DecodeError>) {
+        // "No code" may be the time budget running out under load, so only outcomes that the
+        // same bytes always produce are kept.
+        let deterministic = matches!(
+            outcome,
+            Ok(_) | Err(DecodeError::NotAnImage(_) | DecodeError::TooManyPixels { .. })
+        );
+        if let (Some(cache), true) = (&self.entries, deterministic) {
+            cache.insert(key, Arc::new(outcome.clone()));
+        }
+    }
+}
+
 /// Everything a scan needs, built once at start-up and shared.
 pub struct Scanner {
     pub fetcher: Fetcher,
@@ -109,6 +144,7 @@ pub struct Scanner {
     pub rules: Rules,
     pub provider_case: ProviderCase,
     pub pool: DecodePool,
+    pub cache: ResultCache,
 }
 
 impl Scanner {
@@ -121,12 +157,20 @@ impl Scanner {
 
     /// Scans image bytes the caller already has.
     pub async fn scan_bytes(&self, bytes: Vec<u8>) -> Result<ScanData, ApiError> {
-        let options = self.decode_options.clone();
-        let codes = self
-            .pool
-            .run(move || decode::decode(&bytes, &options))
-            .await??;
-        Ok(self.describe(&codes))
+        let key: [u8; 32] = Sha256::digest(&bytes).into();
+        let outcome = match self.cache.get(&key) {
+            Some(cached) => (*cached).clone(),
+            None => {
+                let options = self.decode_options.clone();
+                let outcome = self
+                    .pool
+                    .run(move || decode::decode(&bytes, &options))
+                    .await?;
+                self.cache.remember(key, &outcome);
+                outcome
+            }
+        };
+        Ok(self.describe(&outcome?))
     }
 
     /// Classifies decoded codes and shapes them as `data`.
@@ -210,5 +254,23 @@ mod tests {
         let err = pool.run(|| panic!("boom")).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Internal);
         assert_eq!(pool.run(|| 1).await.unwrap(), 1);
+    }
+
+    #[test]
+    fn the_cache_keeps_only_outcomes_the_same_bytes_always_produce() {
+        let cache = ResultCache::new(16);
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        cache.remember(a, &Ok(Vec::new()));
+        cache.remember(b, &Err(DecodeError::NotAnImage("x".into())));
+        cache.remember(c, &Err(DecodeError::NoCode));
+        assert!(cache.get(&a).is_some());
+        assert!(cache.get(&b).is_some());
+        assert!(
+            cache.get(&c).is_none(),
+            "no-code may be the budget running out"
+        );
+        let disabled = ResultCache::new(0);
+        disabled.remember(a, &Ok(Vec::new()));
+        assert!(disabled.get(&a).is_none());
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiKeys, AppState};
 use crate::config::ServeConfig;
 use crate::fetch::Fetcher;
-use crate::scan::{DecodePool, Scanner};
+use crate::scan::{DecodePool, ResultCache, Scanner};
 
 /// Builds the shared state from a validated configuration.
 pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
@@ -35,6 +35,7 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
         rules: engine.load_rules()?,
         provider_case: engine.provider_case,
         pool: DecodePool::new(workers, config.queue),
+        cache: ResultCache::new(config.cache_entries),
     };
     let api_keys = ApiKeys::new(&config.api_keys);
     if !api_keys.is_enabled() {
@@ -54,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         (state.scanner.fetcher.options().max_bytes as usize).saturating_mul(4) / 3 + 64 * 1024;
     let api = Router::new()
         .route("/api/v1/qrcode/scan_url", post(api::scan_url))
+        .route("/api/v1/qrcode/scan", post(api::scan_upload))
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

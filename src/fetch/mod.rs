@@ -297,7 +297,7 @@ fn unfollowed_redirect(from: &Url, headers: &reqwest::header::HeaderMap) -> Fetc
 }
 
 /// Decodes a `data:` URL in memory, under the byte limit.
-fn decode_data_url(text: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+pub fn decode_data_url(text: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
     let url = data_url::DataUrl::process(text)
         .map_err(|_| FetchError::InvalidUrl("malformed data: URL".into()))?;
     // Base64 inflates by 4/3: a URL much longer than that bound cannot fit the limit.
@@ -345,7 +345,8 @@ fn classify_reqwest_error(err: reqwest::Error) -> FetchError {
     FetchError::Upstream("the image host did not answer with a usable HTTP response".into())
 }
 
-fn find_cause<'e, T: StdError + 'static>(err: &'e (dyn StdError + 'static)) -> Option<&'e T> {
+/// The first cause of type `T` in an error's source chain.
+pub fn find_cause<'e, T: StdError + 'static>(err: &'e (dyn StdError + 'static)) -> Option<&'e T> {
     let mut current: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         if let Some(found) = e.downcast_ref::<T>() {

@@ -6,3 +6,4 @@ mod failures;
 mod fetch_policy;
 mod helpers;
 mod providers;
+mod upload;

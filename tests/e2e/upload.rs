@@ -1,0 +1,198 @@
+//! `POST /api/v1/qrcode/scan`: multipart, raw body and JSON uploads, each bad form, the size limit, auth.
+
+use base64::Engine;
+
+use crate::helpers::*;
+
+const BOUNDARY: &str = "qrscan-test-boundary";
+
+fn multipart(field: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+impl TestApp {
+    async fn upload(&self, content_type: &str, body: Vec<u8>, key: Option<&str>) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/qrcode/scan"))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        answer(request.send().await.expect("qrscan answers")).await
+    }
+
+    async fn upload_multipart(&self, field: &str, bytes: &[u8]) -> Answer {
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.upload(&content_type, multipart(field, bytes), None)
+            .await
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[tokio::test]
+async fn upload_reads_a_multipart_file_field() {
+    let app = spawn_app(&[]).await;
+    let answer = app
+        .upload_multipart("file", &qr_png("https://qr.alipay.com/upload"))
+        .await;
+    let data = answer.assert_success();
+    assert_eq!(
+        (data["content"].as_str(), data["provider"].as_str()),
+        (Some("https://qr.alipay.com/upload"), Some("Alipay"))
+    );
+}
+
+#[tokio::test]
+async fn upload_reads_a_raw_image_body() {
+    let app = spawn_app(&[]).await;
+    for content_type in ["image/png", "application/octet-stream", "IMAGE/WEBP"] {
+        let answer = app.upload(content_type, qr_png("wxp://raw"), None).await;
+        assert_eq!(
+            answer.assert_success()["provider"],
+            "WechatPay",
+            "{content_type}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn upload_reads_json_with_base64_or_a_data_url() {
+    let app = spawn_app(&[]).await;
+    let png = qr_png("https://jd.com/json");
+    for image in [b64(&png), format!("data:image/png;base64,{}", b64(&png))] {
+        let body = serde_json::json!({ "image": image })
+            .to_string()
+            .into_bytes();
+        let answer = app.upload("application/json", body, None).await;
+        assert_eq!(answer.assert_success()["provider"], "JD");
+    }
+}
+
+#[tokio::test]
+async fn upload_refuses_each_bad_form_with_400() {
+    let app = spawn_app(&[]).await;
+    let png = qr_png("x");
+    app.upload_multipart("picture", &png)
+        .await
+        .assert_failure(200, 400);
+    app.upload_multipart("file", b"")
+        .await
+        .assert_failure(200, 400);
+    app.upload("multipart/form-data", b"garbage".to_vec(), None)
+        .await
+        .assert_failure(200, 400);
+    app.upload("image/png", Vec::new(), None)
+        .await
+        .assert_failure(200, 400);
+    app.upload(
+        "application/json",
+        br#"{"image":"@@not base64@@"}"#.to_vec(),
+        None,
+    )
+    .await
+    .assert_failure(200, 400);
+    app.upload(
+        "application/json",
+        br#"{"image":"data:image/png;base64,@@@"}"#.to_vec(),
+        None,
+    )
+    .await
+    .assert_failure(200, 400);
+    app.upload("application/json", br#"{"picture":"AAAA"}"#.to_vec(), None)
+        .await
+        .assert_failure(200, 400);
+    app.upload("application/json", b"{broken".to_vec(), None)
+        .await
+        .assert_failure(200, 400);
+    app.upload("text/plain", png.clone(), None)
+        .await
+        .assert_failure(200, 400);
+    let rest = spawn_app(&["--http-status", "rest"]).await;
+    rest.upload("text/plain", png, None)
+        .await
+        .assert_failure(400, 400);
+}
+
+#[tokio::test]
+async fn upload_decodes_what_it_receives_and_reports_non_images_and_blank_images() {
+    let app = spawn_app(&[]).await;
+    app.upload("image/png", b"<html></html>".to_vec(), None)
+        .await
+        .assert_failure(200, 1007);
+    app.upload("image/png", blank_png(), None)
+        .await
+        .assert_failure(200, 1008);
+}
+
+#[tokio::test]
+async fn upload_over_the_byte_limit_is_1005_in_every_form() {
+    let app = spawn_app(&["--max-image-bytes", "2KiB"]).await;
+    let big = vec![7u8; 2049];
+    app.upload("image/png", big.clone(), None)
+        .await
+        .assert_failure(200, 1005);
+    app.upload_multipart("file", &big)
+        .await
+        .assert_failure(200, 1005);
+    let json = serde_json::json!({ "image": b64(&big) })
+        .to_string()
+        .into_bytes();
+    app.upload("application/json", json, None)
+        .await
+        .assert_failure(200, 1005);
+    // Far past the limit the body itself is cut off while it is read.
+    app.upload("image/png", vec![0u8; 1024 * 1024], None)
+        .await
+        .assert_failure(200, 1005);
+    let rest = spawn_app(&["--http-status", "rest", "--max-image-bytes", "2KiB"]).await;
+    rest.upload("application/octet-stream", big, None)
+        .await
+        .assert_failure(413, 1005);
+}
+
+#[tokio::test]
+async fn upload_above_axum_default_2mb_limit_is_accepted_up_to_max_image_bytes() {
+    let app = spawn_app(&[]).await;
+    // A valid PNG padded past 2 MB with an ancillary chunk the decoder skips.
+    let mut png = qr_png("https://cli.im/large-upload");
+    let iend = png.split_off(png.len() - 12);
+    let padding = vec![0u8; 3 * 1024 * 1024];
+    png.extend_from_slice(&(padding.len() as u32).to_be_bytes());
+    png.extend_from_slice(b"zzZz");
+    png.extend_from_slice(&padding);
+    png.extend_from_slice(&[0, 0, 0, 0]); // CRC of an ancillary chunk is not checked by the decoder.
+    png.extend_from_slice(&iend);
+    let answer = app.upload("image/png", png, None).await;
+    assert_eq!(
+        answer.assert_success()["content"],
+        "https://cli.im/large-upload"
+    );
+}
+
+#[tokio::test]
+async fn upload_needs_a_key_when_keys_are_configured() {
+    let app = spawn_app(&["--api-keys", "up-key"]).await;
+    let png = qr_png("https://cli.im/auth-upload");
+    app.upload("image/png", png.clone(), None)
+        .await
+        .assert_failure(403, 403);
+    app.upload("image/png", png.clone(), Some("nope"))
+        .await
+        .assert_failure(403, 403);
+    let answer = app.upload("image/png", png, Some("up-key")).await;
+    assert_eq!(
+        answer.assert_success()["content"],
+        "https://cli.im/auth-upload"
+    );
+}
