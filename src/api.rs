@@ -284,6 +284,11 @@ pub async fn require_api_key(
     }
 }
 
+/// `GET /`: the try-it page, embedded in the binary (no CDN, no build step).
+pub async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("page.html"))
+}
+
 /// `GET /healthz`.
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
