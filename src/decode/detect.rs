@@ -15,7 +15,9 @@ use std::time::Instant;
 use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
 use rxing::common::{BitMatrix, DetectorRXingResult};
-use rxing::qrcode::cpp_port::detector::{FindFinderPatterns, GenerateFinderPatternSets, SampleQR};
+use rxing::qrcode::cpp_port::detector::{
+    DetectPureQR, FindFinderPatterns, GenerateFinderPatternSets, SampleQR,
+};
 
 use super::QrCode;
 use crate::text;
@@ -72,6 +74,61 @@ pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detect
         codes: Vec::new(),
         unreadable: 1,
     })
+}
+
+/// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
+/// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
+/// pixel per module, below what the scan can confirm. It expects the symbol upright, so a
+/// square symbol is also tried turned by 90, 180 and 270 degrees.
+pub fn pure(bits: &BitMatrix, scale: f32) -> Detected {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut detected = Detected::default();
+        // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
+        match bits.getEnclosingRectangle() {
+            Some([_, _, width, height]) if width.abs_diff(height) <= 1 => {}
+            _ => return detected,
+        }
+        let mut turned = bits.clone();
+        for turns in 0..4 {
+            if turns > 0 {
+                turned.rotate90();
+            }
+            let Ok(sampled) = DetectPureQR(&turned) else {
+                continue;
+            };
+            // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
+            let corner = |i: usize| {
+                let p = sampled
+                    .getPoints()
+                    .get(i)
+                    .map_or([0.0, 0.0], |p| [p.x, p.y]);
+                let unturned = unturn(p, turns, turned.width(), turned.height());
+                [unturned[0] * scale, unturned[1] * scale]
+            };
+            match read_grid(sampled.getBits(), [0, 1, 2, 3].map(corner)) {
+                Some(code) => {
+                    detected.codes.push(code);
+                    break;
+                }
+                None => detected.unreadable += 1,
+            }
+        }
+        detected
+    }));
+    outcome.unwrap_or_default()
+}
+
+/// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
+/// back to the original matrix; `width` and `height` are the turned matrix's.
+fn unturn(mut p: [f32; 2], turns: u32, width: u32, height: u32) -> [f32; 2] {
+    let (mut width, mut height) = (width as f32, height as f32);
+    for _ in 0..turns {
+        // rotate90 sends (x, y) to (y, W - x) in continuous coordinates, W the width before
+        // turning, which is the height after it.
+        p = [height - p[1], p[0]];
+        (width, height) = (height, width);
+    }
+    p
 }
 
 /// rqrr: finds finder patterns as flood-filled regions of its own adaptive threshold.
@@ -140,4 +197,26 @@ pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Option<QrCode> {
         ec_level,
         points,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unturn_undoes_rotate90() {
+        // A 4x2 matrix with one set bit at (3, 0); turned once it is 2x4.
+        let mut bits = BitMatrix::new(4, 2).unwrap();
+        bits.set(3, 0);
+        let mut turned = bits.clone();
+        turned.rotate90();
+        let (w, h) = (turned.width(), turned.height());
+        let (x, y) = (0..w)
+            .flat_map(|x| (0..h).map(move |y| (x, y)))
+            .find(|&(x, y)| turned.get(x, y))
+            .unwrap();
+        // The centre of the module maps back to the centre of the original one.
+        let back = unturn([x as f32 + 0.5, y as f32 + 0.5], 1, w, h);
+        assert_eq!(back, [3.5, 0.5]);
+    }
 }

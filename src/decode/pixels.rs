@@ -146,6 +146,17 @@ pub fn upscale(grey: &GrayImage, factor: u32) -> GrayImage {
     )
 }
 
+/// Copies the image onto a white canvas `margin` pixels larger on each side.
+pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
+    let mut out = GrayImage::from_pixel(
+        grey.width() + 2 * margin,
+        grey.height() + 2 * margin,
+        image::Luma([255]),
+    );
+    image::imageops::replace(&mut out, grey, i64::from(margin), i64::from(margin));
+    out
+}
+
 /// A 3x3 box blur: closes the gaps that print dots and screen moiré leave inside modules.
 pub fn blur(grey: &GrayImage) -> GrayImage {
     let (width, height) = (grey.width() as i64, grey.height() as i64);
