@@ -22,12 +22,20 @@ use rxing::qrcode::cpp_port::detector::{
 use super::QrCode;
 use crate::text;
 
-/// What one detector run saw: the codes it read, and how many symbols it sampled but could
-/// not read (they turn "no code" into "unreadable code").
+/// What one detector run saw: the codes it read, and how many symbols it read the format of
+/// but not the data (they turn "no code" into "unreadable code", and unlock costly strategies).
 #[derive(Default)]
 pub struct Detected {
     pub codes: Vec<QrCode>,
     pub unreadable: usize,
+}
+
+impl Detected {
+    fn count(&mut self, unread: Unread) {
+        if unread == Unread::Damaged {
+            self.unreadable += 1;
+        }
+    }
 }
 
 /// zxing-cpp's detector: scan every third row for 1:1:3:1:1 runs, confirm each as a
@@ -60,11 +68,11 @@ pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detect
             };
             let points = [corner(0), corner(1), corner(3), corner(2)];
             match read_grid(sampled.getBits(), points) {
-                Some(code) => {
+                Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
                 }
-                None => detected.unreadable += 1,
+                Err(unread) => detected.count(unread),
             }
         }
         detected
@@ -78,40 +86,55 @@ pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detect
 
 /// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
 /// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
-/// pixel per module, below what the scan can confirm. It expects the symbol upright, so a
-/// square symbol is also tried turned by 90, 180 and 270 degrees.
+/// pixel per module, below what the scan can confirm. It expects the symbol upright, so the
+/// image is first turned by the multiple of 90 degrees its corners call for.
 pub fn pure(bits: &BitMatrix, scale: f32) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
-        match bits.getEnclosingRectangle() {
-            Some([_, _, width, height]) if width.abs_diff(height) <= 1 => {}
-            _ => return detected,
+        let Some([left, top, width, height]) = bits.getEnclosingRectangle() else {
+            return detected;
+        };
+        if width.abs_diff(height) > 1 || width < 21 {
+            return detected;
+        }
+        // A symbol has finder patterns in three corners of its bounding box; the light corner
+        // says how far to turn it upright (bottom-right light), so only one turn is tried.
+        let (right, bottom) = (left + width - 1, top + height - 1);
+        let dark = |x: u32, y: u32, dx: i32, dy: i32| {
+            bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
+        };
+        let corners = [
+            dark(right, bottom, -1, -1),
+            dark(left, bottom, 1, -1),
+            dark(left, top, 1, 1),
+            dark(right, top, -1, 1),
+        ];
+        let Some(turns) = corners.iter().position(|&d| !d) else {
+            return detected;
+        };
+        if corners.iter().filter(|&&d| d).count() != 3 {
+            return detected;
         }
         let mut turned = bits.clone();
-        for turns in 0..4 {
-            if turns > 0 {
-                turned.rotate90();
-            }
-            let Ok(sampled) = DetectPureQR(&turned) else {
-                continue;
-            };
-            // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
-            let corner = |i: usize| {
-                let p = sampled
-                    .getPoints()
-                    .get(i)
-                    .map_or([0.0, 0.0], |p| [p.x, p.y]);
-                let unturned = unturn(p, turns, turned.width(), turned.height());
-                [unturned[0] * scale, unturned[1] * scale]
-            };
-            match read_grid(sampled.getBits(), [0, 1, 2, 3].map(corner)) {
-                Some(code) => {
-                    detected.codes.push(code);
-                    break;
-                }
-                None => detected.unreadable += 1,
-            }
+        for _ in 0..turns {
+            turned.rotate90();
+        }
+        let Ok(sampled) = DetectPureQR(&turned) else {
+            return detected;
+        };
+        // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
+        let corner = |i: usize| {
+            let p = sampled
+                .getPoints()
+                .get(i)
+                .map_or([0.0, 0.0], |p| [p.x, p.y]);
+            let unturned = unturn(p, turns as u32, turned.width(), turned.height());
+            [unturned[0] * scale, unturned[1] * scale]
+        };
+        match read_grid(sampled.getBits(), [0, 1, 2, 3].map(corner)) {
+            Ok(code) => detected.codes.push(code),
+            Err(unread) => detected.count(unread),
         }
         detected
     }));
@@ -156,8 +179,8 @@ pub fn rqrr(grey: &GrayImage, scale: f32) -> Detected {
                 .bounds
                 .map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
             match read_grid(&matrix, points) {
-                Some(code) => detected.codes.push(code),
-                None => detected.unreadable += 1,
+                Ok(code) => detected.codes.push(code),
+                Err(unread) => detected.count(unread),
             }
         }
         detected
@@ -169,29 +192,45 @@ pub fn rqrr(grey: &GrayImage, scale: f32) -> Detected {
     })
 }
 
+/// Why a sampled grid gave no code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unread {
+    /// No format information: not a QR symbol (finder-like shapes in a photo), or one sampled
+    /// too badly to tell.
+    NotASymbol,
+    /// Format and version were read, the data was not: a code is there, damaged or sampled
+    /// slightly off. Evidence worth the costly strategies.
+    Damaged,
+}
+
 /// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text.
-pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Option<QrCode> {
+pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, Unread> {
     let size = modules.width();
     if size != modules.height() || size < 21 || (size - 17) % 4 != 0 {
-        return None;
+        return Err(Unread::NotASymbol);
     }
-    let version = u8::try_from((size - 17) / 4).ok()?;
+    let version = u8::try_from((size - 17) / 4).map_err(|_| Unread::NotASymbol)?;
     if !(1..=40).contains(&version) {
-        return None;
+        return Err(Unread::NotASymbol);
     }
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         rxing::qrcode::decoder::qrcode_decoder::decode_bitmatrix(modules)
     }))
-    .ok()?
-    .ok()?;
-    let content = text::decode_segments(decoded.getRawBytes(), version).ok()?;
+    .map_err(|_| Unread::Damaged)?
+    .map_err(|e| match e {
+        // Reed-Solomon failed after the format information was read.
+        rxing::Exceptions::ChecksumException(_) => Unread::Damaged,
+        _ => Unread::NotASymbol,
+    })?;
+    let content =
+        text::decode_segments(decoded.getRawBytes(), version).map_err(|_| Unread::Damaged)?;
     let ec_level = match decoded.getECLevel() {
         "L" => "L",
         "M" => "M",
         "Q" => "Q",
         _ => "H",
     };
-    Some(QrCode {
+    Ok(QrCode {
         content,
         version,
         ec_level,

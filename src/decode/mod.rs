@@ -285,9 +285,6 @@ pub enum View {
     Double,
     /// A 3x3 box blur: fills the dots of dot-printed and screen-photographed modules.
     Blurred,
-    /// A white margin around the image, for codes cropped without their quiet zone, which the
-    /// finder-pattern scan needs; small images are also upscaled three times.
-    Padded,
 }
 
 /// How a grey view becomes black and white for the finder-pattern detector.
@@ -303,8 +300,6 @@ pub enum Binarizer {
 const WORKING_SIDE: u32 = 1600;
 /// Long side up to which the `Double` view is made.
 const DOUBLE_MAX_SIDE: u32 = 600;
-/// Long side up to which the `Padded` view is also upscaled.
-const PADDED_UPSCALE_MAX_SIDE: u32 = 200;
 /// Short side a downscaled view must keep to be worth scanning.
 const MIN_SCALED_SIDE: u32 = 120;
 
@@ -363,19 +358,6 @@ impl<'a> Views<'a> {
             View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
                 .then(|| (pixels::upscale(working, 2), scale / 2.0)),
             View::Blurred => Some((pixels::blur(working), *scale)),
-            View::Padded => {
-                let long_side = working.width().max(working.height());
-                let (source, factor) = if long_side <= PADDED_UPSCALE_MAX_SIDE {
-                    (pixels::upscale(working, 3), 3)
-                } else {
-                    (working.clone(), 1)
-                };
-                let margin = (source.width().max(source.height()) / 10).max(8);
-                let padded = pixels::pad(&source, margin);
-                // Points in the padded view are offset by the margin; `scale` cannot express
-                // that, so codes found here report corners relative to the margin (see `run`).
-                Some((padded, *scale / factor as f32))
-            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! `GrayImage`; nothing here knows about QR codes, so each can be tested and timed alone.
 
 use image::GrayImage;
-use rxing::common::BitMatrix;
+use rxing::common::{BitArray, BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
 
 /// zxing's local-average ("hybrid") binarizer, the one zxing-cpp uses by default: the threshold
 /// of each 8x8 block is the mean of the 5x5 blocks around it, which survives uneven lighting
@@ -52,27 +52,53 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
             black[by * sub_width + bx] = average;
         }
     }
-    let mut bits = BitMatrix::new(width as u32, height as u32).ok()?;
+    let mut thresholds = vec![0u32; sub_width * sub_height];
     for by in 0..sub_height {
-        let y0 = (by * BLOCK).min(height - BLOCK);
         let top = by.clamp(2, sub_height - 3);
         for bx in 0..sub_width {
-            let x0 = (bx * BLOCK).min(width - BLOCK);
             let left = bx.clamp(2, sub_width - 3);
             let mut sum = 0;
             for row in black[(top - 2) * sub_width..].chunks(sub_width).take(5) {
                 sum += row[left - 2..=left + 2].iter().sum::<u32>();
             }
-            let threshold = sum / 25;
-            for y in y0..y0 + BLOCK {
-                let row = &pixels[y * width + x0..y * width + x0 + BLOCK];
-                for (dx, &p) in row.iter().enumerate() {
-                    if u32::from(p) <= threshold {
-                        bits.set((x0 + dx) as u32, y as u32);
-                    }
-                }
+            thresholds[by * sub_width + bx] = sum / 25;
+        }
+    }
+    // The last block of a row or column is shifted to end at the edge, so it owns the pixels
+    // it shares with its neighbour.
+    let block = |at: usize, size: usize, count: usize| {
+        if at >= size - BLOCK {
+            count - 1
+        } else {
+            at / BLOCK
+        }
+    };
+    let block_x: Vec<usize> = (0..width).map(|x| block(x, width, sub_width)).collect();
+    pack(grey, |x, y, p| {
+        let row = block(y, height, sub_height) * sub_width;
+        u32::from(p) <= thresholds[row + block_x[x]]
+    })
+}
+
+/// Builds a `BitMatrix` a row of machine words at a time (setting bits one by one costs more
+/// than the thresholding itself); `dark(x, y, pixel)` says which pixels are set.
+fn pack(grey: &GrayImage, mut dark: impl FnMut(usize, usize, u8) -> bool) -> Option<BitMatrix> {
+    let width = grey.width() as usize;
+    let mut bits = BitMatrix::new(grey.width(), grey.height()).ok()?;
+    let mut words: Vec<BitFieldBaseType> = vec![0; width.div_ceil(BIT_FIELD_BASE_BITS)];
+    let mut packed = BitArray::with_size(width);
+    for (y, row) in grey.as_raw().chunks_exact(width).enumerate() {
+        words.iter_mut().for_each(|w| *w = 0);
+        for (x, &p) in row.iter().enumerate() {
+            if dark(x, y, p) {
+                // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
+                words[x / BIT_FIELD_BASE_BITS] |= 1 << (x % BIT_FIELD_BASE_BITS);
             }
         }
+        for (j, &word) in words.iter().enumerate() {
+            packed.setBulk(j * BIT_FIELD_BASE_BITS, word);
+        }
+        bits.setRow(y as u32, &packed);
     }
     Some(bits)
 }
@@ -107,33 +133,35 @@ pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
             threshold = value as u8;
         }
     }
-    let mut bits = BitMatrix::new(grey.width(), grey.height()).ok()?;
-    for (x, y, p) in grey.enumerate_pixels() {
-        if p.0[0] <= threshold {
-            bits.set(x, y);
-        }
-    }
-    Some(bits)
+    pack(grey, |_, _, p| p <= threshold)
 }
 
 /// Averages `factor` x `factor` blocks: a smaller image with less noise and JPEG grain, where
 /// modules blurred over many pixels become crisp again.
 pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
-    let (width, height) = (grey.width() / factor, grey.height() / factor);
-    let area = factor * factor;
-    GrayImage::from_fn(width.max(1), height.max(1), |x, y| {
-        let mut sum = 0u32;
-        for dy in 0..factor {
-            for dx in 0..factor {
-                let (sx, sy) = (x * factor + dx, y * factor + dy);
-                sum += u32::from(
-                    grey.get_pixel(sx.min(grey.width() - 1), sy.min(grey.height() - 1))
-                        .0[0],
-                );
+    let (width, height) = (
+        (grey.width() / factor).max(1),
+        (grey.height() / factor).max(1),
+    );
+    let (source_width, f) = (grey.width() as usize, factor as usize);
+    let pixels = grey.as_raw();
+    let mut sums = vec![0u32; width as usize];
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    for y in 0..height as usize {
+        sums.iter_mut().for_each(|s| *s = 0);
+        // Images smaller than one block in a direction reuse their last row or column.
+        let rows = (y * f..y * f + f).map(|sy| sy.min(grey.height() as usize - 1));
+        for sy in rows {
+            let row = &pixels[sy * source_width..(sy + 1) * source_width];
+            for (x, sum) in sums.iter_mut().enumerate() {
+                for sx in x * f..x * f + f {
+                    *sum += u32::from(row[sx.min(source_width - 1)]);
+                }
             }
         }
-        image::Luma([(sum / area) as u8])
-    })
+        out.extend(sums.iter().map(|s| (s / (factor * factor)) as u8));
+    }
+    GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height))
 }
 
 /// Bilinear upscaling: gives the finder-pattern scan several pixels per module on tiny codes.
@@ -144,17 +172,6 @@ pub fn upscale(grey: &GrayImage, factor: u32) -> GrayImage {
         grey.height() * factor,
         image::imageops::FilterType::Triangle,
     )
-}
-
-/// Copies the image onto a white canvas `margin` pixels larger on each side.
-pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
-    let mut out = GrayImage::from_pixel(
-        grey.width() + 2 * margin,
-        grey.height() + 2 * margin,
-        image::Luma([255]),
-    );
-    image::imageops::replace(&mut out, grey, i64::from(margin), i64::from(margin));
-    out
 }
 
 /// A 3x3 box blur: closes the gaps that print dots and screen moiré leave inside modules.
