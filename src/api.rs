@@ -25,6 +25,7 @@ use crate::scan::{ScanData, Scanner};
 /// What every handler can reach.
 pub struct AppState {
     pub scanner: Scanner,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub api_keys: ApiKeys,
     pub http_status: HttpStatusMode,
 }
@@ -102,6 +103,10 @@ pub fn respond(mode: HttpStatusMode, result: Result<ScanData, ApiError>) -> Resp
         Err(err) => err.kind.status(mode),
     };
     let mut response = (status, Json(envelope)).into_response();
+    let code = result.as_ref().map_or_else(ApiError::code, |_| 0);
+    response
+        .extensions_mut()
+        .insert(crate::observe::ResponseCode(code));
     if let Err(err) = &result {
         let headers = response.headers_mut();
         match err.kind {
@@ -287,6 +292,18 @@ pub async fn require_api_key(
 /// `GET /`: the try-it page, embedded in the binary (no CDN, no build step).
 pub async fn page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("page.html"))
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// `GET /healthz`.

@@ -11,8 +11,20 @@ use crate::config::{EngineConfig, ServeConfig};
 #[derive(Debug, Parser)]
 #[command(name = "qrscan", version, about)]
 pub struct Cli {
+    /// Log lines on stderr: `pretty` for people, `json` for log collectors.
+    #[arg(long, global = true, env = "QRSCAN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

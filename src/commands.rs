@@ -60,6 +60,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         pool: DecodePool::new(1, usize::MAX / 2),
         // Identical inputs on one command line decode once.
         cache: ResultCache::new(256),
+        metrics: Default::default(),
     };
     let (mut io_error, mut missed) = (false, false);
     let mut stdout = std::io::stdout().lock();

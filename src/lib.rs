@@ -27,6 +27,8 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod fetch;
+pub mod metrics;
+pub mod observe;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = qrscan::cli::Cli::parse();
-    qrscan::telemetry::init();
+    qrscan::telemetry::init(cli.log_format);
     match qrscan::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use base64::Engine;
 use serde::Serialize;
@@ -19,6 +20,7 @@ use crate::config::ProviderCase;
 use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{Fetcher, ImageUrl};
+use crate::metrics::Metrics;
 
 /// `data` of a successful response: cli.im's two fields plus every code found.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -120,6 +122,10 @@ impl ResultCache {
         }
     }
 
+    fn is_enabled(&self) -> bool {
+        self.entries.is_some()
+    }
+
     fn get(&self, key: &[u8; 32]) -> Option<Outcome> {
         self.entries.as_ref()?.get(key)
     }
@@ -145,27 +151,39 @@ pub struct Scanner {
     pub provider_case: ProviderCase,
     pub pool: DecodePool,
     pub cache: ResultCache,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Scanner {
     /// Fetches `url` and scans the image behind it.
     pub async fn scan_url(&self, url: &str) -> Result<ScanData, ApiError> {
         let url = ImageUrl::parse(url, self.fetcher.options())?;
-        let bytes = self.fetcher.fetch(&url).await?;
-        self.scan_bytes(bytes).await
+        let started = Instant::now();
+        let fetched = self.fetcher.fetch(&url).await;
+        let size = fetched.as_ref().map_or(0, Vec::len);
+        self.metrics.observe_fetch(started.elapsed(), size);
+        self.scan_bytes(fetched?).await
     }
 
     /// Scans image bytes the caller already has.
     pub async fn scan_bytes(&self, bytes: Vec<u8>) -> Result<ScanData, ApiError> {
         let key: [u8; 32] = Sha256::digest(&bytes).into();
-        let outcome = match self.cache.get(&key) {
+        let cached = self.cache.get(&key);
+        if self.cache.is_enabled() {
+            self.metrics.observe_cache(cached.is_some());
+        }
+        let outcome = match cached {
             Some(cached) => (*cached).clone(),
             None => {
                 let options = self.decode_options.clone();
-                let outcome = self
+                let (outcome, elapsed) = self
                     .pool
-                    .run(move || decode::decode(&bytes, &options))
+                    .run(move || {
+                        let started = Instant::now();
+                        (decode::decode(&bytes, &options), started.elapsed())
+                    })
                     .await?;
+                self.metrics.observe_decode(elapsed, None);
                 self.cache.remember(key, &outcome);
                 outcome
             }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use crate::api::{self, ApiKeys, AppState};
 use crate::config::ServeConfig;
 use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
 use crate::scan::{DecodePool, ResultCache, Scanner};
 
 /// Builds the shared state from a validated configuration.
@@ -29,6 +30,7 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
     let workers = config.workers.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
+    let metrics = Arc::new(Metrics::default());
     let scanner = Scanner {
         fetcher: Fetcher::new(fetch_options)?,
         decode_options: engine.decode_options(),
@@ -36,6 +38,7 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
         provider_case: engine.provider_case,
         pool: DecodePool::new(workers, config.queue),
         cache: ResultCache::new(config.cache_entries),
+        metrics: metrics.clone(),
     };
     let api_keys = ApiKeys::new(&config.api_keys);
     if !api_keys.is_enabled() {
@@ -43,6 +46,7 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
     }
     Ok(Arc::new(AppState {
         scanner,
+        metrics,
         api_keys,
         http_status: config.http_status,
     }))
@@ -65,8 +69,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .route("/", get(api::page))
         .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::observe::observe,
+        ))
         .with_state(state)
 }
 

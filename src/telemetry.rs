@@ -1,12 +1,17 @@
-//! Logging set-up: `tracing` to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logging set-up: `tracing` to stderr as text or JSON lines, filtered by `RUST_LOG` (default `info`).
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. Safe to call more than once (later calls do nothing).
-pub fn init() {
+use crate::cli::LogFormat;
+
+/// Installs the global subscriber. Later calls do nothing.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

@@ -146,9 +146,14 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
     let mut text = String::new();
     let mut encoding: Option<&'static str> = None;
     let mut binary = false;
+    let mut fell_back_to_latin1 = false;
     for (charset, bytes) in &runs {
         let (piece, name) = match charset {
-            Charset::Guess => guess(bytes),
+            Charset::Guess => {
+                let (text, name) = guess(bytes);
+                fell_back_to_latin1 |= name == "ISO-8859-1";
+                (text, name)
+            }
             Charset::Latin1 => (latin1(bytes), "ISO-8859-1"),
             Charset::Known(enc) => (
                 enc.decode_without_bom_handling(bytes).0.into_owned(),
@@ -165,7 +170,10 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
         }
         text.push_str(&piece);
     }
-    let binary = binary || looks_binary(&text);
+    // Bytes that no multi-byte charset reads, and that read as control characters in
+    // ISO-8859-1, are data, not text. A clean UTF-8/GB18030/Shift_JIS reading stays text even
+    // with control characters in it (real payloads carry them, e.g. a leading 0x01 0x10).
+    let binary = binary || (fell_back_to_latin1 && looks_binary(&text));
     Content {
         encoding: if binary {
             "ISO-8859-1"
@@ -178,17 +186,31 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
     }
 }
 
-/// The charset order of API.md section 6 for bytes without an ECI.
+/// The charset order of API.md section 6 for bytes without an ECI: UTF-8, GB18030, Shift_JIS,
+/// ISO-8859-1. GB18030 accepts nearly every Shift_JIS byte sequence, so where both read the bytes
+/// cleanly and only the Shift_JIS reading has Japanese kana, the text is Japanese: Chinese text
+/// read as Shift_JIS almost never yields full-width kana, Japanese text nearly always does.
 fn guess(bytes: &[u8]) -> (String, &'static str) {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return (text.to_owned(), "UTF-8");
     }
-    for enc in [GB18030, SHIFT_JIS] {
-        if let Some(text) = enc.decode_without_bom_handling_and_without_replacement(bytes) {
-            return (text.into_owned(), enc.name());
-        }
+    let strict = |enc: &'static Encoding| {
+        enc.decode_without_bom_handling_and_without_replacement(bytes)
+            .map(|t| t.into_owned())
+    };
+    match (strict(GB18030), strict(SHIFT_JIS)) {
+        (Some(gb), Some(sjis)) if kana(&sjis) > kana(&gb) => (sjis, SHIFT_JIS.name()),
+        (Some(gb), _) => (gb, GB18030.name()),
+        (None, Some(sjis)) => (sjis, SHIFT_JIS.name()),
+        (None, None) => (latin1(bytes), "ISO-8859-1"),
     }
-    (latin1(bytes), "ISO-8859-1")
+}
+
+/// Full-width hiragana and katakana.
+fn kana(text: &str) -> usize {
+    text.chars()
+        .filter(|c| ('\u{3041}'..='\u{30ff}').contains(c))
+        .count()
 }
 
 /// ISO-8859-1 maps each byte to the code point of the same value (encoding_rs would give windows-1252).
@@ -516,5 +538,27 @@ mod tests {
             .finish();
         assert_eq!(decode_segments(&data, 1), Err(TextError::Truncated));
         assert_eq!(decode_segments(&[0xf0], 1), Err(TextError::UnknownMode(15)));
+    }
+
+    #[test]
+    fn shift_jis_with_kana_wins_over_gb18030_which_would_also_accept_the_bytes() {
+        let (sjis, _, _) = SHIFT_JIS.encode("こんにちは、世界");
+        assert!(GB18030
+            .decode_without_bom_handling_and_without_replacement(&sjis)
+            .is_some());
+        let content = decode_segments(&BitWriter::default().bytes(&sjis).finish(), 2).unwrap();
+        assert_eq!(
+            (content.text.as_str(), content.encoding),
+            ("こんにちは、世界", "Shift_JIS")
+        );
+    }
+
+    #[test]
+    fn a_clean_multibyte_reading_stays_text_even_with_control_characters() {
+        let mut gb = GB18030.encode("AD:阿;;").0.into_owned();
+        gb.splice(0..0, [0x01, 0x10]);
+        let content = decode_segments(&BitWriter::default().bytes(&gb).finish(), 2).unwrap();
+        assert_eq!(content.text, "\u{1}\u{10}AD:阿;;");
+        assert_eq!(content.binary, None);
     }
 }

@@ -224,11 +224,14 @@ pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, U
     })?;
     let content =
         text::decode_segments(decoded.getRawBytes(), version).map_err(|_| Unread::Damaged)?;
+    // rxing reports the level as its two format bits ("1" = L, "0" = M, "3" = Q, "2" = H);
+    // the letters are accepted too, in case a later version reports those.
     let ec_level = match decoded.getECLevel() {
-        "L" => "L",
-        "M" => "M",
-        "Q" => "Q",
-        _ => "H",
+        "1" | "L" => "L",
+        "0" | "M" => "M",
+        "3" | "Q" => "Q",
+        "2" | "H" => "H",
+        _ => return Err(Unread::Damaged),
     };
     Ok(QrCode {
         content,

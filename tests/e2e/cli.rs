@@ -139,3 +139,75 @@ async fn health_exits_0_against_a_running_server_and_1_when_none_answers() {
         .expect("runs");
     assert_eq!(down.status.code(), Some(1));
 }
+
+#[tokio::test]
+async fn serve_logs_one_json_line_per_request_and_never_the_api_key() {
+    use std::io::BufRead;
+    let mut child = qrscan()
+        .env("RUST_LOG", "info")
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--api-keys",
+            "s3cret-key-in-logs?",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut logs = Vec::new();
+    let address = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("reads") > 0,
+            "server exited early: {logs:?}"
+        );
+        let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+        logs.push(line.clone());
+        if event["message"] == "qrscan listening" {
+            break event["address"].as_str().expect("address").to_owned();
+        }
+    };
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("http://{address}/api/v1/qrcode/scan"))
+        .bearer_auth("s3cret-key-in-logs?")
+        .header("content-type", "image/png")
+        .body(qr_png("https://cli.im/logged"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(body["code"], 0);
+    // SIGTERM: graceful shutdown, then the process exits and stderr ends.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = tokio::task::spawn_blocking(move || {
+        let rest: Vec<String> = stderr.lines().map_while(Result::ok).collect();
+        (child.wait().expect("exits"), rest)
+    })
+    .await
+    .expect("task");
+    logs.extend(status.1);
+    assert!(status.0.success(), "clean exit on SIGTERM: {logs:?}");
+    let all = logs.join("");
+    assert!(!all.contains("s3cret-key-in-logs"), "{all}");
+    let requests: Vec<serde_json::Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["message"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 1, "{all}");
+    assert_eq!(requests[0]["route"], "/api/v1/qrcode/scan");
+    assert_eq!(
+        (requests[0]["status"].as_i64(), requests[0]["code"].as_i64()),
+        (Some(200), Some(0))
+    );
+    assert!(requests[0]["latency_ms"].is_number() && requests[0]["request_id"].is_string());
+}

@@ -292,9 +292,10 @@ async fn redirect(RawQuery(query): RawQuery) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
-/// Module colours of a QR code for `text` (true = dark), and its width in modules.
-pub fn qr_modules(text: &str) -> (Vec<bool>, usize) {
-    let code = qrcode::QrCode::new(text.as_bytes()).expect("text fits a QR code");
+/// Module colours of a QR code for `text` at `level` (true = dark), and its width in modules.
+pub fn qr_modules_at(text: &str, level: qrcode::EcLevel) -> (Vec<bool>, usize) {
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), level)
+        .expect("text fits a QR code");
     let width = code.width();
     let modules = code
         .to_colors()
@@ -306,7 +307,12 @@ pub fn qr_modules(text: &str) -> (Vec<bool>, usize) {
 
 /// A grey image of the code for `text`: `scale` pixels per module, 4-module quiet zone.
 pub fn qr_gray(text: &str, scale: u32) -> GrayImage {
-    let (modules, width) = qr_modules(text);
+    qr_gray_at(text, scale, qrcode::EcLevel::M)
+}
+
+/// Like `qr_gray`, at a chosen error-correction level.
+pub fn qr_gray_at(text: &str, scale: u32, level: qrcode::EcLevel) -> GrayImage {
+    let (modules, width) = qr_modules_at(text, level);
     let side = (width as u32 + 8) * scale;
     GrayImage::from_fn(side, side, |x, y| {
         let (mx, my) = ((x / scale) as i64 - 4, (y / scale) as i64 - 4);

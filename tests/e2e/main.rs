@@ -2,8 +2,10 @@
 
 mod cli;
 mod contract;
+mod corpus;
 mod failures;
 mod fetch_policy;
 mod helpers;
+mod observability;
 mod providers;
 mod upload;

@@ -132,3 +132,30 @@ async fn an_image_that_panics_a_third_party_decoder_is_answered_and_the_server_s
     }
     assert_eq!(app.get("/healthz").await.status, 200);
 }
+
+#[tokio::test]
+async fn each_code_reports_its_error_correction_level_and_version() {
+    let app = spawn_app(&[]).await;
+    for (level, name) in [
+        (qrcode::EcLevel::L, "L"),
+        (qrcode::EcLevel::M, "M"),
+        (qrcode::EcLevel::Q, "Q"),
+        (qrcode::EcLevel::H, "H"),
+    ] {
+        let image = image::DynamicImage::ImageLuma8(qr_gray_at("https://cli.im/ec", 6, level));
+        let url = app.images.put(&format!("ec-{name}.png"), png(&image));
+        let data = app.scan_url(&url).await.assert_success().clone();
+        assert_eq!(data["codes"][0]["ec_level"], name, "{data}");
+        let expected_version =
+            qrcode::QrCode::with_error_correction_level(b"https://cli.im/ec", level)
+                .expect("fits")
+                .version();
+        assert_eq!(
+            data["codes"][0]["version"].as_i64(),
+            Some(match expected_version {
+                qrcode::Version::Normal(v) => i64::from(v),
+                qrcode::Version::Micro(v) => i64::from(v),
+            })
+        );
+    }
+}
