@@ -183,7 +183,9 @@ impl Scanner {
                         (decode::decode(&bytes, &options), started.elapsed())
                     })
                     .await?;
-                self.metrics.observe_decode(elapsed, None);
+                let strategy = outcome.as_ref().ok().and_then(|codes| codes.first());
+                self.metrics
+                    .observe_decode(elapsed, strategy.map(|c| c.strategy.as_str()));
                 self.cache.remember(key, &outcome);
                 outcome
             }

@@ -54,6 +54,7 @@ fn join(parts: &[&QrCode]) -> QrCode {
             [max[0], max[1]],
             [min[0], max[1]],
         ],
+        strategy: "structured-append".into(),
     }
 }
 
@@ -116,6 +117,7 @@ mod tests {
             version: 2,
             ec_level: "M",
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
+            strategy: String::new(),
         }
     }
 

@@ -238,6 +238,7 @@ pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, U
         version,
         ec_level,
         points,
+        strategy: String::new(), // set by the caller, which knows the strategy
     })
 }
 

@@ -55,6 +55,8 @@ pub struct QrCode {
     pub ec_level: &'static str,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the symbol.
     pub points: [[f32; 2]; 4],
+    /// The strategy that found it (e.g. `finder/working/localaverage`), for metrics and tuning.
+    pub strategy: String,
 }
 
 impl QrCode {
@@ -207,7 +209,11 @@ pub fn decode_luma(
         if deadline.is_some_and(|d| Instant::now() >= d) || (costly && found.candidates == 0) {
             break;
         }
-        found.merge(views.run(strategy, deadline));
+        let mut detected = views.run(strategy, deadline);
+        for code in &mut detected.codes {
+            code.strategy = strategy.label();
+        }
+        found.merge(detected);
         if !found.codes.is_empty() {
             break;
         }
@@ -269,6 +275,28 @@ pub enum Strategy {
     },
     /// rqrr on the grey view (it thresholds on its own).
     Rqrr { view: View, invert: bool },
+}
+
+impl Strategy {
+    /// A short, stable name: `finder/half/otsu/inverted`, `rqrr/working`, ...
+    pub fn label(&self) -> String {
+        let (name, view, binarizer, invert) = match *self {
+            Strategy::Finder {
+                view,
+                binarizer,
+                invert,
+            } => ("finder", view, Some(binarizer), invert),
+            Strategy::Rqrr { view, invert } => ("rqrr", view, None, invert),
+        };
+        let mut label = format!("{name}/{view:?}");
+        if let Some(binarizer) = binarizer {
+            label.push_str(&format!("/{binarizer:?}"));
+        }
+        if invert {
+            label.push_str("/inverted");
+        }
+        label.to_ascii_lowercase()
+    }
 }
 
 /// The grey image a strategy looks at.
@@ -534,6 +562,7 @@ mod tests {
             version: 1,
             ec_level: "M",
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
+            strategy: String::new(),
         };
         let found = Found {
             codes: vec![
