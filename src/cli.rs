@@ -39,9 +39,18 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Image files, http(s):// or data: URLs, or `-` for stdin.
+    /// Image files, folders (scanned recursively for .png .jpg .jpeg .gif .webp .bmp),
+    /// http(s):// or data: URLs, or `-` for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,
+
+    /// Inputs scanned at once. Default: the number of CPUs. Output keeps the input order.
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+
+    /// `json`: one envelope per input. `text`: one `path<TAB>provider<TAB>content` line per code.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Json)]
+    pub format: OutputFormat,
 
     #[command(flatten)]
     pub engine: EngineConfig,
@@ -52,6 +61,14 @@ pub struct HealthArgs {
     /// Address of the service; defaults to QRSCAN_LISTEN (0.0.0.0 becomes 127.0.0.1).
     #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+}
+
+/// How `scan` prints results (`--format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Json,
+    Text,
 }
 
 /// Where `scan` reads one input from.

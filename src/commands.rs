@@ -2,7 +2,7 @@
 //! the API on local inputs and prints one JSON line each, `health` probes a running service.
 //! Exit codes: 0 success, 1 some input had no code (or the service is unhealthy), 2 usage or I/O.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,9 +10,11 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::api::Envelope;
-use crate::cli::{Cli, Command, HealthArgs, ScanArgs, ScanInput};
+use futures_util::StreamExt;
+
+use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs, ScanInput};
 use crate::config::ServeConfig;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::fetch::Fetcher;
 use crate::scan::{DecodePool, ResultCache, ScanData, Scanner};
 use crate::server;
@@ -48,62 +50,178 @@ struct ScanLine<'a> {
     envelope: Envelope<ScanData>,
 }
 
+/// File extensions a folder walk picks up.
+const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "webp", "bmp"];
+
+/// Expands folders into the images under them (sorted, so runs are repeatable); other inputs
+/// pass through unchanged.
+fn expand_inputs(inputs: &[String]) -> Vec<String> {
+    let mut expanded = Vec::new();
+    for input in inputs {
+        let path = std::path::Path::new(input);
+        if input == "-" || !path.is_dir() {
+            expanded.push(input.clone());
+            continue;
+        }
+        let mut images: Vec<String> = walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_type().is_file())
+            .filter(|entry| {
+                entry
+                    .path()
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            })
+            .map(|entry| entry.path().display().to_string())
+            .collect();
+        images.sort();
+        expanded.extend(images);
+    }
+    expanded
+}
+
+/// How one input ended, for the exit status and the summary.
+enum Outcome {
+    Codes,
+    NoCodes,
+    IoError,
+}
+
 async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let engine = &args.engine;
     let fetch_options = engine.fetch_options()?;
     let max_bytes = fetch_options.max_bytes;
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
     let scanner = Scanner {
         fetcher: Fetcher::new(fetch_options)?,
         decode_options: engine.decode_options(),
         rules: engine.load_rules()?,
         provider_case: engine.provider_case,
-        pool: DecodePool::new(1, usize::MAX / 2),
+        pool: DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
         cache: ResultCache::new(256),
         metrics: Default::default(),
     };
-    let (mut io_error, mut missed) = (false, false);
+    let inputs = expand_inputs(&args.inputs);
+    let progress = progress_bar(inputs.len());
+    let scanner = &scanner;
+    // `buffered` runs up to `jobs` scans at once and yields them in input order.
+    let mut results = futures_util::stream::iter(inputs.iter())
+        .map(|input| async move { (input, scan_one(scanner, input, max_bytes).await) })
+        .buffered(jobs.max(1));
+
+    let (mut with_codes, mut without, mut errors) = (0usize, 0usize, 0usize);
     let mut stdout = std::io::stdout().lock();
-    for input in &args.inputs {
-        let result = match ScanInput::parse(input) {
-            ScanInput::Url(url) => scanner.scan_url(&url).await,
-            ScanInput::Stdin => match read_capped(std::io::stdin().lock(), max_bytes) {
-                Ok(bytes) => scanner.scan_bytes(bytes).await,
+    while let Some((input, (result, io_error))) = results.next().await {
+        let outcome = match (&result, io_error) {
+            (_, true) => Outcome::IoError,
+            (Ok(_), _) => Outcome::Codes,
+            (Err(_), _) => Outcome::NoCodes,
+        };
+        match outcome {
+            Outcome::Codes => with_codes += 1,
+            Outcome::NoCodes => without += 1,
+            Outcome::IoError => errors += 1,
+        }
+        match args.format {
+            OutputFormat::Json => {
+                let line = ScanLine {
+                    input,
+                    envelope: Envelope::from_result(&result),
+                };
+                serde_json::to_writer(&mut stdout, &line)?;
+                writeln!(stdout)?;
+            }
+            OutputFormat::Text => match &result {
+                Ok(data) => {
+                    for code in &data.codes {
+                        writeln!(
+                            stdout,
+                            "{input}\t{}\t{}",
+                            code.provider,
+                            one_line(&code.content)
+                        )?;
+                    }
+                }
                 Err(err) => {
-                    io_error |= err.kind == crate::error::ErrorKind::FetchFailed;
-                    Err(err)
+                    progress.suspend(|| eprintln!("{input}: {} ({})", err.message, err.code()))
                 }
             },
-            ScanInput::File(path) => match std::fs::File::open(&path) {
-                Ok(file) => match read_capped(file, max_bytes) {
-                    Ok(bytes) => scanner.scan_bytes(bytes).await,
-                    Err(err) => Err(err),
-                },
-                Err(err) => {
-                    io_error = true;
-                    Err(ApiError::new(
-                        crate::error::ErrorKind::FetchFailed,
-                        format!("cannot read {}: {err}", path.display()),
-                    ))
-                }
-            },
-        };
-        missed |= result.is_err();
-        let line = ScanLine {
-            input,
-            envelope: Envelope::from_result(&result),
-        };
-        serde_json::to_writer(&mut stdout, &line)?;
-        writeln!(stdout)?;
+        }
+        progress.inc(1);
     }
     stdout.flush()?;
-    Ok(if io_error {
+    progress.finish_and_clear();
+    eprintln!(
+        "scanned {}, with codes {with_codes}, without {without}, errors {errors}, in {:.2} s",
+        inputs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(if errors > 0 {
         ExitCode::from(2)
-    } else if missed {
+    } else if without > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Scans one input; the flag says whether the failure was an I/O error (exit status 2).
+async fn scan_one(
+    scanner: &Scanner,
+    input: &str,
+    max_bytes: u64,
+) -> (Result<ScanData, ApiError>, bool) {
+    match ScanInput::parse(input) {
+        ScanInput::Url(url) => (scanner.scan_url(&url).await, false),
+        ScanInput::Stdin => match read_capped(std::io::stdin().lock(), max_bytes) {
+            Ok(bytes) => (scanner.scan_bytes(bytes).await, false),
+            Err(err) => {
+                let io = err.kind == ErrorKind::FetchFailed;
+                (Err(err), io)
+            }
+        },
+        ScanInput::File(path) => match std::fs::File::open(&path) {
+            Ok(file) => match read_capped(file, max_bytes) {
+                Ok(bytes) => (scanner.scan_bytes(bytes).await, false),
+                Err(err) => {
+                    let io = err.kind == ErrorKind::FetchFailed;
+                    (Err(err), io)
+                }
+            },
+            Err(err) => (
+                Err(ApiError::new(
+                    ErrorKind::FetchFailed,
+                    format!("cannot read {}: {err}", path.display()),
+                )),
+                true,
+            ),
+        },
+    }
+}
+
+/// Keeps a text-format record on one line: tabs and line breaks are escaped.
+fn one_line(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('\t', "\\t")
+        .replace('\n', "\\n")
+        .replace('\r', "\\r")
+}
+
+/// A progress bar on stderr, only for people: a terminal, and more than a handful of inputs.
+fn progress_bar(total: usize) -> indicatif::ProgressBar {
+    if total <= 8 || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+    bar
 }
 
 /// Reads at most `limit` bytes; more is 1005, a read failure is an I/O error (1003).

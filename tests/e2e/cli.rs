@@ -211,3 +211,63 @@ async fn serve_logs_one_json_line_per_request_and_never_the_api_key() {
     );
     assert!(requests[0]["latency_ms"].is_number() && requests[0]["request_id"].is_string());
 }
+
+/// A folder with codes, a blank image, a non-image with an image extension, a non-image file
+/// that the walk must skip, and a nested folder.
+fn mixed_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.png"), qr_png("https://qr.alipay.com/a")).expect("write");
+    std::fs::write(dir.path().join("b-blank.png"), blank_png()).expect("write");
+    std::fs::write(dir.path().join("c-broken.jpg"), b"not really a jpeg").expect("write");
+    std::fs::write(dir.path().join("notes.txt"), b"skip me").expect("write");
+    std::fs::create_dir(dir.path().join("d")).expect("mkdir");
+    std::fs::write(dir.path().join("d/e.PNG"), qr_png("wxp://nested\tcode")).expect("write");
+    dir
+}
+
+#[test]
+fn scan_walks_a_folder_in_order_whatever_the_jobs_and_summarises() {
+    let dir = mixed_folder();
+    let root = dir.path().to_str().expect("utf-8");
+    let expected =
+        ["a.png", "b-blank.png", "c-broken.jpg", "d/e.PNG"].map(|f| format!("{root}/{f}"));
+    for jobs in ["1", "4"] {
+        let output = qrscan()
+            .args(["scan", "--jobs", jobs, root])
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1), "some inputs had no code");
+        let lines = lines(&output.stdout);
+        let inputs: Vec<&str> = lines
+            .iter()
+            .map(|l| l["input"].as_str().expect("input"))
+            .collect();
+        assert_eq!(inputs, expected, "--jobs {jobs}");
+        let codes: Vec<i64> = lines
+            .iter()
+            .map(|l| l["code"].as_i64().expect("code"))
+            .collect();
+        assert_eq!(codes, vec![0, 1008, 1007, 0]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("scanned 4, with codes 2, without 2, errors 0"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn scan_text_format_prints_one_escaped_line_per_code() {
+    let dir = mixed_folder();
+    let root = dir.path().to_str().expect("utf-8");
+    let output = qrscan()
+        .args(["scan", "--format", "text", root])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let expected = format!("{root}/a.png\tAlipay\thttps://qr.alipay.com/a\n{root}/d/e.PNG\tWechatPay\twxp://nested\\tcode\n");
+    assert_eq!(stdout, expected);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("b-blank.png: no QR code found"), "{stderr}");
+}
