@@ -70,14 +70,43 @@ impl ApiKeys {
 }
 
 /// The body of every `/api/...` response.
-#[derive(Debug, Serialize)]
-pub struct Envelope<T: Serialize> {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Envelope {
+    /// 0 on success; otherwise a code of the table in the route description.
     pub code: u32,
+    /// `ok`, or a sentence a person can act on.
     pub message: String,
-    pub data: Option<T>,
+    /// The result on success, `null` on failure.
+    #[schema(required = true)]
+    pub data: Option<ScanData>,
 }
 
-impl Envelope<ScanData> {
+/// Body of `scan_url`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the hand-parsed body (see `parse_scan_url_body`)
+pub struct ScanUrlRequest {
+    /// `http(s)` image URL, a `data:` image URL, or `file:` under `--file-root`.
+    url: String,
+}
+
+/// JSON body of the upload route.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the hand-parsed body (see `read_upload`)
+pub struct ScanImageRequest {
+    /// The image as base64, or as a `data:` URL.
+    image: String,
+}
+
+/// Multipart body of the upload route.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ScanImageForm {
+    /// The image file.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+impl Envelope {
     /// The envelope for a scan outcome.
     pub fn from_result(result: &Result<ScanData, ApiError>) -> Self {
         match result {
@@ -123,6 +152,18 @@ pub fn respond(mode: HttpStatusMode, result: Result<ScanData, ApiError>) -> Resp
 }
 
 /// `POST /api/v1/qrcode/scan_url` with `{"url": "..."}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/qrcode/scan_url",
+    tag = "scan",
+    request_body(content = ScanUrlRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = crate::openapi::CODES, body = Envelope),
+        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 503, description = "decode queue full; retry after `Retry-After`", body = Envelope),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn scan_url(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
     let result = match parse_scan_url_body(&body) {
         Ok(url) => state.scanner.scan_url(&url).await,
@@ -132,6 +173,23 @@ pub async fn scan_url(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
 }
 
 /// `POST /api/v1/qrcode/scan`: the image itself, as multipart (`file`), a raw body or JSON.
+#[utoipa::path(
+    post,
+    path = "/api/v1/qrcode/scan",
+    tag = "scan",
+    request_body(content(
+        (ScanImageForm = "multipart/form-data"),
+        (Vec<u8> = "application/octet-stream"),
+        (Vec<u8> = "image/*"),
+        (ScanImageRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = crate::openapi::CODES, body = Envelope),
+        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 503, description = "decode queue full; retry after `Retry-After`", body = Envelope),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let max_bytes = state.scanner.fetcher.options().max_bytes;
     let result = match read_upload(request, max_bytes).await {
@@ -290,11 +348,13 @@ pub async fn require_api_key(
 }
 
 /// `GET /`: the try-it page, embedded in the binary (no CDN, no build step).
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "An HTML page to try the service", content_type = "text/html")))]
 pub async fn page() -> axum::response::Html<&'static str> {
     axum::response::Html(include_str!("page.html"))
 }
 
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(
@@ -306,7 +366,14 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// `GET /openapi.json`: this API, described from the code.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document", content_type = "application/json")))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::document())
+}
+
 /// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "`{\"status\":\"ok\"}`")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
 }

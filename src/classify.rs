@@ -14,7 +14,7 @@ use url::{Host, Url};
 const DEFAULT_RULES: &str = include_str!("rules.toml");
 
 /// The provider enum of the cli.im API, spelled exactly as its contract spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum Provider {
     Alipay,
     WechatPay,

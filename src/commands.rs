@@ -47,7 +47,7 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
 struct ScanLine<'a> {
     input: &'a str,
     #[serde(flatten)]
-    envelope: Envelope<ScanData>,
+    envelope: Envelope,
 }
 
 /// File extensions a folder walk picks up.

@@ -29,6 +29,7 @@ pub mod error;
 pub mod fetch;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

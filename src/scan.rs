@@ -21,30 +21,39 @@ use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{Fetcher, ImageUrl};
 use crate::metrics::Metrics;
+use crate::openapi::EcLevel;
 
 /// `data` of a successful response: cli.im's two fields plus every code found.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ScanData {
     /// Text of the first (largest) code.
     pub content: String,
-    /// Provider of the first code.
+    /// Provider of the first code (lower case under `--provider-case lower`).
+    #[schema(value_type = Provider)]
     pub provider: String,
     /// Every code in the image, first one first.
     pub codes: Vec<CodeData>,
 }
 
 /// One code in `data.codes`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CodeData {
     pub content: String,
+    #[schema(value_type = Provider)]
     pub provider: String,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left.
+    #[schema(value_type = Vec<Vec<f32>>, min_items = 4, max_items = 4)]
     pub points: [[f32; 2]; 4],
+    #[schema(minimum = 1, maximum = 40)]
     pub version: u8,
+    #[schema(value_type = EcLevel)]
     pub ec_level: &'static str,
+    /// The charset the text was read with: UTF-8, GB18030, Shift_JIS, ISO-8859-1, ...
+    #[schema(value_type = String)]
     pub encoding: &'static str,
     /// The raw payload, only when it is not text in any charset tried.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
     pub bytes_base64: Option<String>,
 }
 

@@ -7,5 +7,6 @@ mod failures;
 mod fetch_policy;
 mod helpers;
 mod observability;
+mod openapi;
 mod providers;
 mod upload;
