@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Load test of `scan_url` on this machine, loopback only, bounded in time.
+#
+# Builds release, serves corpus images with nginx on 127.0.0.1, starts `qrscan serve` on
+# 127.0.0.1, and drives scan_url with wrk at concurrency 1, 16 and 64 over a rotating set of
+# images, with the result cache off and then on. Prints req/s, p50/p99 latency, envelope codes,
+# and the server's peak RSS (VmHWM). Needs: wrk, nginx (apt-get install wrk nginx-light).
+#
+#   benches/load.sh [SECONDS_PER_RUN]        (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+duration="${1:-10}"
+corpus="$(cd ../shared/corpus/zxing-cpp && pwd)"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+
+cargo build --release --bin qrscan >/dev/null 2>&1
+image_port=18091
+api_port=18090
+
+cat > "$work/nginx.conf" <<CONF
+daemon off;
+pid $work/nginx.pid;
+error_log $work/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server { listen 127.0.0.1:$image_port; root $corpus; }
+}
+CONF
+nginx -p "$work" -c "$work/nginx.conf" &
+
+# A rotating set: the clean screenshots and photos of qrcode-1..3 (small, typical images).
+mapfile -t images < <(cd "$corpus" && ls qrcode-1/*.webp qrcode-3/*.* qrcode-5/*.* 2>/dev/null | grep -v '\.txt$' | head -24)
+{
+  echo "local urls = {"
+  for f in "${images[@]}"; do echo "  'http://127.0.0.1:$image_port/$f',"; done
+  echo "}"
+  cat <<'LUA'
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  i = i % #urls + 1
+  return wrk.format(nil, "/api/v1/qrcode/scan_url", nil, '{"url":"' .. urls[i] .. '"}')
+end
+local codes = {}
+response = function(status, headers, body)
+  local code = string.match(body, '"code":(%d+)') or ("http" .. status)
+  codes[code] = (codes[code] or 0) + 1
+end
+done = function(summary, latency, requests)
+  io.write(string.format("  req/s %.0f  p50 %.1f ms  p99 %.1f ms  errors(socket) %d\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+} > "$work/scan.lua"
+
+for cache in 0 1024; do
+  ./target/release/qrscan serve --listen "127.0.0.1:$api_port" --allow-loopback \
+    --cache-entries "$cache" >/dev/null 2>&1 &
+  pid=$!
+  sleep 1
+  for connections in 1 16 64; do
+    echo "scan_url, cache-entries $cache, $connections connections, ${duration}s:"
+    wrk -t "$(( connections < 2 ? 1 : 2 ))" -c "$connections" -d "${duration}s" -s "$work/scan.lua" "http://127.0.0.1:$api_port" | grep -E "req/s"
+    curl -s "http://127.0.0.1:$api_port/metrics" | grep -E '^qrscan_requests_total' | sed 's/^/  /'
+  done
+  echo "  peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+done
+
+# The ceiling: the same images decoded by the CLI with every core, no HTTP. Each run is a fresh
+# process (its result cache would otherwise answer the repeats); 20 runs over the set.
+echo "decode-only ceiling: qrscan scan --jobs $(nproc), ${#images[@]} images, 20 runs:"
+paths=()
+for f in "${images[@]}"; do paths+=("$corpus/$f"); done
+start=$(date +%s.%N)
+for _ in $(seq 20); do
+  ./target/release/qrscan scan --jobs "$(nproc)" "${paths[@]}" >/dev/null 2>&1 || true
+done
+end=$(date +%s.%N)
+echo "  images/s: $(echo "20 * ${#images[@]} / ($end - $start)" | bc -l | cut -c1-7)"
