@@ -200,9 +200,10 @@ pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -
 }
 
 /// The image bytes of an upload, whatever its form, within the byte limit.
-async fn read_upload(request: Request, max_bytes: u64) -> Result<Vec<u8>, ApiError> {
+async fn read_upload(request: Request, max_bytes: u64) -> Result<Bytes, ApiError> {
     let too_large = || ApiError::from(FetchError::TooLarge { limit: max_bytes });
-    let check_size = |bytes: Vec<u8>| {
+    // The bytes are handed on as they are: an upload is never copied on its way to the decoder.
+    let check_size = |bytes: Bytes| {
         if bytes.is_empty() {
             Err(ApiError::bad_request("the uploaded image is empty"))
         } else if bytes.len() as u64 > max_bytes {
@@ -252,7 +253,7 @@ async fn read_upload(request: Request, max_bytes: u64) -> Result<Vec<u8>, ApiErr
                     let bytes = field.bytes().await.map_err(|e| {
                         ApiError::bad_request(format!("bad multipart body: {}", e.body_text()))
                     })?;
-                    return check_size(bytes.to_vec());
+                    return check_size(bytes);
                 }
             }
             Err(ApiError::bad_request("the multipart body has no `file` field"))
@@ -280,9 +281,9 @@ async fn read_upload(request: Request, max_bytes: u64) -> Result<Vec<u8>, ApiErr
                     .decode(image)
                     .map_err(|_| ApiError::bad_request("`image` is not valid base64"))?
             };
-            check_size(bytes)
+            check_size(Bytes::from(bytes))
         }
-        t if t.starts_with("image/") || t == "application/octet-stream" => check_size(body.to_vec()),
+        t if t.starts_with("image/") || t == "application/octet-stream" => check_size(body),
         "" => Err(ApiError::bad_request(
             "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
         )),

@@ -175,8 +175,11 @@ impl Scanner {
     }
 
     /// Scans image bytes the caller already has.
-    pub async fn scan_bytes(&self, bytes: Vec<u8>) -> Result<ScanData, ApiError> {
-        let key: [u8; 32] = Sha256::digest(&bytes).into();
+    pub async fn scan_bytes(
+        &self,
+        bytes: impl AsRef<[u8]> + Send + 'static,
+    ) -> Result<ScanData, ApiError> {
+        let key: [u8; 32] = Sha256::digest(bytes.as_ref()).into();
         let cached = self.cache.get(&key);
         if self.cache.is_enabled() {
             self.metrics.observe_cache(cached.is_some());
@@ -189,7 +192,7 @@ impl Scanner {
                     .pool
                     .run(move || {
                         let started = Instant::now();
-                        (decode::decode(&bytes, &options), started.elapsed())
+                        (decode::decode(bytes.as_ref(), &options), started.elapsed())
                     })
                     .await?;
                 let strategy = outcome.as_ref().ok().and_then(|codes| codes.first());
