@@ -241,19 +241,13 @@ async fn read_upload(request: Request, max_bytes: u64) -> Result<Bytes, ApiError
     match essence.as_str() {
         "multipart/form-data" => {
             let request = Request::from_parts(parts, axum::body::Body::from(body));
+            let bad = |detail: String| ApiError::bad_request(format!("bad multipart body: {detail}"));
             let mut multipart = axum::extract::Multipart::from_request(request, &())
                 .await
-                .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?;
-            while let Some(field) = multipart
-                .next_field()
-                .await
-                .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?
-            {
+                .map_err(|e| bad(e.body_text()))?;
+            while let Some(field) = multipart.next_field().await.map_err(|e| bad(e.body_text()))? {
                 if field.name() == Some("file") {
-                    let bytes = field.bytes().await.map_err(|e| {
-                        ApiError::bad_request(format!("bad multipart body: {}", e.body_text()))
-                    })?;
-                    return check_size(bytes);
+                    return check_size(field.bytes().await.map_err(|e| bad(e.body_text()))?);
                 }
             }
             Err(ApiError::bad_request("the multipart body has no `file` field"))

@@ -15,7 +15,6 @@ use futures_util::StreamExt;
 use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs, ScanInput};
 use crate::config::ServeConfig;
 use crate::error::{ApiError, ErrorKind};
-use crate::fetch::Fetcher;
 use crate::scan::{DecodePool, ResultCache, ScanData, Scanner};
 use crate::server;
 
@@ -92,22 +91,15 @@ enum Outcome {
 
 async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let engine = &args.engine;
-    let fetch_options = engine.fetch_options()?;
-    let max_bytes = fetch_options.max_bytes;
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let scanner = Scanner {
-        fetcher: Fetcher::new(fetch_options)?,
-        decode_options: engine.decode_options(),
-        rules: engine.load_rules()?,
-        provider_case: engine.provider_case,
-        pool: DecodePool::new(jobs, usize::MAX / 2),
+    let jobs = args.jobs.unwrap_or_else(crate::config::cpu_count);
+    let scanner = Scanner::new(
+        &args.engine,
+        DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
-        cache: ResultCache::new(256),
-        metrics: Default::default(),
-    };
+        ResultCache::new(256),
+        Default::default(),
+    )?;
+    let max_bytes = scanner.fetcher.options().max_bytes;
     let inputs = expand_inputs(&args.inputs);
     let progress = progress_bar(inputs.len());
     let scanner = &scanner;

@@ -193,6 +193,11 @@ impl EngineConfig {
     }
 }
 
+/// The default number of decode workers (and CLI jobs): the CPUs this process may use.
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Parses `1048576`, `512KiB`, `10MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();

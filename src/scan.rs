@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::classify::{Provider, Rules};
-use crate::config::ProviderCase;
+use crate::config::{EngineConfig, ProviderCase};
 use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{Fetcher, ImageUrl};
@@ -164,6 +164,24 @@ pub struct Scanner {
 }
 
 impl Scanner {
+    /// A scanner for `engine`'s fetch and decode options, over the given pool, cache and metrics.
+    pub fn new(
+        engine: &EngineConfig,
+        pool: DecodePool,
+        cache: ResultCache,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        Ok(Scanner {
+            fetcher: Fetcher::new(engine.fetch_options()?)?,
+            decode_options: engine.decode_options(),
+            rules: engine.load_rules()?,
+            provider_case: engine.provider_case,
+            pool,
+            cache,
+            metrics,
+        })
+    }
+
     /// Fetches `url` and scans the image behind it.
     pub async fn scan_url(&self, url: &str) -> Result<ScanData, ApiError> {
         let url = ImageUrl::parse(url, self.fetcher.options())?;

@@ -11,14 +11,20 @@ use tokio::net::TcpListener;
 
 use crate::api::{self, ApiKeys, AppState};
 use crate::config::ServeConfig;
-use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
 use crate::scan::{DecodePool, ResultCache, Scanner};
 
 /// Builds the shared state from a validated configuration.
 pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
-    let engine = &config.engine;
-    let fetch_options = engine.fetch_options()?;
+    let workers = config.workers.unwrap_or_else(crate::config::cpu_count);
+    let metrics = Arc::new(Metrics::default());
+    let scanner = Scanner::new(
+        &config.engine,
+        DecodePool::new(workers, config.queue),
+        ResultCache::new(config.cache_entries),
+        metrics.clone(),
+    )?;
+    let fetch_options = scanner.fetcher.options();
     tracing::info!(
         policy = %fetch_options.addresses.summary(),
         allow_hosts = fetch_options.hosts.allow.len(),
@@ -27,19 +33,6 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
         proxy = fetch_options.proxy.is_some(),
         "fetch policy"
     );
-    let workers = config.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    let metrics = Arc::new(Metrics::default());
-    let scanner = Scanner {
-        fetcher: Fetcher::new(fetch_options)?,
-        decode_options: engine.decode_options(),
-        rules: engine.load_rules()?,
-        provider_case: engine.provider_case,
-        pool: DecodePool::new(workers, config.queue),
-        cache: ResultCache::new(config.cache_entries),
-        metrics: metrics.clone(),
-    };
     let api_keys = ApiKeys::new(&config.api_keys);
     if !api_keys.is_enabled() {
         tracing::warn!("no API key configured: every caller may use the API (set QRSCAN_API_KEYS)");
