@@ -147,17 +147,18 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
     let mut encoding: Option<&'static str> = None;
     let mut binary = false;
     let mut fell_back_to_latin1 = false;
+    let hint = Hint::of(&runs);
     for (charset, bytes) in &runs {
         let (piece, name) = match charset {
             Charset::Guess => {
-                let (text, name) = guess(bytes);
+                let (text, name) = guess(bytes, hint);
                 fell_back_to_latin1 |= name == "ISO-8859-1";
                 (text, name)
             }
             Charset::Latin1 => (latin1(bytes), "ISO-8859-1"),
             Charset::Known(enc) => (
                 enc.decode_without_bom_handling(bytes).0.into_owned(),
-                enc.name(),
+                charset_name(enc),
             ),
             Charset::Binary => {
                 binary = true;
@@ -186,24 +187,134 @@ fn assemble(runs: Vec<(Charset, Vec<u8>)>, structured_append: Option<StructuredA
     }
 }
 
+/// What the other segments of a symbol say about the language of its byte segments. An encoder
+/// that chose kanji mode was writing Shift_JIS text, one that chose hanzi mode GB2312 text, and
+/// a byte segment beside them is part of the same text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hint {
+    None,
+    ShiftJis,
+    Gb,
+}
+
+impl Hint {
+    fn of(runs: &[(Charset, Vec<u8>)]) -> Self {
+        let known = |enc| runs.iter().any(|(c, _)| *c == Charset::Known(enc));
+        match (known(SHIFT_JIS), known(GB18030)) {
+            (true, false) => Hint::ShiftJis,
+            (false, true) => Hint::Gb,
+            _ => Hint::None,
+        }
+    }
+}
+
 /// The charset order of API.md section 6 for bytes without an ECI: UTF-8, GB18030, Shift_JIS,
-/// ISO-8859-1. GB18030 accepts nearly every Shift_JIS byte sequence, so where both read the bytes
-/// cleanly and only the Shift_JIS reading has Japanese kana, the text is Japanese: Chinese text
-/// read as Shift_JIS almost never yields full-width kana, Japanese text nearly always does.
-fn guess(bytes: &[u8]) -> (String, &'static str) {
+/// ISO-8859-1. A reading "is valid" when it decodes without error and without private-use
+/// characters (the user-defined areas both charsets map there are not text).
+///
+/// GB18030 accepts nearly every Shift_JIS byte sequence, so where both read the bytes the text
+/// is taken as Japanese only on evidence that Chinese text does not produce: see
+/// [`reads_as_japanese`].
+fn guess(bytes: &[u8], hint: Hint) -> (String, &'static str) {
     if let Ok(text) = std::str::from_utf8(bytes) {
         return (text.to_owned(), "UTF-8");
     }
     let strict = |enc: &'static Encoding| {
         enc.decode_without_bom_handling_and_without_replacement(bytes)
+            .filter(|text| !text.chars().any(is_private_use))
             .map(|t| t.into_owned())
     };
     match (strict(GB18030), strict(SHIFT_JIS)) {
-        (Some(gb), Some(sjis)) if kana(&sjis) > kana(&gb) => (sjis, SHIFT_JIS.name()),
-        (Some(gb), _) => (gb, GB18030.name()),
-        (None, Some(sjis)) => (sjis, SHIFT_JIS.name()),
+        (Some(gb), Some(sjis)) if reads_as_japanese(bytes, &gb, &sjis, hint) => {
+            (sjis, charset_name(SHIFT_JIS))
+        }
+        (Some(gb), _) => (gb, charset_name(GB18030)),
+        (None, Some(sjis)) => (sjis, charset_name(SHIFT_JIS)),
         (None, None) => (latin1(bytes), "ISO-8859-1"),
     }
+}
+
+/// Whether bytes that are valid both as GB18030 and as Shift_JIS are Japanese. Any one of:
+/// - the symbol's other segments are kanji mode (and none hanzi mode);
+/// - only the Shift_JIS reading has full-width kana, which Japanese text nearly always has and
+///   Chinese text read as Shift_JIS almost never yields;
+/// - the GB18030 reading needs characters outside GB2312 (GBK extension pairs, four-byte codes)
+///   while the Shift_JIS reading has no half-width katakana: full-width Japanese read as GB lands
+///   in the rare extension rows, Chinese read as Shift_JIS is full of half-width katakana;
+/// - the Shift_JIS reading is half-width katakana whose voicing marks (ﾞ ﾟ) and long-vowel marks
+///   (ｰ) all follow a kana that takes them, and there is at least one: Japanese spelling that
+///   GB2312 bytes only match by chance, and every mark must.
+fn reads_as_japanese(bytes: &[u8], gb: &str, sjis: &str, hint: Hint) -> bool {
+    match hint {
+        Hint::ShiftJis => return true,
+        Hint::Gb => return false,
+        Hint::None => {}
+    }
+    if kana(sjis) > kana(gb) {
+        return true;
+    }
+    let half_width = sjis.chars().filter(|c| is_half_width_katakana(*c)).count();
+    if half_width == 0 {
+        return !within_gb2312(bytes);
+    }
+    well_spelled_half_width_marks(sjis) >= 2
+}
+
+/// Whether every multi-byte character of a GB18030 byte string is in GB2312's rows
+/// (lead and trail bytes both 0xA1-0xFE), where everyday simplified Chinese lives.
+fn within_gb2312(bytes: &[u8]) -> bool {
+    let mut rest = bytes;
+    while let Some((&lead, tail)) = rest.split_first() {
+        if lead < 0x80 {
+            rest = tail;
+            continue;
+        }
+        match tail.first() {
+            Some(&trail) if (0xa1..=0xfe).contains(&lead) && (0xa1..=0xfe).contains(&trail) => {
+                rest = &tail[1..];
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// The number of half-width voicing and long-vowel marks in `text` that follow a kana taking
+/// them; zero when any mark does not (which Japanese spelling never does).
+fn well_spelled_half_width_marks(text: &str) -> usize {
+    let mut well_spelled = 0;
+    let mut previous = None;
+    for c in text.chars() {
+        let allowed: fn(char) -> bool = match c {
+            // ﾞ: ｳ, ｶ-ﾄ, ﾊ-ﾎ.
+            '\u{ff9e}' => {
+                |p: char| matches!(p, '\u{ff73}' | '\u{ff76}'..='\u{ff84}' | '\u{ff8a}'..='\u{ff8e}')
+            }
+            // ﾟ: ﾊ-ﾎ.
+            '\u{ff9f}' => |p: char| matches!(p, '\u{ff8a}'..='\u{ff8e}'),
+            // ｰ: after any katakana, voiced or not.
+            '\u{ff70}' => |p: char| is_half_width_katakana(p) && p != '\u{ff70}',
+            _ => {
+                previous = Some(c);
+                continue;
+            }
+        };
+        match previous {
+            Some(p) if allowed(p) => well_spelled += usize::from(c != '\u{ff70}'),
+            _ => return 0,
+        }
+        previous = Some(c);
+    }
+    well_spelled
+}
+
+/// Half-width katakana and their marks (Shift_JIS single bytes 0xA6-0xDF).
+fn is_half_width_katakana(c: char) -> bool {
+    ('\u{ff66}'..='\u{ff9f}').contains(&c)
+}
+
+fn is_private_use(c: char) -> bool {
+    matches!(c, '\u{e000}'..='\u{f8ff}' | '\u{f0000}'..='\u{10ffff}')
 }
 
 /// Full-width hiragana and katakana.
@@ -211,6 +322,15 @@ fn kana(text: &str) -> usize {
     text.chars()
         .filter(|c| ('\u{3041}'..='\u{30ff}').contains(c))
         .count()
+}
+
+/// The name API.md uses for a charset; encoding_rs spells GB18030 in lower case.
+fn charset_name(encoding: &'static Encoding) -> &'static str {
+    if encoding == GB18030 {
+        "GB18030"
+    } else {
+        encoding.name()
+    }
 }
 
 /// ISO-8859-1 maps each byte to the code point of the same value (encoding_rs would give windows-1252).
@@ -464,7 +584,7 @@ mod tests {
         let content = decode_segments(&BitWriter::default().bytes(&gbk).finish(), 2).unwrap();
         assert_eq!(
             (content.text.as_str(), content.encoding),
-            ("扫码支付", "gb18030")
+            ("扫码支付", "GB18030")
         );
 
         // Half-width katakana are valid Shift_JIS single bytes but not GB18030 pairs.
@@ -560,5 +680,82 @@ mod tests {
         let content = decode_segments(&BitWriter::default().bytes(&gb).finish(), 2).unwrap();
         assert_eq!(content.text, "\u{1}\u{10}AD:阿;;");
         assert_eq!(content.binary, None);
+    }
+
+    fn guessed(text_bytes: &[u8]) -> (String, &'static str) {
+        let content = decode_segments(&BitWriter::default().bytes(text_bytes).finish(), 5).unwrap();
+        (content.text, content.encoding)
+    }
+
+    #[test]
+    fn half_width_katakana_with_voicing_marks_reads_as_shift_jis() {
+        for text in ["ﾃﾞｻﾞｲﾝQR\r\nhttp://d-qr.net/ex/", "ﾃﾞｼﾞﾀﾙ ﾊﾟｰﾂ"]
+        {
+            let (sjis, _, unmappable) = SHIFT_JIS.encode(text);
+            assert!(!unmappable);
+            assert!(GB18030
+                .decode_without_bom_handling_and_without_replacement(&sjis)
+                .is_some());
+            assert_eq!(guessed(&sjis), (text.to_owned(), "Shift_JIS"));
+        }
+        // One mark can be chance; a misplaced one (ﾞ after ｱ) is never Japanese spelling.
+        for bytes in [&[0xc3u8, 0xde, 0xb2, 0xdd][..], &[0xc3, 0xde, 0xb1, 0xde]] {
+            assert_eq!(guessed(bytes).1, "GB18030", "{bytes:x?}");
+        }
+    }
+
+    #[test]
+    fn full_width_japanese_outside_gb2312_reads_as_shift_jis() {
+        let (sjis, _, _) = SHIFT_JIS.encode("東京都千代田区");
+        assert_eq!(guessed(&sjis), ("東京都千代田区".to_owned(), "Shift_JIS"));
+    }
+
+    #[test]
+    fn a_kanji_segment_makes_the_byte_segments_beside_it_shift_jis() {
+        let (kana, _, _) = SHIFT_JIS.encode("ｲﾗｽﾄ");
+        let data = BitWriter::default()
+            .bytes(&kana)
+            .put(8, 4)
+            .put(1, 8)
+            .put(0x0e3c, 13) // 入: Shift_JIS 0x93FC, less 0x8140, as 0x12 * 0xC0 + 0xBC
+            .finish();
+        assert_eq!(decode_segments(&data, 2).unwrap().text, "ｲﾗｽﾄ入");
+        // Without the kanji segment the same bytes stay GB18030, the contract's order.
+        assert_eq!(guessed(&kana).1, "GB18030");
+    }
+
+    /// Chinese text must almost never be taken for Japanese: of 20,000 random strings of GB2312
+    /// hanzi (1-12 characters, some ASCII between), count those read as Shift_JIS.
+    #[test]
+    fn random_chinese_text_stays_gb18030() {
+        let mut seed: u64 = 0x5eed;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let trials = 20_000;
+        let mut as_shift_jis = 0;
+        for _ in 0..trials {
+            let mut bytes = Vec::new();
+            for _ in 0..1 + next(12) {
+                if next(4) == 0 {
+                    bytes.push(b'a' + next(26) as u8);
+                }
+                // Nine in ten from level 1 (rows 0xB0-0xD7), the rest from level 2.
+                let lead = if next(10) < 9 {
+                    0xb0 + next(40)
+                } else {
+                    0xd8 + next(32)
+                };
+                let trail = 0xa1 + next(94);
+                bytes.extend([lead as u8, trail as u8]);
+            }
+            if guessed(&bytes).1 == "Shift_JIS" {
+                as_shift_jis += 1;
+            }
+        }
+        assert!(as_shift_jis * 1000 < trials, "{as_shift_jis} of {trials}");
     }
 }

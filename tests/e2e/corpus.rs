@@ -9,9 +9,8 @@ use std::path::{Path, PathBuf};
 use qrscan::decode::{self, DecodeOptions};
 
 /// Images of `qrcode-1` .. `qrcode-6` read byte-exactly at 0 degrees when this test was last
-/// raised. Of the 137, 10 more are read with the right bytes but the charset rule of API.md
-/// section 6 (GB18030 before Shift_JIS) turns their Shift_JIS text into other characters.
-const CORRECT_AT_LEAST: usize = 117;
+/// raised (128 of 137; zxing-cpp 3.1.1 reads 123 on this machine).
+const CORRECT_AT_LEAST: usize = 128;
 
 fn corpus() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/zxing-cpp");
