@@ -565,6 +565,65 @@ mod tests {
         out
     }
 
+    /// A QR code of `text` as RGBA pixels, 4 pixels per module with a 4-module quiet zone;
+    /// light modules get `light` (a transparent one tests compositing).
+    fn qr_rgba(text: &str, light: [u8; 4]) -> (Vec<u8>, u32) {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let modules = code.width();
+        let side = (modules + 8) * 4;
+        let mut rgba = Vec::with_capacity(side * side * 4);
+        for y in 0..side {
+            for x in 0..side {
+                let (mx, my) = ((x / 4).wrapping_sub(4), (y / 4).wrapping_sub(4));
+                let dark = mx < modules && my < modules && code[(mx, my)] == qrcode::Color::Dark;
+                rgba.extend(if dark { [0, 0, 0, 255] } else { light });
+            }
+        }
+        (rgba, side as u32)
+    }
+
+    #[test]
+    fn lossy_and_transparent_webp_codes_are_read() {
+        let (opaque, side) = qr_rgba("https://example.com/webp", [255, 255, 255, 255]);
+        let rgb: Vec<u8> = opaque
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        let lossy = webp::Encoder::from_rgb(&rgb, side, side).encode(80.0);
+        let codes = decode(&lossy, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, "https://example.com/webp");
+
+        // Black modules on a transparent background: readable only once put on white.
+        let (clear, side) = qr_rgba("transparent webp", [0, 0, 0, 0]);
+        let lossless = webp::Encoder::from_rgba(&clear, side, side).encode_lossless();
+        let codes = decode(&lossless, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, "transparent webp");
+    }
+
+    #[test]
+    fn a_corrupt_webp_is_not_an_image_and_its_frame_counts_against_the_memory_cap() {
+        let (rgba, side) = qr_rgba("cut short", [255, 255, 255, 255]);
+        let bytes = webp::Encoder::from_rgba(&rgba, side, side).encode_lossless();
+        let err = decode(&bytes[..bytes.len() / 2], &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::NotAnImage(_)), "{err:?}");
+
+        let frame = u64::from(side) * u64::from(side) * 4;
+        let capped = DecodeOptions {
+            max_decoder_bytes: frame - 1,
+            ..DecodeOptions::default()
+        };
+        let err = decode(&bytes, &capped).unwrap_err();
+        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
+        let at_cap = DecodeOptions {
+            max_decoder_bytes: frame,
+            ..DecodeOptions::default()
+        };
+        assert_eq!(
+            decode(&bytes, &at_cap).unwrap()[0].content.text,
+            "cut short"
+        );
+    }
+
     #[test]
     fn garbage_is_not_an_image() {
         let err = decode(b"<html>hello</html>", &DecodeOptions::default()).unwrap_err();
