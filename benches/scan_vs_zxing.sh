@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One process over the whole corpus, qrscan beside zxing-cpp: the speed goal of issue 4.
+#
+#   bash benches/scan_vs_zxing.sh [CORPUS_DIR] [RUNS]      # needs: pip install zxing-cpp pillow
+#
+# Times `qrscan scan DIR` (release build, default --jobs = number of CPUs) and a Python process
+# that walks the same files with PIL + zxingcpp.read_barcodes (QR only, package defaults), wall
+# clock including process start, RUNS times each, alternating so both see the same machine
+# state. Prints every run, the medians and the ratio qrscan / zxing-cpp.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+corpus=${1:-../shared/corpus/zxing-cpp}
+runs=${2:-7}
+
+cargo build --release --quiet
+python3 -c "import zxingcpp, PIL" 2>/dev/null || {
+  echo "zxing-cpp or Pillow missing: pip install zxing-cpp pillow" >&2
+  exit 1
+}
+
+zxing_walk=$(mktemp)
+trap 'rm -f "$zxing_walk"' EXIT
+cat >"$zxing_walk" <<'EOF'
+import os, sys
+import zxingcpp
+from PIL import Image
+
+EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp"}
+read = 0
+for folder, dirs, files in os.walk(sys.argv[1]):
+    dirs.sort()
+    for name in sorted(files):
+        if os.path.splitext(name)[1].lower() in EXTENSIONS:
+            image = Image.open(os.path.join(folder, name))
+            read += bool(zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode))
+print(f"{read} images with a code", file=sys.stderr)
+EOF
+
+seconds() { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null | tail -1; }
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+qrscan_times=() zxing_times=()
+for run in $(seq "$runs"); do
+  q=$(seconds target/release/qrscan scan "$corpus")
+  z=$(seconds python3 "$zxing_walk" "$corpus")
+  echo "run $run: qrscan ${q} s, zxing-cpp ${z} s"
+  qrscan_times+=("$q") zxing_times+=("$z")
+done
+q=$(printf '%s\n' "${qrscan_times[@]}" | median)
+z=$(printf '%s\n' "${zxing_times[@]}" | median)
+echo "median over $runs runs: qrscan ${q} s, zxing-cpp ${z} s, ratio $(awk "BEGIN {printf \"%.2f\", $q / $z}")"
