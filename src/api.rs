@@ -2,11 +2,12 @@
 //! call to `scan` and its result into the envelope; codes and statuses come from `error.rs`.
 //!
 //! Request bodies are parsed here by hand rather than with axum's `Json` extractor, so a malformed
-//! body is code 400 in our envelope instead of axum's plain-text rejection.
+//! body is code 400 in our envelope instead of axum's plain-text rejection, and every body is
+//! read chunk by chunk against the scanner's `ByteBudget` (503 when it has no room).
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -16,10 +17,12 @@ use serde::Serialize;
 use subtle::ConstantTimeEq;
 
 use axum::extract::FromRequest;
-use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
 
+use crate::budget::{ByteBudget, HeldBytes};
 use crate::error::{ApiError, ErrorKind, HttpStatusMode};
-use crate::fetch::{find_cause, FetchError};
+use crate::fetch::FetchError;
 use crate::scan::{ScanData, Scanner};
 
 /// What every handler can reach.
@@ -160,17 +163,28 @@ pub fn respond(mode: HttpStatusMode, result: Result<ScanData, ApiError>) -> Resp
     responses(
         (status = 200, description = crate::openapi::CODES, body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
-        (status = 503, description = "decode queue full; retry after `Retry-After`", body = Envelope),
+        (status = 503, description = BUSY, body = Envelope),
     ),
     security(("bearer" = []))
 )]
-pub async fn scan_url(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
-    let result = match parse_scan_url_body(&body) {
-        Ok(url) => state.scanner.scan_url(&url).await,
-        Err(err) => Err(err),
-    };
+pub async fn scan_url(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let result = async {
+        let scanner = &state.scanner;
+        // A `data:` URL makes this body as large as an upload, so it is held the same way.
+        let max_bytes = scanner.fetcher.options().max_bytes;
+        let limit = framed_limit(max_bytes);
+        let body = read_body(request.into_body(), &scanner.budget, limit, max_bytes).await?;
+        let url = parse_scan_url_body(body.as_ref())?;
+        // `url` is a copy of the body: the body's reservation now stands for it.
+        let _url = body.into_reservation();
+        scanner.scan_url(&url).await
+    }
+    .await;
     respond(state.http_status, result)
 }
+
+/// 503 `description` of the scan routes.
+const BUSY: &str = "decode queue full or image memory budget spent; retry after `Retry-After`";
 
 /// `POST /api/v1/qrcode/scan`: the image itself, as multipart (`file`), a raw body or JSON.
 #[utoipa::path(
@@ -186,28 +200,81 @@ pub async fn scan_url(State(state): State<Arc<AppState>>, body: Bytes) -> Respon
     responses(
         (status = 200, description = crate::openapi::CODES, body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
-        (status = 503, description = "decode queue full; retry after `Retry-After`", body = Envelope),
+        (status = 503, description = BUSY, body = Envelope),
     ),
     security(("bearer" = []))
 )]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let max_bytes = state.scanner.fetcher.options().max_bytes;
-    let result = match read_upload(request, max_bytes).await {
+    let result = match read_upload(request, &state.scanner).await {
         Ok(bytes) => state.scanner.scan_bytes(bytes).await,
         Err(err) => Err(err),
     };
     respond(state.http_status, result)
 }
 
-/// The image bytes of an upload, whatever its form, within the byte limit.
-async fn read_upload(request: Request, max_bytes: u64) -> Result<Bytes, ApiError> {
-    let too_large = || ApiError::from(FetchError::TooLarge { limit: max_bytes });
-    // The bytes are handed on as they are: an upload is never copied on its way to the decoder.
-    let check_size = |bytes: Bytes| {
+/// The largest body that can carry an image of `max_bytes`: base64 and multipart framing make a
+/// body larger than the image in it.
+pub fn framed_limit(max_bytes: u64) -> usize {
+    usize::try_from(max_bytes.saturating_mul(4) / 3 + 64 * 1024).unwrap_or(usize::MAX)
+}
+
+fn too_large(max_bytes: u64) -> ApiError {
+    ApiError::from(FetchError::TooLarge { limit: max_bytes })
+}
+
+/// Reads a body chunk by chunk, each held against `budget` as it arrives: more than `limit`
+/// bytes is 1005 (naming the image limit `max_bytes`), a chunk the budget cannot take at once
+/// is 503.
+async fn read_body(
+    body: Body,
+    budget: &ByteBudget,
+    limit: usize,
+    max_bytes: u64,
+) -> Result<HeldBytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut held = budget.buffer(limit);
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if held.len() + chunk.len() > limit {
+            return Err(too_large(max_bytes));
+        }
+        if let Err(busy) = held.extend_from_slice(&chunk) {
+            let mut left = limit - held.len();
+            discard_rest(async move {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    let Some(still) = left.checked_sub(chunk.len()) else {
+                        return;
+                    };
+                    left = still;
+                }
+            });
+            return Err(busy.into());
+        }
+    }
+    Ok(held)
+}
+
+/// How long the rest of a refused body is read for.
+const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `drain`, which reads and drops the rest of a refused request body, beside the 503: a
+/// client still sending would otherwise see the connection reset instead of the answer. The
+/// bytes are dropped as they arrive, so this holds no budget.
+fn discard_rest(drain: impl std::future::Future<Output = ()> + Send + 'static) {
+    tokio::spawn(tokio::time::timeout(DISCARD_FOR, drain));
+}
+
+/// The image bytes of an upload, whatever its form, within the byte limit and the byte budget.
+async fn read_upload(request: Request, scanner: &Scanner) -> Result<HeldBytes, ApiError> {
+    let max_bytes = scanner.fetcher.options().max_bytes;
+    let max_len = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+    let budget = &scanner.budget;
+    let check_size = |bytes: HeldBytes| {
         if bytes.is_empty() {
             Err(ApiError::bad_request("the uploaded image is empty"))
-        } else if bytes.len() as u64 > max_bytes {
-            Err(too_large())
+        } else if bytes.len() > max_len {
+            Err(too_large(max_bytes))
         } else {
             Ok(bytes)
         }
@@ -224,38 +291,52 @@ async fn read_upload(request: Request, max_bytes: u64) -> Result<Bytes, ApiError
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    let (parts, body) = request.into_parts();
-    // Base64 and multipart framing make the body larger than the image it carries.
-    let body_limit =
-        usize::try_from(max_bytes.saturating_mul(4) / 3 + 64 * 1024).unwrap_or(usize::MAX);
-    let body = axum::body::to_bytes(body, body_limit)
-        .await
-        .map_err(|err| {
-            if find_cause::<http_body_util::LengthLimitError>(&err).is_some() {
-                too_large()
-            } else {
-                ApiError::bad_request("the request body could not be read")
-            }
-        })?;
 
     match essence.as_str() {
         "multipart/form-data" => {
-            let request = Request::from_parts(parts, axum::body::Body::from(body));
-            let bad = |detail: String| ApiError::bad_request(format!("bad multipart body: {detail}"));
+            // Streamed: only the `file` field is kept, and it is held as it arrives.
+            let bad = |err: axum::extract::multipart::MultipartError| {
+                if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    too_large(max_bytes)
+                } else {
+                    ApiError::bad_request(format!("bad multipart body: {}", err.body_text()))
+                }
+            };
             let mut multipart = axum::extract::Multipart::from_request(request, &())
                 .await
-                .map_err(|e| bad(e.body_text()))?;
-            while let Some(field) = multipart.next_field().await.map_err(|e| bad(e.body_text()))? {
-                if field.name() == Some("file") {
-                    return check_size(field.bytes().await.map_err(|e| bad(e.body_text()))?);
+                .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?;
+            while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+                if field.name() != Some("file") {
+                    continue;
                 }
+                let mut held = budget.buffer(max_len);
+                while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                    if held.len() + chunk.len() > max_len {
+                        return Err(too_large(max_bytes));
+                    }
+                    if let Err(busy) = held.extend_from_slice(&chunk) {
+                        drop(field);
+                        // The body limit of the multipart reader bounds this.
+                        discard_rest(async move {
+                            while let Ok(Some(mut field)) = multipart.next_field().await {
+                                while let Ok(Some(_)) = field.chunk().await {}
+                            }
+                        });
+                        return Err(busy.into());
+                    }
+                }
+                return check_size(held);
             }
             Err(ApiError::bad_request("the multipart body has no `file` field"))
         }
         "application/json" => {
-            let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            let limit = framed_limit(max_bytes);
+            let body = read_body(request.into_body(), budget, limit, max_bytes).await?;
+            let value: serde_json::Value = serde_json::from_slice(body.as_ref()).map_err(|e| {
                 ApiError::bad_request(format!("the request body is not valid JSON: {e}"))
             })?;
+            // `value` holds a copy of the body: the body's reservation now stands for it.
+            let _value = body.into_reservation();
             let image = match value.get("image") {
                 Some(serde_json::Value::String(image)) if !image.trim().is_empty() => image.trim(),
                 Some(serde_json::Value::String(_)) => return Err(ApiError::bad_request("`image` is empty")),
@@ -263,27 +344,44 @@ async fn read_upload(request: Request, max_bytes: u64) -> Result<Bytes, ApiError
                 None => return Err(ApiError::bad_request("the request body has no `image` field")),
             };
             let bytes = if image.starts_with("data:") {
-                crate::fetch::decode_data_url(image, max_bytes).map_err(|err| match err {
-                    FetchError::TooLarge { .. } => too_large(),
+                crate::fetch::decode_data_url(image, max_bytes, budget).map_err(|err| match err {
+                    FetchError::TooLarge { .. } => too_large(max_bytes),
+                    FetchError::Busy(busy) => busy.into(),
                     _ => ApiError::bad_request("`image` is not a valid base64 data: URL"),
                 })?
             } else {
                 if (image.len() as u64) / 4 * 3 > max_bytes + 3 {
-                    return Err(too_large());
+                    return Err(too_large(max_bytes));
                 }
-                base64::engine::general_purpose::STANDARD
-                    .decode(image)
-                    .map_err(|_| ApiError::bad_request("`image` is not valid base64"))?
+                decode_base64(image, budget, max_len)?
             };
-            check_size(Bytes::from(bytes))
+            check_size(bytes)
         }
-        t if t.starts_with("image/") || t == "application/octet-stream" => check_size(body),
+        t if t.starts_with("image/") || t == "application/octet-stream" => {
+            check_size(read_body(request.into_body(), budget, max_len, max_bytes).await?)
+        }
         "" => Err(ApiError::bad_request(
             "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
         )),
         other => Err(ApiError::bad_request(format!(
             "unsupported Content-Type `{other}`: send multipart/form-data, image/*, application/octet-stream or application/json"
         ))),
+    }
+}
+
+/// Decodes standard base64 a block at a time, holding the bytes against `budget` as they come.
+fn decode_base64(text: &str, budget: &ByteBudget, max_len: usize) -> Result<HeldBytes, ApiError> {
+    let mut reader = base64::read::DecoderReader::new(text.as_bytes(), &STANDARD);
+    // The decoded bytes are three quarters of the text.
+    let mut held = budget.buffer(max_len.min(text.len() / 4 * 3 + 3));
+    let mut block = [0u8; 8 * 1024];
+    loop {
+        let read = std::io::Read::read(&mut reader, &mut block)
+            .map_err(|_| ApiError::bad_request("`image` is not valid base64"))?;
+        if read == 0 {
+            return Ok(held);
+        }
+        held.extend_from_slice(&block[..read])?;
     }
 }
 
@@ -351,6 +449,10 @@ pub async fn page() -> axum::response::Html<&'static str> {
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 #[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let scanner = &state.scanner;
+    state
+        .metrics
+        .observe_load(scanner.pool.admitted(), scanner.budget.held());
     (
         [(
             header::CONTENT_TYPE,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::api::Envelope;
+use crate::budget::ByteBudget;
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs, ScanInput};
@@ -97,6 +98,8 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
         ResultCache::new(256),
+        // At most `jobs` inputs are in memory at once already.
+        ByteBudget::unbounded(),
         Default::default(),
     )?;
     let max_bytes = scanner.fetcher.options().max_bytes;

@@ -115,6 +115,11 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_CACHE_ENTRIES", default_value_t = 1024)]
     pub cache_entries: u64,
 
+    /// Image bytes held in memory across all requests (uploads being read, downloads, images
+    /// waiting for or in a decode); a request that needs more is refused at once with 503.
+    #[arg(long, env = "QRSCAN_MAX_BUFFERED_BYTES", default_value = "128MiB", value_parser = parse_size)]
+    pub max_buffered_bytes: u64,
+
     #[command(flatten)]
     pub engine: EngineConfig,
 }
@@ -131,6 +136,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("workers", &self.workers)
             .field("queue", &self.queue)
             .field("cache_entries", &self.cache_entries)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("engine", &self.engine)
             .finish()
     }

@@ -7,6 +7,7 @@
 
 use axum::http::StatusCode;
 
+use crate::budget::OverBudget;
 use crate::decode::DecodeError;
 use crate::fetch::FetchError;
 
@@ -143,9 +144,16 @@ impl From<FetchError> for ApiError {
             FetchError::Upstream(_) => ErrorKind::FetchFailed,
             FetchError::Timeout | FetchError::ConnectTimeout => ErrorKind::FetchTimeout,
             FetchError::TooLarge { .. } => ErrorKind::TooLarge,
+            FetchError::Busy(_) => ErrorKind::Overloaded,
         };
         // FetchError's Display is written for callers: it names the class of failure only.
         ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<OverBudget> for ApiError {
+    fn from(err: OverBudget) -> Self {
+        ApiError::new(ErrorKind::Overloaded, err.to_string())
     }
 }
 

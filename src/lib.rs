@@ -12,6 +12,8 @@
 //! - `api`: the envelope, request parsing, thin handlers, authentication.
 //! - `error`: the one table of codes, messages and HTTP statuses.
 //! - `scan`: the use case: fetch -> decode on a bounded pool -> classify.
+//! - `budget`: the server-wide budget of image bytes held in memory; `pages`: the buffer they
+//!   live in.
 //! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
@@ -20,6 +22,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod budget;
 pub mod classify;
 pub mod cli;
 pub mod commands;
@@ -30,6 +33,7 @@ pub mod fetch;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod pages;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and code, latency histograms for the
 //! request, the fetch and the decode, bytes fetched, the decode strategy that succeeded, requests
-//! in flight, and result-cache hits and misses.
+//! in flight, decodes admitted to the pool, image bytes held in memory, and result-cache hits and
+//! misses.
 //!
 //! Each `AppState` owns its own registry (no global recorder), so servers started side by side in
 //! one process — as the tests do — never mix their numbers. Knows nothing of axum or reqwest.
@@ -45,6 +46,8 @@ pub struct Metrics {
     fetched_bytes: Counter,
     decode_strategy: Family<StrategyLabels, Counter>,
     in_flight: Gauge,
+    decodes_admitted: Gauge,
+    buffered_bytes: Gauge,
     cache_hits: Counter,
     cache_misses: Counter,
 }
@@ -62,6 +65,8 @@ impl Default for Metrics {
         let fetched_bytes = Counter::default();
         let decode_strategy = Family::<StrategyLabels, Counter>::default();
         let in_flight = Gauge::default();
+        let decodes_admitted = Gauge::default();
+        let buffered_bytes = Gauge::default();
         let cache_hits = Counter::default();
         let cache_misses = Counter::default();
         registry.register(
@@ -100,6 +105,16 @@ impl Default for Metrics {
             in_flight.clone(),
         );
         registry.register(
+            "decodes_admitted",
+            "Decodes running or waiting for a worker (--workers + --queue at most)",
+            decodes_admitted.clone(),
+        );
+        registry.register(
+            "buffered_bytes",
+            "Image bytes held in memory, counted against --max-buffered-bytes",
+            buffered_bytes.clone(),
+        );
+        registry.register(
             "cache_hits",
             "Decode results served from the cache",
             cache_hits.clone(),
@@ -118,6 +133,8 @@ impl Default for Metrics {
             fetched_bytes,
             decode_strategy,
             in_flight,
+            decodes_admitted,
+            buffered_bytes,
             cache_hits,
             cache_misses,
         }
@@ -172,6 +189,13 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
+    /// The load gauges, read from the pool and the byte budget when metrics are scraped.
+    pub fn observe_load(&self, decodes_admitted: usize, buffered_bytes: usize) {
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.decodes_admitted.set(gauge(decodes_admitted));
+        self.buffered_bytes.set(gauge(buffered_bytes));
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -201,6 +225,7 @@ mod tests {
         metrics.observe_fetch(Duration::from_millis(2), 1234);
         metrics.observe_decode(Duration::from_millis(1), Some("rqrr"));
         metrics.observe_cache(true);
+        metrics.observe_load(3, 4096);
         {
             let _guard = metrics.in_flight();
             assert!(metrics.render().contains("qrscan_in_flight_requests 1"));
@@ -213,6 +238,8 @@ mod tests {
             "qrscan_cache_hits_total 1",
             "qrscan_cache_misses_total 0",
             "qrscan_in_flight_requests 0",
+            "qrscan_decodes_admitted 3",
+            "qrscan_buffered_bytes 4096",
             "qrscan_fetch_duration_seconds_count 1",
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");

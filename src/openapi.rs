@@ -7,9 +7,10 @@ use utoipa::{Modify, OpenApi};
 
 /// The envelope codes, for route descriptions (the table of API.md section 4).
 pub const CODES: &str = "The envelope. `code`: 0 success; 400 malformed request; 403 bad or missing key; \
-404/405 no such route/method; 500 bug; 503 queue full; 1001 URL invalid; 1002 URL not allowed; \
-1003 fetch failed; 1004 fetch timed out; 1005 image over the byte limit; 1006 over the pixel limit; \
-1007 not a supported image; 1008 no QR code; 1009 QR code unreadable. In `--http-status compat` \
+404/405 no such route/method; 500 bug; 503 busy (decode queue full or image memory budget spent); \
+1001 URL invalid; 1002 URL not allowed; 1003 fetch failed; 1004 fetch timed out; 1005 image over the \
+byte limit; 1006 over the pixel limit; 1007 not a supported image; 1008 no QR code; 1009 QR code \
+unreadable. In `--http-status compat` \
 (default) business codes answer HTTP 200; in `rest` each has its own status.";
 
 /// Error-correction level of a code.

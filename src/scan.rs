@@ -5,6 +5,8 @@
 //! once, at most `queue` more wait, and anything past that is refused at once with 503 instead of
 //! queueing without bound. A decoder panic becomes a 500 for that request only. `ResultCache`
 //! remembers decode results by the SHA-256 of the image bytes, so identical images decode once.
+//! Image bytes are held against the scanner's `ByteBudget` from their first byte until their
+//! decode ends; a pool slot is only asked for once the whole image is in memory.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
 use crate::config::{EngineConfig, ProviderCase};
 use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
@@ -73,6 +76,11 @@ impl DecodePool {
             admitted: AtomicUsize::new(0),
             capacity: workers + queue,
         }
+    }
+
+    /// Decodes running or waiting for a worker now.
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(Ordering::Acquire)
     }
 
     /// Runs `work` on a blocking thread once a worker is free, or refuses at once when full.
@@ -160,15 +168,19 @@ pub struct Scanner {
     pub provider_case: ProviderCase,
     pub pool: DecodePool,
     pub cache: ResultCache,
+    /// Image bytes in memory across all requests.
+    pub budget: ByteBudget,
     pub metrics: Arc<Metrics>,
 }
 
 impl Scanner {
-    /// A scanner for `engine`'s fetch and decode options, over the given pool, cache and metrics.
+    /// A scanner for `engine`'s fetch and decode options, over the given pool, cache, byte budget
+    /// and metrics.
     pub fn new(
         engine: &EngineConfig,
         pool: DecodePool,
         cache: ResultCache,
+        budget: ByteBudget,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         Ok(Scanner {
@@ -178,6 +190,7 @@ impl Scanner {
             provider_case: engine.provider_case,
             pool,
             cache,
+            budget,
             metrics,
         })
     }
@@ -186,13 +199,14 @@ impl Scanner {
     pub async fn scan_url(&self, url: &str) -> Result<ScanData, ApiError> {
         let url = ImageUrl::parse(url, self.fetcher.options())?;
         let started = Instant::now();
-        let fetched = self.fetcher.fetch(&url).await;
-        let size = fetched.as_ref().map_or(0, Vec::len);
+        let fetched = self.fetcher.fetch(&url, &self.budget).await;
+        let size = fetched.as_ref().map_or(0, HeldBytes::len);
         self.metrics.observe_fetch(started.elapsed(), size);
         self.scan_bytes(fetched?).await
     }
 
-    /// Scans image bytes the caller already has.
+    /// Scans image bytes the caller already has. They (and a reservation they carry) are dropped
+    /// when the decode ends, even if the caller has gone away.
     pub async fn scan_bytes(
         &self,
         bytes: impl AsRef<[u8]> + Send + 'static,

@@ -10,6 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ApiKeys, AppState};
+use crate::budget::ByteBudget;
 use crate::config::ServeConfig;
 use crate::metrics::Metrics;
 use crate::scan::{DecodePool, ResultCache, Scanner};
@@ -22,6 +23,7 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
         &config.engine,
         DecodePool::new(workers, config.queue),
         ResultCache::new(config.cache_entries),
+        ByteBudget::new(config.max_buffered_bytes),
         metrics.clone(),
     )?;
     let fetch_options = scanner.fetcher.options();
@@ -33,6 +35,13 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
         proxy = fetch_options.proxy.is_some(),
         "fetch policy"
     );
+    if config.max_buffered_bytes < config.engine.max_image_bytes {
+        tracing::warn!(
+            max_buffered_bytes = config.max_buffered_bytes,
+            max_image_bytes = config.engine.max_image_bytes,
+            "images larger than --max-buffered-bytes are always refused with 503"
+        );
+    }
     let api_keys = ApiKeys::new(&config.api_keys);
     if !api_keys.is_enabled() {
         tracing::warn!("no API key configured: every caller may use the API (set QRSCAN_API_KEYS)");
@@ -47,9 +56,8 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
 
 /// Every route and layer of the service.
 pub fn router(state: Arc<AppState>) -> Router {
-    // A `data:` URL of an image at the byte limit is 4/3 of it in base64, plus the JSON around it.
-    let max_body =
-        (state.scanner.fetcher.options().max_bytes as usize).saturating_mul(4) / 3 + 64 * 1024;
+    // Multipart bodies are cut here; the other bodies are read (and cut) by the handlers.
+    let max_body = api::framed_limit(state.scanner.fetcher.options().max_bytes);
     let api = Router::new()
         .route("/api/v1/qrcode/scan_url", post(api::scan_url))
         .route("/api/v1/qrcode/scan", post(api::scan_upload))

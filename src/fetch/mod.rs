@@ -4,8 +4,9 @@
 //!
 //! `http`/`https` go through one reqwest client built at start-up, whose resolver (`policy.rs`)
 //! only ever hands out allowed addresses; `data:` URLs are decoded without any network; `file:`
-//! URLs are read only under `--file-root`. Errors say what class of failure happened and never
-//! carry a resolved address or an internal error string. This module never decodes images.
+//! URLs are read only under `--file-root`. Every byte is taken from the server's `ByteBudget` as
+//! it arrives. Errors say what class of failure happened and never carry a resolved address or an
+//! internal error string. This module never decodes images.
 
 pub mod policy;
 
@@ -18,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use url::{Host, Url};
 
 use self::policy::{AddressPolicy, HostPolicy, Lookup, PolicyResolver, ResolveError};
+use crate::budget::{ByteBudget, HeldBytes, OverBudget};
 
 /// Every fetch limit and policy knob; built from `Config` once.
 #[derive(Clone, Debug)]
@@ -64,6 +66,8 @@ pub enum FetchError {
     ConnectTimeout,
     #[error("image is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    #[error("{0}")]
+    Busy(#[from] OverBudget),
 }
 
 const BLOCKED_ADDRESSES: &str =
@@ -208,21 +212,25 @@ impl Fetcher {
         &self.options
     }
 
-    /// The bytes behind `url`, within every limit.
-    pub async fn fetch(&self, url: &ImageUrl) -> Result<Vec<u8>, FetchError> {
+    /// The bytes behind `url`, within every limit, held against `budget`.
+    pub async fn fetch(
+        &self,
+        url: &ImageUrl,
+        budget: &ByteBudget,
+    ) -> Result<HeldBytes, FetchError> {
         match url {
             ImageUrl::Http(url) => {
-                let download = self.fetch_http(url);
+                let download = self.fetch_http(url, budget);
                 tokio::time::timeout(self.options.fetch_timeout, download)
                     .await
                     .map_err(|_| FetchError::Timeout)?
             }
-            ImageUrl::Data(text) => decode_data_url(text, self.options.max_bytes),
-            ImageUrl::File(path) => self.read_file(path).await,
+            ImageUrl::Data(text) => decode_data_url(text, self.options.max_bytes, budget),
+            ImageUrl::File(path) => self.read_file(path, budget).await,
         }
     }
 
-    async fn fetch_http(&self, url: &Url) -> Result<Vec<u8>, FetchError> {
+    async fn fetch_http(&self, url: &Url, budget: &ByteBudget) -> Result<HeldBytes, FetchError> {
         let limit = self.options.max_bytes;
         let mut response = self
             .client
@@ -244,18 +252,19 @@ impl Fetcher {
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(FetchError::TooLarge { limit });
         }
-        let capacity = response.content_length().unwrap_or(64 * 1024).min(limit);
-        let mut body = Vec::with_capacity(capacity as usize);
+        // The declared length only caps how far the buffer grows; it reserves nothing.
+        let expected = response.content_length().unwrap_or(limit).min(limit);
+        let mut body = budget.buffer(usize::try_from(expected).unwrap_or(usize::MAX));
         while let Some(chunk) = response.chunk().await.map_err(classify_reqwest_error)? {
             if body.len() as u64 + chunk.len() as u64 > limit {
                 return Err(FetchError::TooLarge { limit });
             }
-            body.extend_from_slice(&chunk);
+            body.extend_from_slice(&chunk)?;
         }
         Ok(body)
     }
 
-    async fn read_file(&self, path: &Path) -> Result<Vec<u8>, FetchError> {
+    async fn read_file(&self, path: &Path, budget: &ByteBudget) -> Result<HeldBytes, FetchError> {
         let limit = self.options.max_bytes;
         let not_allowed =
             || FetchError::NotAllowed("the file is outside this server's --file-root".into());
@@ -267,18 +276,24 @@ impl Fetcher {
         if !real.starts_with(root) {
             return Err(not_allowed());
         }
-        let file = tokio::fs::File::open(&real)
+        let mut file = tokio::fs::File::open(&real)
             .await
             .map_err(|_| FetchError::Upstream("the file could not be opened".into()))?;
-        let mut body = Vec::new();
-        file.take(limit + 1)
-            .read_to_end(&mut body)
-            .await
-            .map_err(|_| FetchError::Upstream("the file could not be read".into()))?;
-        if body.len() as u64 > limit {
-            return Err(FetchError::TooLarge { limit });
+        let mut body = budget.buffer(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let read = file
+                .read(&mut chunk)
+                .await
+                .map_err(|_| FetchError::Upstream("the file could not be read".into()))?;
+            if read == 0 {
+                return Ok(body);
+            }
+            if (body.len() + read) as u64 > limit {
+                return Err(FetchError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk[..read])?;
         }
-        Ok(body)
     }
 }
 
@@ -296,20 +311,32 @@ fn unfollowed_redirect(from: &Url, headers: &reqwest::header::HeaderMap) -> Fetc
     }
 }
 
-/// Decodes a `data:` URL in memory, under the byte limit.
-pub fn decode_data_url(text: &str, limit: u64) -> Result<Vec<u8>, FetchError> {
+/// Decodes a `data:` URL under the byte limit, holding the bytes against `budget` as they come.
+pub fn decode_data_url(
+    text: &str,
+    limit: u64,
+    budget: &ByteBudget,
+) -> Result<HeldBytes, FetchError> {
     let url = data_url::DataUrl::process(text)
         .map_err(|_| FetchError::InvalidUrl("malformed data: URL".into()))?;
     // Base64 inflates by 4/3: a URL much longer than that bound cannot fit the limit.
     if text.len() as u64 > limit.saturating_mul(4) / 3 + 1024 {
         return Err(FetchError::TooLarge { limit });
     }
-    let (body, _fragment) = url
-        .decode_to_vec()
-        .map_err(|_| FetchError::InvalidUrl("the data: URL has malformed base64".into()))?;
-    if body.len() as u64 > limit {
-        return Err(FetchError::TooLarge { limit });
-    }
+    // The decoded bytes are never longer than the URL.
+    let mut body = budget.buffer(text.len());
+    url.decode(|bytes| {
+        if (body.len() + bytes.len()) as u64 > limit {
+            return Err(FetchError::TooLarge { limit });
+        }
+        Ok(body.extend_from_slice(bytes)?)
+    })
+    .map_err(|err| match err {
+        data_url::forgiving_base64::DecodeError::WriteError(err) => err,
+        data_url::forgiving_base64::DecodeError::InvalidBase64(_) => {
+            FetchError::InvalidUrl("the data: URL has malformed base64".into())
+        }
+    })?;
     Ok(body)
 }
 
@@ -447,24 +474,29 @@ mod tests {
         let png = [0x89u8, b'P', b'N', b'G', 1, 2, 3];
         let encoded = base64::engine::general_purpose::STANDARD.encode(png);
         let url = format!("data:image/png;base64,{encoded}");
-        assert_eq!(decode_data_url(&url, 100).unwrap(), png);
-        assert_eq!(
-            decode_data_url(&url, 6),
-            Err(FetchError::TooLarge { limit: 6 })
-        );
+        let budget = ByteBudget::unbounded();
+        let decode =
+            |text: &str, limit| decode_data_url(text, limit, &budget).map(|b| b.as_ref().to_vec());
+        assert_eq!(decode(&url, 100).unwrap(), png);
+        assert_eq!(decode(&url, 6), Err(FetchError::TooLarge { limit: 6 }));
         assert!(matches!(
-            decode_data_url("data:image/png;base64,@@@not base64@@@", 100),
+            decode("data:image/png;base64,@@@not base64@@@", 100),
             Err(FetchError::InvalidUrl(_))
         ));
         assert!(matches!(
-            decode_data_url("data:nocomma", 100),
+            decode("data:nocomma", 100),
             Err(FetchError::InvalidUrl(_))
         ));
         let huge = format!("data:image/png;base64,{}", "A".repeat(4000));
         assert_eq!(
-            decode_data_url(&huge, 1000),
+            decode(&huge, 1000),
             Err(FetchError::TooLarge { limit: 1000 })
         );
+        let small = ByteBudget::new(4);
+        assert!(matches!(
+            decode_data_url(&url, 100, &small),
+            Err(FetchError::Busy(_))
+        ));
     }
 
     #[test]
@@ -501,7 +533,11 @@ mod tests {
         };
 
         assert_eq!(
-            fetcher.fetch(&parse(&root.join("ok.png"))).await.unwrap(),
+            fetcher
+                .fetch(&parse(&root.join("ok.png")), &ByteBudget::unbounded())
+                .await
+                .unwrap()
+                .as_ref(),
             b"fine"
         );
         let escape = ImageUrl::File(
@@ -511,7 +547,10 @@ mod tests {
         );
         for url in [parse(&root.join("link.png")), escape] {
             assert!(
-                matches!(fetcher.fetch(&url).await, Err(FetchError::NotAllowed(_))),
+                matches!(
+                    fetcher.fetch(&url, &ByteBudget::unbounded()).await,
+                    Err(FetchError::NotAllowed(_))
+                ),
                 "{url:?}"
             );
         }

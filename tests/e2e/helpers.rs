@@ -106,6 +106,37 @@ impl TestApp {
         answer(request.send().await.expect("qrscan answers")).await
     }
 
+    /// The value of the first `/metrics` sample line starting with `name`, or 0 when absent.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let response = self.client.get(self.url("/metrics")).send().await;
+        let text = response
+            .expect("metrics answer")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Polls `/metrics` until `name` satisfies `holds`: waits on the server's state, not a clock.
+    pub async fn wait_for_metric(&self, name: &str, holds: impl Fn(f64) -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let value = self.metric(name).await;
+            if holds(value) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{name} stayed at {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Answer {
         answer(
             self.client
@@ -187,6 +218,7 @@ pub async fn spawn_app_beside(args: &[&str], images: ImageServer) -> TestApp {
 pub struct ImageServer {
     pub address: SocketAddr,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    release: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ImageServer {
@@ -194,11 +226,19 @@ impl ImageServer {
         let listener = TcpListener::bind(bind).await.expect("image server binds");
         let address = listener.local_addr().expect("address");
         let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        let release = Arc::new(tokio::sync::watch::Sender::new(false));
+        let stalled = release.subscribe();
         let app = Router::new()
             .route("/img/{name}", get(serve_file))
             .route("/slow/{ms}/{name}", get(serve_slowly))
             .route("/trickle", get(trickle))
             .route("/endless", get(endless))
+            .route(
+                "/stall/{sent}/{declared}",
+                get(move |Path((sent, declared)): Path<(usize, u64)>| {
+                    stall(stalled.clone(), sent, declared)
+                }),
+            )
             .route("/redirect", get(redirect))
             .route(
                 "/loop",
@@ -221,7 +261,16 @@ impl ImageServer {
             )
             .with_state(files.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        ImageServer { address, files }
+        ImageServer {
+            address,
+            files,
+            release,
+        }
+    }
+
+    /// Ends every `/stall/...` response, now and later, by breaking off its body.
+    pub fn release_stalled(&self) {
+        self.release.send_replace(true);
     }
 
     /// Stores `bytes` and returns the URL that serves them.
@@ -266,6 +315,27 @@ async fn trickle() -> Response {
 async fn endless() -> Response {
     let stream = futures_stream(usize::MAX, Duration::ZERO, 64 * 1024);
     Response::new(Body::from_stream(stream))
+}
+
+/// Declares `declared` bytes, sends `sent` of them at once, then waits for `release_stalled` and
+/// breaks off: an upstream that holds a request open with part of its image.
+async fn stall(
+    mut release: tokio::sync::watch::Receiver<bool>,
+    sent: usize,
+    declared: u64,
+) -> Response {
+    let first = futures_util::stream::once(async move { Ok(Bytes::from(vec![0u8; sent])) });
+    let rest = futures_util::stream::once(async move {
+        let _ = release.wait_for(|released| *released).await;
+        Err(std::io::Error::other("released"))
+    });
+    let mut response = Response::new(Body::from_stream(futures_util::StreamExt::chain(
+        first, rest,
+    )));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, declared.into());
+    response
 }
 
 fn futures_stream(
@@ -369,6 +439,19 @@ pub fn two_codes_png(big: &str, small: &str) -> Vec<u8> {
     image::imageops::overlay(&mut canvas, &a, 20, 20);
     image::imageops::overlay(&mut canvas, &b, i64::from(a.width()) + 20, 20);
     png(&image::DynamicImage::ImageLuma8(canvas))
+}
+
+/// A PNG of the code for `text`, padded to `size` bytes with an ancillary chunk the decoder skips.
+pub fn padded_qr_png(text: &str, size: usize) -> Vec<u8> {
+    let mut png = qr_png(text);
+    let iend = png.split_off(png.len() - 12);
+    let padding = vec![0u8; size.saturating_sub(png.len() + 12 + 12)];
+    png.extend_from_slice(&(padding.len() as u32).to_be_bytes());
+    png.extend_from_slice(b"zzZz");
+    png.extend_from_slice(&padding);
+    png.extend_from_slice(&[0, 0, 0, 0]); // CRC of an ancillary chunk is not checked by the decoder.
+    png.extend_from_slice(&iend);
+    png
 }
 
 /// A PNG with no code in it.

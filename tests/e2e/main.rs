@@ -1,5 +1,6 @@
 //! The black-box test binary: the real server on 127.0.0.1:0 beside a local image server.
 
+mod backpressure;
 mod cli;
 mod contract;
 mod corpus;

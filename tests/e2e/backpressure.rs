@@ -1,0 +1,171 @@
+//! Load shedding: past the byte budget (`--max-buffered-bytes`) or the decode queue, a request is
+//! refused at once with 503 and `Retry-After`, and the server is fine afterwards. Each test waits
+//! on the server's own gauges (`/metrics`) rather than on a clock.
+
+use image::{GrayImage, Luma};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::*;
+
+const KIB: usize = 1024;
+
+impl TestApp {
+    async fn upload_png(&self, body: Vec<u8>) -> Answer {
+        let request = self
+            .client
+            .post(self.url("/api/v1/qrcode/scan"))
+            .header("content-type", "image/png")
+            .body(body);
+        answer(request.send().await.expect("qrscan answers")).await
+    }
+
+    /// Starts an upload that declares `declared` bytes, sends `sent` of them and stalls until
+    /// the returned connection is dropped.
+    async fn stalled_upload(&self, sent: usize, declared: usize) -> tokio::net::TcpStream {
+        let mut connection = tokio::net::TcpStream::connect(self.address)
+            .await
+            .expect("connects");
+        let head = format!(
+            "POST /api/v1/qrcode/scan HTTP/1.1\r\nHost: {}\r\nContent-Type: image/png\r\n\
+             Content-Length: {declared}\r\n\r\n",
+            self.address
+        );
+        connection.write_all(head.as_bytes()).await.expect("writes");
+        connection
+            .write_all(&vec![0u8; sent])
+            .await
+            .expect("writes");
+        connection
+    }
+}
+
+impl Answer {
+    fn assert_busy(&self) {
+        self.assert_failure(503, 503);
+        assert_eq!(
+            self.headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()),
+            Some("1"),
+            "{:?}",
+            self.headers
+        );
+    }
+}
+
+const HELD: &str = "qrscan_buffered_bytes";
+
+#[tokio::test]
+async fn an_upload_larger_than_the_byte_budget_is_503_with_retry_after() {
+    let app = spawn_app(&["--max-buffered-bytes", "1MiB"]).await;
+
+    let answer = app.upload_png(vec![0u8; 2 * KIB * KIB]).await;
+
+    answer.assert_busy();
+    assert_eq!(app.get("/healthz").await.body["status"], "ok");
+    app.wait_for_metric(HELD, |held| held == 0.0).await;
+    let small = app.upload_png(qr_png("https://cli.im/after-503")).await;
+    assert_eq!(
+        small.assert_success()["content"],
+        "https://cli.im/after-503"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_upload_holds_only_what_it_sent_and_others_past_the_rest_get_503() {
+    let app = spawn_app(&["--max-buffered-bytes", "1MiB"]).await;
+    let image = padded_qr_png("https://cli.im/budget-upload", 600 * KIB);
+
+    // It declares 4 MiB, four times the budget: only the 512 KiB that arrived are held.
+    let stalled = app.stalled_upload(512 * KIB, 4096 * KIB).await;
+    app.wait_for_metric(HELD, |held| held >= (512 * KIB) as f64)
+        .await;
+    let refused = app.upload_png(image.clone()).await;
+    drop(stalled);
+    app.wait_for_metric(HELD, |held| held == 0.0).await;
+    let accepted = app.upload_png(image).await;
+
+    refused.assert_busy();
+    assert_eq!(
+        accepted.assert_success()["content"],
+        "https://cli.im/budget-upload"
+    );
+}
+
+#[tokio::test]
+async fn a_stalled_download_holds_only_what_arrived_and_others_past_the_rest_get_503() {
+    let app = spawn_app(&["--max-buffered-bytes", "1MiB"]).await;
+    let image = app.images.put(
+        "big.png",
+        padded_qr_png("https://cli.im/budget-download", 600 * KIB),
+    );
+    // The upstream declares 8 MiB, eight times the budget, and sends 512 KiB.
+    let stalled_url = app
+        .images
+        .url(&format!("/stall/{}/{}", 512 * KIB, 8192 * KIB));
+
+    let (stalled, refused) = tokio::join!(app.scan_url(&stalled_url), async {
+        app.wait_for_metric(HELD, |held| held >= (512 * KIB) as f64)
+            .await;
+        let refused = app.scan_url(&image).await;
+        app.images.release_stalled();
+        refused
+    });
+    let accepted = app.scan_url(&image).await;
+
+    refused.assert_busy();
+    stalled.assert_failure(200, 1003);
+    assert_eq!(
+        accepted.assert_success()["content"],
+        "https://cli.im/budget-download"
+    );
+}
+
+/// A field of QR codes whose finder patterns are intact and whose data is noise: every code is
+/// a candidate no strategy can read, so the decoder works on it up to `--decode-budget`.
+fn unreadable_codes_png() -> Vec<u8> {
+    let (modules, width) = qr_modules_at("https://cli.im/unreadable", qrcode::EcLevel::L);
+    let (scale, side) = (3u32, 1000u32);
+    let cell = (width as u32 + 8) * scale;
+    let mut noise = 0x2545_f491_u32;
+    let mut image = GrayImage::from_pixel(side, side, Luma([255]));
+    for (tx, ty) in (0..side / cell).flat_map(|y| (0..side / cell).map(move |x| (x, y))) {
+        for (i, &dark) in modules.iter().enumerate() {
+            let (mx, my) = (i % width, i / width);
+            let finder = ((mx < 8 || mx >= width - 8) && my < 8) || (mx < 8 && my >= width - 8);
+            noise ^= noise << 13;
+            noise ^= noise >> 17;
+            noise ^= noise << 5;
+            if dark != (!finder && noise & 1 == 0) {
+                for (dx, dy) in (0..scale).flat_map(|y| (0..scale).map(move |x| (x, y))) {
+                    let x = tx * cell + (mx as u32 + 4) * scale + dx;
+                    let y = ty * cell + (my as u32 + 4) * scale + dy;
+                    image.put_pixel(x, y, Luma([0]));
+                }
+            }
+        }
+    }
+    png(&image::DynamicImage::ImageLuma8(image))
+}
+
+#[tokio::test]
+async fn a_decode_past_the_workers_and_the_queue_is_503_with_retry_after() {
+    let app = spawn_app(&["--workers", "1", "--queue", "0", "--cache-entries", "0"]).await;
+    let slow = app.images.put("unreadable.png", unreadable_codes_png());
+    let fast = app.images.put("fast.png", qr_png("https://cli.im/queue"));
+
+    let (holder, refused) = tokio::join!(app.scan_url(&slow), async {
+        app.wait_for_metric("qrscan_decodes_admitted", |n| n >= 1.0)
+            .await;
+        app.scan_url(&fast).await
+    });
+    let after = app.scan_url(&fast).await;
+
+    refused.assert_busy();
+    assert!(
+        [1008, 1009].contains(&holder.code()),
+        "the holder ran to the end of its decode: {}",
+        holder.body
+    );
+    assert_eq!(after.assert_success()["content"], "https://cli.im/queue");
+}
