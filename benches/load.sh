@@ -3,8 +3,9 @@
 #
 # Builds release, serves corpus images with nginx on 127.0.0.1, starts `qrscan serve` on
 # 127.0.0.1, and drives scan_url with wrk at concurrency 1, 16 and 64 over a rotating set of
-# images, with the result cache off and then on. Prints req/s, p50/p99 latency, envelope codes,
-# and the server's peak RSS (VmHWM). Needs: wrk, nginx (apt-get install wrk nginx-light).
+# images, with the result cache off and then on, then on one small image at 64 connections, then
+# 10 MiB uploads at 64 connections. Prints req/s, p50/p99 latency, envelope codes, and the
+# server's peak RSS (VmHWM). Needs: wrk, nginx (apt-get install wrk nginx-light).
 #
 #   benches/load.sh [SECONDS_PER_RUN]        (default 10)
 set -euo pipefail
@@ -16,6 +17,7 @@ chmod 755 "$work" # nginx workers run unprivileged and must read the padded imag
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 
 cargo build --release --bin qrscan >/dev/null 2>&1
+qrscan="${CARGO_TARGET_DIR:-target}/release/qrscan"
 image_port=18091
 api_port=18090
 
@@ -91,9 +93,12 @@ single_lua() {
 }
 single_lua "http://127.0.0.1:$image_port/slow/slow.png" > "$work/slow.lua"
 single_lua "http://127.0.0.1:$image_port/${images[0]}" > "$work/fast.lua"
+# A typical small image: a clean 429x429 PNG of a URL, as a screenshot would give.
+small_image="qrcode-2/14.png"
+single_lua "http://127.0.0.1:$image_port/$small_image" > "$work/small.lua"
 
 for cache in 0 1024; do
-  ./target/release/qrscan serve --listen "127.0.0.1:$api_port" --allow-loopback \
+  "$qrscan" serve --listen "127.0.0.1:$api_port" --allow-loopback \
     --cache-entries "$cache" >/dev/null 2>&1 &
   pid=$!
   sleep 1
@@ -106,16 +111,28 @@ for cache in 0 1024; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
 done
 
+echo "one small image ($small_image), cache-entries 0, 64 connections, ${duration}s:"
+"$qrscan" serve --listen "127.0.0.1:$api_port" --allow-loopback --cache-entries 0 >/dev/null 2>&1 &
+pid=$!
+sleep 1
+wrk -t 2 -c 64 -d "${duration}s" -s "$work/small.lua" "http://127.0.0.1:$api_port" | grep -E "req/s"
+curl -s "http://127.0.0.1:$api_port/metrics" | grep -E '^qrscan_requests_total' | sed 's/^/  /'
+echo "  peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
+kill "$pid"; wait "$pid" 2>/dev/null || true
+
+# Past --max-buffered-bytes (128 MiB by default) an upload is refused with 503 as soon as a chunk
+# does not fit; wrk counts the connections the server closes after such a 503 as socket errors.
 echo "upload: 64 connections each sending a 10 MiB image, cache off, ${duration}s:"
-./target/release/qrscan serve --listen "127.0.0.1:$api_port" --cache-entries 0 >/dev/null 2>&1 &
+"$qrscan" serve --listen "127.0.0.1:$api_port" --cache-entries 0 >/dev/null 2>&1 &
 pid=$!
 sleep 1
 wrk -t 2 -c 64 -d "${duration}s" --timeout 30s -s "$work/upload.lua" "http://127.0.0.1:$api_port" | grep -E "req/s"
+curl -s "http://127.0.0.1:$api_port/metrics" | grep -E '^qrscan_requests_total' | sed 's/^/  /'
 echo "  peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MiB"}')"
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
 echo "slow upstreams: 32 connections on an image that trickles for ~10 s, 32 on a fast one, 15s:"
-./target/release/qrscan serve --listen "127.0.0.1:$api_port" --allow-loopback --cache-entries 0 >/dev/null 2>&1 &
+"$qrscan" serve --listen "127.0.0.1:$api_port" --allow-loopback --cache-entries 0 >/dev/null 2>&1 &
 pid=$!
 sleep 1
 echo " fast alone (32 connections):"
@@ -137,7 +154,7 @@ paths=()
 for f in "${images[@]}"; do paths+=("$corpus/$f"); done
 start=$(date +%s.%N)
 for _ in $(seq 20); do
-  ./target/release/qrscan scan --jobs "$(nproc)" "${paths[@]}" >/dev/null 2>&1 || true
+  "$qrscan" scan --jobs "$(nproc)" "${paths[@]}" >/dev/null 2>&1 || true
 done
 end=$(date +%s.%N)
 echo "  images/s: $(echo "20 * ${#images[@]} / ($end - $start)" | bc -l | cut -c1-7)"
