@@ -22,18 +22,30 @@ use rxing::qrcode::cpp_port::detector::{
 use super::QrCode;
 use crate::text;
 
-/// What one detector run saw: the codes it read, and how many symbols it read the format of
-/// but not the data (they turn "no code" into "unreadable code", and unlock costly strategies).
+/// What one detector run saw: the codes it read, and the symbols it read the format of but
+/// not the data. Those turn "no code" into "unreadable code", unlock the costly strategies, and
+/// tell them where to look.
 #[derive(Default)]
 pub struct Detected {
     pub codes: Vec<QrCode>,
-    pub unreadable: usize,
+    /// Corners of each damaged symbol, in the caller's image pixels.
+    pub damaged: Vec<[[f32; 2]; 4]>,
+    /// Candidates without a place: the detector panicked while following one.
+    pub lost: usize,
 }
 
 impl Detected {
-    fn count(&mut self, unread: Unread) {
+    fn count(&mut self, unread: Unread, points: [[f32; 2]; 4]) {
         if unread == Unread::Damaged {
-            self.unreadable += 1;
+            self.damaged.push(points);
+        }
+    }
+
+    /// What a detector that panicked had seen: a candidate, somewhere.
+    fn panicked() -> Self {
+        Detected {
+            lost: 1,
+            ..Detected::default()
         }
     }
 }
@@ -72,16 +84,19 @@ pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detect
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
                 }
-                Err(unread) => detected.count(unread),
+                Err(unread) => detected.count(unread, points),
             }
         }
         detected
     }));
     // A panic inside the port means it was following a candidate when it failed.
-    outcome.unwrap_or(Detected {
-        codes: Vec::new(),
-        unreadable: 1,
-    })
+    outcome.unwrap_or_else(|_| Detected::panicked())
+}
+
+/// How many finder patterns zxing-cpp's scan confirms in `bits`: a cheap count (one pass) of
+/// what a triple-testing detector would have to combine.
+pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
+    catch_unwind(AssertUnwindSafe(|| FindFinderPatterns(bits, true, 0).len())).unwrap_or(0)
 }
 
 /// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
@@ -132,9 +147,10 @@ pub fn pure(bits: &BitMatrix, scale: f32) -> Detected {
             let unturned = unturn(p, turns as u32, turned.width(), turned.height());
             [unturned[0] * scale, unturned[1] * scale]
         };
-        match read_grid(sampled.getBits(), [0, 1, 2, 3].map(corner)) {
+        let points = [0, 1, 2, 3].map(corner);
+        match read_grid(sampled.getBits(), points) {
             Ok(code) => detected.codes.push(code),
-            Err(unread) => detected.count(unread),
+            Err(unread) => detected.count(unread, points),
         }
         detected
     }));
@@ -154,8 +170,11 @@ fn unturn(mut p: [f32; 2], turns: u32, width: u32, height: u32) -> [f32; 2] {
     p
 }
 
-/// rqrr: finds finder patterns as flood-filled regions of its own adaptive threshold.
-pub fn rqrr(grey: &GrayImage, scale: f32) -> Detected {
+/// rqrr: finds finder patterns as flood-filled regions of its own adaptive threshold. `grey`
+/// is a crop whose top-left corner is at `origin` in a view `scale` times smaller than the
+/// caller's image. rqrr has no deadline and copies the whole image for every triple of finder
+/// patterns it tries, so callers give it crops around single symbols, never a busy photo.
+pub fn rqrr(grey: &GrayImage, origin: [f32; 2], scale: f32) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
             grey.width() as usize,
@@ -175,21 +194,21 @@ pub fn rqrr(grey: &GrayImage, scale: f32) -> Detected {
                     }
                 }
             }
-            let points = grid
-                .bounds
-                .map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
+            let points = grid.bounds.map(|p| {
+                [
+                    (p.x as f32 + origin[0]) * scale,
+                    (p.y as f32 + origin[1]) * scale,
+                ]
+            });
             match read_grid(&matrix, points) {
                 Ok(code) => detected.codes.push(code),
-                Err(unread) => detected.count(unread),
+                Err(unread) => detected.count(unread, points),
             }
         }
         detected
     }));
     // rqrr asserts in its geometry code on some real photos; it saw a candidate before failing.
-    outcome.unwrap_or(Detected {
-        codes: Vec::new(),
-        unreadable: 1,
-    })
+    outcome.unwrap_or_else(|_| Detected::panicked())
 }
 
 /// Why a sampled grid gave no code.

@@ -260,10 +260,10 @@ pub fn decode_luma(
     let steps = CHEAP_STRATEGIES.iter().map(|s| (s, false));
     let steps = steps.chain(COSTLY_STRATEGIES.iter().map(|s| (s, true)));
     for (&strategy, costly) in steps {
-        if deadline.is_some_and(|d| Instant::now() >= d) || (costly && found.candidates == 0) {
+        if deadline.is_some_and(|d| Instant::now() >= d) || (costly && !found.saw_candidate()) {
             break;
         }
-        let mut detected = views.run(strategy, deadline);
+        let mut detected = views.run(strategy, deadline, &found.damaged);
         for code in &mut detected.codes {
             code.strategy = strategy.label();
         }
@@ -387,9 +387,20 @@ const MIN_SCALED_SIDE: u32 = 120;
 
 /// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
+/// Strategies that work on crops (rqrr) get the damaged symbols the cheap strategies saw.
 pub fn run_strategy(grey: &GrayImage, strategy: Strategy) -> Vec<QrCode> {
+    let mut views = Views::new(grey);
+    let mut damaged = Found::default();
+    if matches!(strategy, Strategy::Rqrr { .. }) {
+        for &cheap in CHEAP_STRATEGIES {
+            damaged.merge(Detected {
+                codes: Vec::new(),
+                ..views.run(cheap, None, &[])
+            });
+        }
+    }
     let mut found = Found::default();
-    found.merge(Views::new(grey).run(strategy, None));
+    found.merge(views.run(strategy, None, &damaged.damaged));
     found.codes
 }
 
@@ -455,7 +466,14 @@ impl<'a> Views<'a> {
         self.binarized.get(&key)?.as_ref()
     }
 
-    fn run(&mut self, strategy: Strategy, deadline: Option<Instant>) -> Detected {
+    /// Runs one strategy; `damaged` (symbols earlier strategies could not read, as bounding
+    /// boxes in image pixels) is where the crop-based ones look.
+    fn run(
+        &mut self,
+        strategy: Strategy,
+        deadline: Option<Instant>,
+        damaged: &[[f32; 4]],
+    ) -> Detected {
         match strategy {
             Strategy::Finder {
                 view,
@@ -490,31 +508,101 @@ impl<'a> Views<'a> {
                 }
                 detected
             }
-            Strategy::Rqrr { view, invert } => match self.view(view) {
-                Some((grey, scale)) if invert => {
-                    let mut inverted = grey.clone();
-                    image::imageops::invert(&mut inverted);
-                    detect::rqrr(&inverted, *scale)
+            Strategy::Rqrr { view, invert } => {
+                let Some((grey, scale)) = self.view(view) else {
+                    return Detected::default();
+                };
+                let mut detected = Detected::default();
+                for &bounds in damaged.iter().take(MAX_CROPS) {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        break;
+                    }
+                    let (mut crop, origin) = crop_around(grey, bounds, *scale);
+                    if !few_finder_patterns(&crop) {
+                        continue;
+                    }
+                    if invert {
+                        image::imageops::invert(&mut crop);
+                    }
+                    let seen = detect::rqrr(&crop, origin, *scale);
+                    detected.codes.extend(seen.codes);
+                    detected.damaged.extend(seen.damaged);
+                    detected.lost += seen.lost;
                 }
-                Some((grey, scale)) => detect::rqrr(grey, *scale),
-                None => Detected::default(),
-            },
+                detected
+            }
         }
     }
+}
+
+/// Most damaged symbols a crop-based strategy looks at: the first ones found, which the
+/// cheapest strategies found, are the likeliest codes.
+const MAX_CROPS: usize = 8;
+
+/// Most finder patterns a crop may hold for rqrr to run on it: four symbols' worth. rqrr
+/// tests every plausible triple of patterns, copying the whole crop for each, so its time
+/// grows with the square of the patterns and has no deadline: a field of many small codes
+/// inside one damaged symbol's box would hold a worker for minutes.
+const MAX_CROP_FINDER_PATTERNS: usize = 12;
+
+/// Whether rqrr's time on `crop` is bounded: it holds few finder patterns, counted by the
+/// finder-pattern scan (a pass over the crop) on the local-average binarization.
+fn few_finder_patterns(crop: &GrayImage) -> bool {
+    pixels::local_average(crop)
+        .is_some_and(|bits| detect::finder_pattern_count(&bits) <= MAX_CROP_FINDER_PATTERNS)
+}
+
+/// The part of `view` (`scale` times smaller than the image) around `bounds` (a box in image
+/// pixels), with a margin of half the box on each side: the sampler that found the
+/// symbol may have placed its corners a few modules off, as it does on curved paper. Returns
+/// the crop and its top-left corner in view pixels.
+fn crop_around(view: &GrayImage, bounds: [f32; 4], scale: f32) -> (GrayImage, [f32; 2]) {
+    let [left, top, right, bottom] = bounds.map(|v| v / scale);
+    let margin = ((right - left).max(bottom - top) / 2.0).max(8.0);
+    let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
+    let (x0, y0) = (
+        clamp(left - margin, view.width()),
+        clamp(top - margin, view.height()),
+    );
+    let (x1, y1) = (
+        clamp((right + margin).ceil(), view.width()),
+        clamp((bottom + margin).ceil(), view.height()),
+    );
+    let crop = image::imageops::crop_imm(view, x0, y0, x1 - x0, y1 - y0).to_image();
+    (crop, [x0 as f32, y0 as f32])
 }
 
 /// What the strategies have found so far.
 #[derive(Default)]
 struct Found {
     codes: Vec<QrCode>,
-    /// A detector sampled a symbol that no decoder could read.
-    candidates: usize,
+    /// Bounding boxes (left, top, right, bottom, image pixels) of the symbols sampled but not
+    /// read, each place once, in the order found.
+    damaged: Vec<[f32; 4]>,
+    /// Candidates seen without a place (a detector panicked while following one).
+    lost: usize,
 }
 
 impl Found {
     fn merge(&mut self, detected: Detected) {
-        self.candidates += detected.unreadable;
+        self.lost += detected.lost;
+        for points in detected.damaged {
+            let bounds = bounding_box(&points);
+            let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
+            let known = self
+                .damaged
+                .iter()
+                .any(|b| (b[0]..=b[2]).contains(&center[0]) && (b[1]..=b[3]).contains(&center[1]));
+            if !known {
+                self.damaged.push(bounds);
+            }
+        }
         detected.codes.into_iter().for_each(|c| self.add(c));
+    }
+
+    /// Whether a detector sampled a symbol that no decoder could read.
+    fn saw_candidate(&self) -> bool {
+        !self.damaged.is_empty() || self.lost > 0
     }
 
     /// Adds a code unless the same content was already found at the same place (two
@@ -535,7 +623,7 @@ impl Found {
 
     fn finish(mut self) -> Result<Vec<QrCode>, DecodeError> {
         if self.codes.is_empty() {
-            return Err(if self.candidates > 0 {
+            return Err(if self.saw_candidate() {
                 DecodeError::Unreadable
             } else {
                 DecodeError::NoCode
@@ -550,6 +638,15 @@ impl Found {
         });
         Ok(self.codes)
     }
+}
+
+/// The smallest axis-aligned box (left, top, right, bottom) holding four points.
+fn bounding_box(points: &[[f32; 2]; 4]) -> [f32; 4] {
+    let xs = points.map(|p| p[0]);
+    let ys = points.map(|p| p[1]);
+    let min = |v: [f32; 4]| v.into_iter().fold(f32::INFINITY, f32::min);
+    let max = |v: [f32; 4]| v.into_iter().fold(f32::NEG_INFINITY, f32::max);
+    [min(xs), min(ys), max(xs), max(ys)]
 }
 
 #[cfg(test)]
@@ -580,6 +677,72 @@ mod tests {
             }
         }
         (rgba, side as u32)
+    }
+
+    /// `count` x `count` copies of the code for `text`, `scale` pixels per module, each with a
+    /// 4-module quiet zone.
+    fn qr_field(text: &str, scale: u32, count: u32) -> GrayImage {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let modules = code.width() as u32;
+        let cell = modules + 8;
+        GrayImage::from_fn(cell * scale * count, cell * scale * count, |x, y| {
+            let (mx, my) = (
+                (x / scale % cell).wrapping_sub(4),
+                (y / scale % cell).wrapping_sub(4),
+            );
+            let dark = mx < modules
+                && my < modules
+                && code[(mx as usize, my as usize)] == qrcode::Color::Dark;
+            image::Luma([if dark { 0 } else { 255 }])
+        })
+    }
+
+    #[test]
+    fn rqrr_runs_on_a_crop_around_a_damaged_symbol_and_nowhere_else() {
+        let one = qr_field("https://example.com/crop", 3, 1);
+        let mut page = GrayImage::from_pixel(400, 300, image::Luma([255]));
+        image::imageops::replace(&mut page, &one, 200, 100);
+        let rqrr = Strategy::Rqrr {
+            view: View::Working,
+            invert: false,
+        };
+        let side = one.width() as f32;
+        let damaged = [[212.0, 112.0, 188.0 + side, 88.0 + side]];
+
+        let read = Views::new(&page).run(rqrr, None, &damaged);
+        assert_eq!(read.codes.len(), 1);
+        assert_eq!(read.codes[0].content.text, "https://example.com/crop");
+        // Points come back in page pixels, not crop pixels.
+        let [x, y] = read.codes[0].center();
+        assert!((x - (200.0 + side / 2.0)).abs() < 4.0, "{x}");
+        assert!((y - (100.0 + side / 2.0)).abs() < 4.0, "{y}");
+
+        // No damaged symbol, no crop: the code elsewhere in the page is not rqrr's to find.
+        assert!(Views::new(&page).run(rqrr, None, &[]).codes.is_empty());
+        let elsewhere = [[0.0, 0.0, 60.0, 60.0]];
+        assert!(Views::new(&page)
+            .run(rqrr, None, &elsewhere)
+            .codes
+            .is_empty());
+    }
+
+    #[test]
+    fn rqrr_is_not_run_on_a_crop_full_of_finder_patterns() {
+        // rqrr's time grows with the square of the patterns and it has no deadline.
+        let field = qr_field("https://example.com/field", 2, 6);
+        assert!(!few_finder_patterns(&field));
+        let rqrr = Strategy::Rqrr {
+            view: View::Working,
+            invert: false,
+        };
+        let whole = [[0.0, 0.0, field.width() as f32, field.height() as f32]];
+        assert!(Views::new(&field).run(rqrr, None, &whole).codes.is_empty());
+
+        // Four symbols' worth is allowed: 2 x 2 codes hold 12 patterns.
+        let four = qr_field("https://example.com/field", 2, 2);
+        assert!(few_finder_patterns(&four));
+        let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
+        assert!(!Views::new(&four).run(rqrr, None, &whole).codes.is_empty());
     }
 
     #[test]
@@ -683,7 +846,7 @@ mod tests {
                 code(0.0, 50.0, 20.0),
                 code(0.0, 0.0, 10.0),
             ],
-            candidates: 0,
+            ..Found::default()
         };
         let order: Vec<_> = found
             .finish()
