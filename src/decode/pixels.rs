@@ -20,20 +20,36 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
     let pixels = grey.as_raw();
     let (sub_width, sub_height) = (width.div_ceil(BLOCK), height.div_ceil(BLOCK));
     let mut black = vec![0u32; sub_width * sub_height];
+    // Sum, minimum and maximum of each column over a band of BLOCK rows, then of each block over
+    // BLOCK columns: element-wise passes over whole rows, which the compiler vectorises.
+    let (mut sums, mut mins, mut maxes) = (vec![0u16; width], vec![0u8; width], vec![0u8; width]);
     for by in 0..sub_height {
         // The last block of a row or column overlaps its neighbour instead of running off the edge.
         let y0 = (by * BLOCK).min(height - BLOCK);
+        let band = &pixels[y0 * width..(y0 + BLOCK) * width];
+        sums.iter_mut()
+            .zip(band)
+            .for_each(|(s, &p)| *s = u16::from(p));
+        mins.copy_from_slice(&band[..width]);
+        maxes.copy_from_slice(&band[..width]);
+        for row in band.chunks_exact(width).skip(1) {
+            sums.iter_mut()
+                .zip(row)
+                .for_each(|(s, &p)| *s += u16::from(p));
+            mins.iter_mut()
+                .zip(row)
+                .for_each(|(m, &p)| *m = (*m).min(p));
+            maxes
+                .iter_mut()
+                .zip(row)
+                .for_each(|(m, &p)| *m = (*m).max(p));
+        }
         for bx in 0..sub_width {
             let x0 = (bx * BLOCK).min(width - BLOCK);
-            let (mut sum, mut min, mut max) = (0u32, u32::MAX, 0u32);
-            for row in pixels[y0 * width..].chunks(width).take(BLOCK) {
-                for &p in &row[x0..x0 + BLOCK] {
-                    let p = u32::from(p);
-                    sum += p;
-                    min = min.min(p);
-                    max = max.max(p);
-                }
-            }
+            let columns = x0..x0 + BLOCK;
+            let sum: u32 = sums[columns.clone()].iter().map(|&s| u32::from(s)).sum();
+            let min = u32::from(*mins[columns.clone()].iter().min().unwrap_or(&0));
+            let max = u32::from(*maxes[columns].iter().max().unwrap_or(&0));
             let mut average = sum / (BLOCK * BLOCK) as u32;
             if max - min <= MIN_DYNAMIC_RANGE {
                 // A flat block is assumed white (half its minimum) unless its neighbours say the
@@ -74,28 +90,46 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
         }
     };
     let block_x: Vec<usize> = (0..width).map(|x| block(x, width, sub_width)).collect();
-    pack(grey, |x, y, p| {
-        let row = block(y, height, sub_height) * sub_width;
-        u32::from(p) <= thresholds[row + block_x[x]]
+    let mut band = usize::MAX;
+    pack(grey, |y, levels| {
+        // Rows of one band of blocks share their thresholds: spread them out once per band.
+        let by = block(y, height, sub_height);
+        if by != band {
+            band = by;
+            let row = &thresholds[by * sub_width..(by + 1) * sub_width];
+            for (level, &bx) in levels.iter_mut().zip(&block_x) {
+                *level = row[bx] as u8;
+            }
+        }
     })
 }
 
-/// Builds a `BitMatrix` a row of machine words at a time (setting bits one by one costs more
-/// than the thresholding itself); `dark(x, y, pixel)` says which pixels are set.
-fn pack(grey: &GrayImage, mut dark: impl FnMut(usize, usize, u8) -> bool) -> Option<BitMatrix> {
+/// Builds a `BitMatrix` a row of machine words at a time: a pixel is set (dark) when it is at
+/// or below its level, which `levels(y, levels)` writes for row `y` (or leaves as they were).
+/// Branch-free: whether a pixel is dark is data the CPU cannot predict, and a branch per pixel
+/// cost more than the rest of the binarizer.
+fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<BitMatrix> {
     let width = grey.width() as usize;
     let mut bits = BitMatrix::new(grey.width(), grey.height()).ok()?;
-    let mut words: Vec<BitFieldBaseType> = vec![0; width.div_ceil(BIT_FIELD_BASE_BITS)];
+    let mut row_levels = vec![0u8; width];
     let mut packed = BitArray::with_size(width);
     for (y, row) in grey.as_raw().chunks_exact(width).enumerate() {
-        words.iter_mut().for_each(|w| *w = 0);
-        for (x, &p) in row.iter().enumerate() {
-            if dark(x, y, p) {
-                // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
-                words[x / BIT_FIELD_BASE_BITS] |= 1 << (x % BIT_FIELD_BASE_BITS);
+        levels(y, &mut row_levels);
+        let words = row
+            .chunks(BIT_FIELD_BASE_BITS)
+            .zip(row_levels.chunks(BIT_FIELD_BASE_BITS));
+        for (j, (pixels, levels)) in words.enumerate() {
+            // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
+            let mut word: BitFieldBaseType = 0;
+            for (k, (pixels, levels)) in pixels.chunks(8).zip(levels.chunks(8)).enumerate() {
+                let mut dark = [0u8; 8];
+                for ((d, &p), &level) in dark.iter_mut().zip(pixels).zip(levels) {
+                    *d = u8::from(p <= level);
+                }
+                // Eight 0/1 bytes to eight bits, byte i to bit i, in one multiplication.
+                let byte = u64::from_le_bytes(dark).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+                word |= (byte as BitFieldBaseType) << (8 * k);
             }
-        }
-        for (j, &word) in words.iter().enumerate() {
             packed.setBulk(j * BIT_FIELD_BASE_BITS, word);
         }
         bits.setRow(y as u32, &packed);
@@ -133,7 +167,7 @@ pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
             threshold = value as u8;
         }
     }
-    pack(grey, |_, _, p| p <= threshold)
+    pack(grey, |_, levels| levels.fill(threshold))
 }
 
 /// Averages `factor` x `factor` blocks: a smaller image with less noise and JPEG grain, where
