@@ -173,7 +173,8 @@ pub async fn scan_url(State(state): State<Arc<AppState>>, request: Request) -> R
         // A `data:` URL makes this body as large as an upload, so it is held the same way.
         let max_bytes = scanner.fetcher.options().max_bytes;
         let limit = framed_limit(max_bytes);
-        let body = read_body(request.into_body(), &scanner.budget, limit, max_bytes).await?;
+        let body = read_body(request.into_body(), &scanner.budget, limit, max_bytes);
+        let body = within_fetch_timeout(scanner, body).await?;
         let url = parse_scan_url_body(body.as_ref())?;
         // `url` is a copy of the body: the body's reservation now stands for it.
         let _url = body.into_reservation();
@@ -205,7 +206,8 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
     security(("bearer" = []))
 )]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let result = match read_upload(request, &state.scanner).await {
+    let upload = read_upload(request, &state.scanner);
+    let result = match within_fetch_timeout(&state.scanner, upload).await {
         Ok(bytes) => state.scanner.scan_bytes(bytes).await,
         Err(err) => Err(err),
     };
@@ -220,6 +222,22 @@ pub fn framed_limit(max_bytes: u64) -> usize {
 
 fn too_large(max_bytes: u64) -> ApiError {
     ApiError::from(FetchError::TooLarge { limit: max_bytes })
+}
+
+/// Runs `read` (the reading of a request body) within `--fetch-timeout`, the time a download
+/// of the same image would get: a client trickling its body must not hold a connection, and
+/// the bytes it has sent, for ever. Past it, 1004.
+async fn within_fetch_timeout<T>(
+    scanner: &Scanner,
+    read: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let limit = scanner.fetcher.options().fetch_timeout;
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            ErrorKind::FetchTimeout,
+            "the request body did not arrive within the time limit",
+        ))
+    })
 }
 
 /// Reads a body chunk by chunk, each held against `budget` as it arrives: more than `limit`

@@ -46,7 +46,7 @@ pub struct EngineConfig {
     #[arg(long, env = "QRSCAN_PROXY")]
     pub proxy: Option<Url>,
 
-    /// Time limit for the whole download, body included (e.g. 10s, 500ms).
+    /// Time limit for the whole download, body included, and for receiving a request body (e.g. 10s, 500ms).
     #[arg(long, env = "QRSCAN_FETCH_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub fetch_timeout: Duration,
 

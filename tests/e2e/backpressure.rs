@@ -3,7 +3,7 @@
 //! on the server's own gauges (`/metrics`) rather than on a clock.
 
 use image::{GrayImage, Luma};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::*;
 
@@ -89,6 +89,36 @@ async fn a_stalled_upload_holds_only_what_it_sent_and_others_past_the_rest_get_5
     assert_eq!(
         accepted.assert_success()["content"],
         "https://cli.im/budget-upload"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_that_stalls_past_the_fetch_timeout_is_1004_and_frees_its_bytes() {
+    let app = spawn_app(&["--fetch-timeout", "300ms"]).await;
+    let mut stalled = app.stalled_upload(64 * KIB, 256 * KIB).await;
+    app.wait_for_metric(HELD, |held| held >= (64 * KIB) as f64)
+        .await;
+
+    // The server answers and closes while the client still owes most of its body. The guard
+    // only keeps a regression from hanging the suite.
+    let mut response = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stalled.read_to_end(&mut response),
+    )
+    .await
+    .expect("the server answers a stalled upload")
+    .expect("reads the answer");
+    let response = String::from_utf8_lossy(&response);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let envelope: serde_json::Value = serde_json::from_str(body).expect("an envelope");
+    assert_eq!(envelope["code"], 1004, "{response}");
+
+    app.wait_for_metric(HELD, |held| held == 0.0).await;
+    let after = app.upload_png(qr_png("https://cli.im/after-stall")).await;
+    assert_eq!(
+        after.assert_success()["content"],
+        "https://cli.im/after-stall"
     );
 }
 
