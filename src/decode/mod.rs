@@ -299,7 +299,8 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
 pub const COSTLY_STRATEGIES: &[Strategy] = &[
     finder(View::Double, Binarizer::LocalAverage, false),
     // rqrr fits each symbol's perspective to its timing patterns: reads curved and crumpled
-    // codes the finder-pattern sampler misses.
+    // codes the finder-pattern sampler misses. It runs on crops around the symbols the
+    // strategies before it sampled but could not read, never on the whole image.
     Strategy::Rqrr {
         view: View::Double,
         invert: false,
@@ -518,11 +519,11 @@ impl<'a> Views<'a> {
                         break;
                     }
                     let (mut crop, origin) = crop_around(grey, bounds, *scale);
-                    if !few_finder_patterns(&crop) {
-                        continue;
-                    }
                     if invert {
                         image::imageops::invert(&mut crop);
+                    }
+                    if !few_finder_patterns(&crop) {
+                        continue;
                     }
                     let seen = detect::rqrr(&crop, origin, *scale);
                     detected.codes.extend(seen.codes);
