@@ -343,6 +343,12 @@ fn candidate_strategies() -> Vec<Strategy> {
             all.push(Strategy::Rqrr { view, invert });
         }
     }
+    for binarizer in [Binarizer::LocalAverage, Binarizer::Otsu] {
+        all.push(Strategy::FinderCrops {
+            view: View::Full,
+            binarizer,
+        });
+    }
     all
 }
 

@@ -53,9 +53,16 @@ impl Detected {
 /// zxing-cpp's detector: scan every third row for 1:1:3:1:1 runs, confirm each as a
 /// concentric pattern, group patterns into plausible triples (most plausible first), sample
 /// each triple through its alignment-pattern grid. A triple whose symbol reads claims its
-/// patterns, so they are not reused for a lesser triple. `scale` maps the points back to the
-/// caller's image; `deadline` stops the walk over triples, which can be long on busy photos.
-pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detected {
+/// patterns, so they are not reused for a lesser triple. `bits` is a view `scale` times smaller
+/// than the caller's image, or a crop of one with its top-left corner at `origin`; points are
+/// mapped back to the caller's image. `deadline` stops the walk over triples, which can be
+/// long on busy photos.
+pub fn finder(
+    bits: &BitMatrix,
+    origin: [f32; 2],
+    scale: f32,
+    deadline: Option<Instant>,
+) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         let mut patterns = FindFinderPatterns(bits, true, 0);
@@ -73,10 +80,9 @@ pub fn finder(bits: &BitMatrix, scale: f32, deadline: Option<Instant>) -> Detect
             };
             // The sampler reports top-left, top-right, bottom-left, bottom-right.
             let corner = |i: usize| {
-                sampled
-                    .getPoints()
-                    .get(i)
-                    .map_or([0.0, 0.0], |p| [p.x * scale, p.y * scale])
+                sampled.getPoints().get(i).map_or([0.0, 0.0], |p| {
+                    [(p.x + origin[0]) * scale, (p.y + origin[1]) * scale]
+                })
             };
             let points = [corner(0), corner(1), corner(3), corner(2)];
             match read_grid(sampled.getBits(), points) {

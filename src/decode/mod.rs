@@ -300,6 +300,12 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
 /// not read: a code is there but the geometry is hard (tiny modules, curved paper). Gating
 /// keeps images without codes, the usual failure, at the cost of the cheap strategies.
 pub const COSTLY_STRATEGIES: &[Strategy] = &[
+    // A code a few pixels per module in a large photo: the working view's shrinking leaves
+    // it just enough to be found but not read. Crops at full resolution cost little.
+    Strategy::FinderCrops {
+        view: View::Full,
+        binarizer: Binarizer::LocalAverage,
+    },
     finder(View::Double, Binarizer::LocalAverage, false),
     // rqrr fits each symbol's perspective to its timing patterns: reads curved and crumpled
     // codes the finder-pattern sampler misses. It runs on crops around the symbols the
@@ -331,7 +337,11 @@ pub enum Strategy {
         binarizer: Binarizer,
         invert: bool,
     },
-    /// rqrr on the grey view (it thresholds on its own).
+    /// The finder-pattern detector on crops of a view around the symbols earlier strategies
+    /// sampled but could not read.
+    FinderCrops { view: View, binarizer: Binarizer },
+    /// rqrr (it thresholds on its own) on crops of a grey view around the symbols earlier
+    /// strategies sampled but could not read.
     Rqrr { view: View, invert: bool },
 }
 
@@ -344,6 +354,9 @@ impl Strategy {
                 binarizer,
                 invert,
             } => ("finder", view, Some(binarizer), invert),
+            Strategy::FinderCrops { view, binarizer } => {
+                ("finder-crops", view, Some(binarizer), false)
+            }
             Strategy::Rqrr { view, invert } => ("rqrr", view, None, invert),
         };
         let mut label = format!("{name}/{view:?}");
@@ -371,6 +384,9 @@ pub enum View {
     Double,
     /// A 3x3 box blur: fills the dots of dot-printed and screen-photographed modules.
     Blurred,
+    /// The image at full resolution, for photos the working view shrank: small codes in large
+    /// photos lose their modules to the shrinking. Only looked at in crops, never whole.
+    Full,
 }
 
 /// How a grey view becomes black and white for the finder-pattern detector.
@@ -391,11 +407,15 @@ const MIN_SCALED_SIDE: u32 = 120;
 
 /// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
-/// Strategies that work on crops (rqrr) get the damaged symbols the cheap strategies saw.
+/// Strategies that work on crops (`FinderCrops`, `Rqrr`) get the damaged symbols the cheap
+/// strategies saw.
 pub fn run_strategy(grey: &GrayImage, strategy: Strategy) -> Vec<QrCode> {
     let mut views = Views::new(grey);
     let mut damaged = Found::default();
-    if matches!(strategy, Strategy::Rqrr { .. }) {
+    if matches!(
+        strategy,
+        Strategy::Rqrr { .. } | Strategy::FinderCrops { .. }
+    ) {
         for &cheap in CHEAP_STRATEGIES {
             damaged.merge(Detected {
                 codes: Vec::new(),
@@ -455,7 +475,47 @@ impl<'a> Views<'a> {
             View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
                 .then(|| (pixels::upscale(working, 2), scale / 2.0)),
             View::Blurred => Some((pixels::blur(working), *scale)),
+            // Cropped straight from the loaded image by `cropped`: a copy would cost a
+            // full-size image for a few small crops.
+            View::Full => None,
         }
+    }
+
+    /// `view` for cropping: the view and its scale, or for `Full`, the loaded image when the
+    /// working view is smaller than it (otherwise `Full` adds nothing to `Working`).
+    fn cropped(&mut self, view: View) -> Option<(&GrayImage, f32)> {
+        if view != View::Full {
+            return self.view(view).map(|(grey, scale)| (grey, *scale));
+        }
+        let grey = self.grey;
+        let shrunk = self.view(View::Working)?.1 > 1.0;
+        shrunk.then_some((grey, 1.0))
+    }
+
+    /// Runs `detect` on crops of `view` around the first `MAX_CROPS` damaged symbols, until the
+    /// deadline; `detect` gets the crop, its top-left corner in view pixels and the view's scale.
+    fn on_crops(
+        &mut self,
+        view: View,
+        damaged: &[[f32; 4]],
+        deadline: Option<Instant>,
+        mut detect: impl FnMut(GrayImage, [f32; 2], f32) -> Detected,
+    ) -> Detected {
+        let Some((grey, scale)) = self.cropped(view) else {
+            return Detected::default();
+        };
+        let mut detected = Detected::default();
+        for &bounds in damaged.iter().take(MAX_CROPS) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let (crop, origin) = crop_around(grey, bounds, scale);
+            let seen = detect(crop, origin, scale);
+            detected.codes.extend(seen.codes);
+            detected.damaged.extend(seen.damaged);
+            detected.lost += seen.lost;
+        }
+        detected
     }
 
     fn binarized(&mut self, view: View, binarizer: Binarizer) -> Option<&BitMatrix> {
@@ -501,7 +561,7 @@ impl<'a> Views<'a> {
                 } else {
                     bits
                 };
-                let detected = detect::finder(bits, scale, deadline);
+                let detected = detect::finder(bits, [0.0, 0.0], scale, deadline);
                 if detected.codes.is_empty() {
                     // The pure detector costs one pass over the bits; it reads what is too
                     // small for the scan (one pixel per module) when nothing else is there.
@@ -512,28 +572,27 @@ impl<'a> Views<'a> {
                 }
                 detected
             }
+            Strategy::FinderCrops { view, binarizer } => {
+                self.on_crops(view, damaged, deadline, |crop, origin, scale| {
+                    let bits = match binarizer {
+                        Binarizer::LocalAverage => pixels::local_average(&crop),
+                        Binarizer::Otsu => pixels::otsu(&crop),
+                    };
+                    bits.map(|bits| detect::finder(&bits, origin, scale, deadline))
+                        .unwrap_or_default()
+                })
+            }
             Strategy::Rqrr { view, invert } => {
-                let Some((grey, scale)) = self.view(view) else {
-                    return Detected::default();
-                };
-                let mut detected = Detected::default();
-                for &bounds in damaged.iter().take(MAX_CROPS) {
-                    if deadline.is_some_and(|d| Instant::now() >= d) {
-                        break;
-                    }
-                    let (mut crop, origin) = crop_around(grey, bounds, *scale);
+                self.on_crops(view, damaged, deadline, |mut crop, origin, scale| {
                     if invert {
                         image::imageops::invert(&mut crop);
                     }
-                    if !few_finder_patterns(&crop) {
-                        continue;
+                    if few_finder_patterns(&crop) {
+                        detect::rqrr(&crop, origin, scale)
+                    } else {
+                        Detected::default()
                     }
-                    let seen = detect::rqrr(&crop, origin, *scale);
-                    detected.codes.extend(seen.codes);
-                    detected.damaged.extend(seen.damaged);
-                    detected.lost += seen.lost;
-                }
-                detected
+                })
             }
         }
     }
@@ -747,6 +806,46 @@ mod tests {
         assert!(few_finder_patterns(&four));
         let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
         assert!(!Views::new(&four).run(rqrr, None, &whole).codes.is_empty());
+    }
+
+    #[test]
+    fn finder_crops_read_the_full_resolution_image_around_a_damaged_symbol() {
+        // 3300 px wide: the working view is a third of it.
+        let text = "https://example.com/small-in-a-large-photo";
+        let code = qr_field(text, 4, 1);
+        let mut photo = GrayImage::from_pixel(3300, 1000, image::Luma([190]));
+        image::imageops::replace(&mut photo, &code, 1601, 599);
+        let side = code.width() as f32;
+        // Where a strategy on the working view saw the symbol: a box in photo pixels.
+        let damaged = [[1617.0, 615.0, 1585.0 + side, 583.0 + side]];
+        let crops = Strategy::FinderCrops {
+            view: View::Full,
+            binarizer: Binarizer::LocalAverage,
+        };
+
+        let read = Views::new(&photo).run(crops, None, &damaged);
+        assert_eq!(read.codes.len(), 1);
+        assert_eq!(read.codes[0].content.text, text);
+        let [x, y] = read.codes[0].center();
+        assert!((x - (1601.0 + side / 2.0)).abs() < 4.0, "{x}");
+        assert!((y - (599.0 + side / 2.0)).abs() < 4.0, "{y}");
+        assert!(Views::new(&photo).run(crops, None, &[]).codes.is_empty());
+
+        // An image the working view does not shrink has no full view apart from it.
+        let page = GrayImage::from_fn(1000, 800, |x, y| {
+            let inside =
+                (300..300 + code.width()).contains(&x) && (200..200 + code.height()).contains(&y);
+            if inside {
+                *code.get_pixel(x - 300, y - 200)
+            } else {
+                image::Luma([255])
+            }
+        });
+        let damaged = [[300.0, 200.0, 300.0 + side, 200.0 + side]];
+        assert!(Views::new(&page)
+            .run(crops, None, &damaged)
+            .codes
+            .is_empty());
     }
 
     #[test]
