@@ -144,6 +144,16 @@ def halftone(img):
     return Image.fromarray(a)
 
 
+def at_edge(img, width, height):
+    """`img` on a light page, flush against one of its edges: a photo cut through the quiet zone."""
+    canvas = Image.new("L", (width, height), random.randint(200, 240))
+    side = random.choice(["left", "top", "right", "bottom"])
+    x = {"left": 0, "right": width - img.width}.get(side, random.randint(0, width - img.width))
+    y = {"top": 0, "bottom": height - img.height}.get(side, random.randint(0, height - img.height))
+    canvas.paste(img, (x, y))
+    return canvas
+
+
 def colored(text):
     a = np.asarray(code(text, 5))
     ink = np.array([random.randint(0, 90), random.randint(0, 60), random.randint(60, 140)])
@@ -186,6 +196,8 @@ CLASSES = {
     "huge_modules": lambda t: code(t, 40, border=2),
     "small_in_large": lambda t: on_canvas(code(t, 4), 4000, 3000, background=random.randint(180, 255)),
     "no_quiet_zone": lambda t: code(t, 6, border=0),
+    "touching_edge": lambda t: noise(at_edge(code(t, 5, border=0), 800, 600), 8),
+    "tight_crop_photo": lambda t: noise(perspective(code(t, 6, border=0), 0.04), 10),
     "thin_quiet_zone": lambda t: code(t, 6, border=1),
     "occluded": lambda t: occlude(code(t, 5, ec="h"), 0.15),
     "halftone": lambda t: halftone(code(t, 3)),

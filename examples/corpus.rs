@@ -329,6 +329,7 @@ fn candidate_strategies() -> Vec<Strategy> {
         View::Third,
         View::Double,
         View::Blurred,
+        View::Padded,
     ];
     let mut all = Vec::new();
     for view in views {

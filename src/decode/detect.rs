@@ -109,7 +109,7 @@ pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
 /// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
 /// pixel per module, below what the scan can confirm. It expects the symbol upright, so the
 /// image is first turned by the multiple of 90 degrees its corners call for.
-pub fn pure(bits: &BitMatrix, scale: f32) -> Detected {
+pub fn pure(bits: &BitMatrix, origin: [f32; 2], scale: f32) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
@@ -151,7 +151,10 @@ pub fn pure(bits: &BitMatrix, scale: f32) -> Detected {
                 .get(i)
                 .map_or([0.0, 0.0], |p| [p.x, p.y]);
             let unturned = unturn(p, turns as u32, turned.width(), turned.height());
-            [unturned[0] * scale, unturned[1] * scale]
+            [
+                (unturned[0] + origin[0]) * scale,
+                (unturned[1] + origin[1]) * scale,
+            ]
         };
         let points = [0, 1, 2, 3].map(corner);
         match read_grid(sampled.getBits(), points) {
