@@ -251,6 +251,9 @@ pub fn blur(grey: &GrayImage) -> GrayImage {
 /// that a twentieth of its edge pixels reach: the paper around a code cut at the edge.
 pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
     let (width, height) = (grey.width(), grey.height());
+    if width == 0 || height == 0 {
+        return GrayImage::from_pixel(width + 2 * margin, height + 2 * margin, image::Luma([255]));
+    }
     let mut edge: Vec<u8> = (0..width)
         .flat_map(|x| {
             [
@@ -263,12 +266,8 @@ pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
                 .flat_map(|y| [grey.get_pixel(0, y).0[0], grey.get_pixel(width - 1, y).0[0]]),
         )
         .collect();
-    let level = if edge.is_empty() {
-        255
-    } else {
-        let at = edge.len() - 1 - edge.len() / 20;
-        *edge.select_nth_unstable(at).1
-    };
+    let at = edge.len() - 1 - edge.len() / 20;
+    let level = *edge.select_nth_unstable(at).1;
     let mut padded = GrayImage::from_pixel(
         width + 2 * margin,
         height + 2 * margin,
@@ -323,6 +322,21 @@ mod tests {
         }
         let single = GrayImage::from_pixel(1, 1, image::Luma([77]));
         assert_eq!(blur(&single).as_raw(), &vec![77]);
+    }
+
+    #[test]
+    fn pad_surrounds_the_image_with_its_paper_level() {
+        // A dark code touching the left edge of grey paper (level 200), with one glint (255).
+        let mut grey =
+            GrayImage::from_fn(40, 30, |x, _| image::Luma([if x < 10 { 0 } else { 200 }]));
+        grey.put_pixel(39, 29, image::Luma([255]));
+        let padded = pad(&grey, 5);
+        assert_eq!((padded.width(), padded.height()), (50, 40));
+        assert_eq!(padded.get_pixel(0, 0).0[0], 200);
+        assert_eq!(padded.get_pixel(2, 20).0[0], 200);
+        assert_eq!(padded.get_pixel(5, 5).0[0], 0);
+        assert_eq!(padded.get_pixel(44, 34).0[0], 255);
+        assert_eq!(pad(&GrayImage::new(0, 3), 2).dimensions(), (4, 7));
     }
 
     #[test]
