@@ -11,6 +11,7 @@
 
 mod append;
 mod detect;
+mod packed_png;
 mod pixels;
 
 use std::collections::HashMap;
@@ -148,6 +149,11 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
     }
     if format == ImageFormat::WebP {
         if let Some(grey) = load_webp(bytes, width, height, options) {
+            return grey;
+        }
+    }
+    if format == ImageFormat::Png {
+        if let Some(grey) = packed_png::load(bytes, options.max_decoder_bytes) {
             return grey;
         }
     }
