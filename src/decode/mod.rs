@@ -790,6 +790,15 @@ mod tests {
         })
     }
 
+    /// Asserts that `code`'s centre is within 4 pixels of `expected`, in the caller's pixels.
+    fn assert_centre(code: &QrCode, expected: [f32; 2]) {
+        let [x, y] = code.center();
+        assert!(
+            (x - expected[0]).abs() < 4.0 && (y - expected[1]).abs() < 4.0,
+            "centre ({x}, {y}), expected {expected:?}"
+        );
+    }
+
     #[test]
     fn rqrr_runs_on_a_crop_around_a_damaged_symbol_and_nowhere_else() {
         let one = qr_field("https://example.com/crop", 3, 1);
@@ -806,9 +815,7 @@ mod tests {
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, "https://example.com/crop");
         // Points come back in page pixels, not crop pixels.
-        let [x, y] = read.codes[0].center();
-        assert!((x - (200.0 + side / 2.0)).abs() < 4.0, "{x}");
-        assert!((y - (100.0 + side / 2.0)).abs() < 4.0, "{y}");
+        assert_centre(&read.codes[0], [200.0 + side / 2.0, 100.0 + side / 2.0]);
 
         // No damaged symbol, no crop: the code elsewhere in the page is not rqrr's to find.
         assert!(Views::new(&page).run(rqrr, None, &[]).codes.is_empty());
@@ -856,21 +863,12 @@ mod tests {
         let read = Views::new(&photo).run(crops, None, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
-        let [x, y] = read.codes[0].center();
-        assert!((x - (1601.0 + side / 2.0)).abs() < 4.0, "{x}");
-        assert!((y - (599.0 + side / 2.0)).abs() < 4.0, "{y}");
+        assert_centre(&read.codes[0], [1601.0 + side / 2.0, 599.0 + side / 2.0]);
         assert!(Views::new(&photo).run(crops, None, &[]).codes.is_empty());
 
         // An image the working view does not shrink has no full view apart from it.
-        let page = GrayImage::from_fn(1000, 800, |x, y| {
-            let inside =
-                (300..300 + code.width()).contains(&x) && (200..200 + code.height()).contains(&y);
-            if inside {
-                *code.get_pixel(x - 300, y - 200)
-            } else {
-                image::Luma([255])
-            }
-        });
+        let mut page = GrayImage::from_pixel(1000, 800, image::Luma([255]));
+        image::imageops::replace(&mut page, &code, 300, 200);
         let damaged = [[300.0, 200.0, 300.0 + side, 200.0 + side]];
         assert!(Views::new(&page)
             .run(crops, None, &damaged)
@@ -901,9 +899,7 @@ mod tests {
         assert_eq!(codes[0].content.text, "https://example.com/cropped-tight");
         assert_eq!(codes[0].strategy, "finder/padded/localaverage");
         // Points are in the cropped image's pixels: the symbol's corners are its corners.
-        let [x, y] = codes[0].center();
-        assert!((x - side as f32 / 2.0).abs() < 4.0, "{x}");
-        assert!((y - side as f32 / 2.0).abs() < 4.0, "{y}");
+        assert_centre(&codes[0], [side as f32 / 2.0; 2]);
     }
 
     #[test]

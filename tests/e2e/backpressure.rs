@@ -11,12 +11,14 @@ const KIB: usize = 1024;
 
 impl TestApp {
     async fn upload_png(&self, body: Vec<u8>) -> Answer {
-        let request = self
-            .client
-            .post(self.url("/api/v1/qrcode/scan"))
-            .header("content-type", "image/png")
-            .body(body);
-        answer(request.send().await.expect("qrscan answers")).await
+        self.upload("image/png", body, None).await
+    }
+
+    /// Waits until no image bytes are held, then checks an upload of a code for `text` is read.
+    async fn assert_released_and_serving(&self, text: &str) {
+        self.wait_for_metric(HELD, |held| held == 0.0).await;
+        let answer = self.upload_png(qr_png(text)).await;
+        assert_eq!(answer.assert_success()["content"], text);
     }
 
     /// Starts an upload that declares `declared` bytes, sends `sent` of them and stalls until
@@ -63,12 +65,8 @@ async fn an_upload_larger_than_the_byte_budget_is_503_with_retry_after() {
 
     answer.assert_busy();
     assert_eq!(app.get("/healthz").await.body["status"], "ok");
-    app.wait_for_metric(HELD, |held| held == 0.0).await;
-    let small = app.upload_png(qr_png("https://cli.im/after-503")).await;
-    assert_eq!(
-        small.assert_success()["content"],
-        "https://cli.im/after-503"
-    );
+    app.assert_released_and_serving("https://cli.im/after-503")
+        .await;
 }
 
 #[tokio::test]
@@ -113,13 +111,8 @@ async fn an_upload_that_stalls_past_the_fetch_timeout_is_1004_and_frees_its_byte
     let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
     let envelope: serde_json::Value = serde_json::from_str(body).expect("an envelope");
     assert_eq!(envelope["code"], 1004, "{response}");
-
-    app.wait_for_metric(HELD, |held| held == 0.0).await;
-    let after = app.upload_png(qr_png("https://cli.im/after-stall")).await;
-    assert_eq!(
-        after.assert_success()["content"],
-        "https://cli.im/after-stall"
-    );
+    app.assert_released_and_serving("https://cli.im/after-stall")
+        .await;
 }
 
 #[tokio::test]

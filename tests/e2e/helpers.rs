@@ -93,6 +93,19 @@ impl TestApp {
             .await
     }
 
+    /// POST /api/v1/qrcode/scan with `body` as `content_type` and an optional bearer key.
+    pub async fn upload(&self, content_type: &str, body: Vec<u8>, key: Option<&str>) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url("/api/v1/qrcode/scan"))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        answer(request.send().await.expect("qrscan answers")).await
+    }
+
     /// POST /api/v1/qrcode/scan_url with a raw body and optional bearer key.
     pub async fn post_scan_url(&self, body: String, key: Option<&str>) -> Answer {
         let mut request = self

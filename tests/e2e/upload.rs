@@ -17,18 +17,6 @@ fn multipart(field: &str, bytes: &[u8]) -> Vec<u8> {
 }
 
 impl TestApp {
-    async fn upload(&self, content_type: &str, body: Vec<u8>, key: Option<&str>) -> Answer {
-        let mut request = self
-            .client
-            .post(self.url("/api/v1/qrcode/scan"))
-            .header("content-type", content_type)
-            .body(body);
-        if let Some(key) = key {
-            request = request.bearer_auth(key);
-        }
-        answer(request.send().await.expect("qrscan answers")).await
-    }
-
     async fn upload_multipart(&self, field: &str, bytes: &[u8]) -> Answer {
         let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
         self.upload(&content_type, multipart(field, bytes), None)
