@@ -326,7 +326,6 @@ fn candidate_strategies() -> Vec<Strategy> {
     let views = [
         View::Working,
         View::Half,
-        View::Third,
         View::Double,
         View::Blurred,
         View::Padded,

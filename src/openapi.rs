@@ -13,16 +13,6 @@ byte limit; 1006 over the pixel limit; 1007 not a supported image; 1008 no QR co
 unreadable. In `--http-status compat` \
 (default) business codes answer HTTP 200; in `rest` each has its own status.";
 
-/// Error-correction level of a code.
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)] // a schema for a field that is a &'static str in the code
-pub enum EcLevel {
-    L,
-    M,
-    Q,
-    H,
-}
-
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -37,7 +27,7 @@ pub enum EcLevel {
         crate::api::openapi,
         crate::api::page
     ),
-    components(schemas(crate::api::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, EcLevel)),
+    components(schemas(crate::api::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel)),
     modifiers(&BearerAuth),
     tags((name = "scan", description = "Find and classify QR codes"), (name = "service", description = "Operations"))
 )]

@@ -20,11 +20,10 @@ use tokio::sync::Semaphore;
 use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
 use crate::config::{EngineConfig, ProviderCase};
-use crate::decode::{self, DecodeError, DecodeOptions, QrCode};
+use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, QrCode};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{Fetcher, ImageUrl};
 use crate::metrics::Metrics;
-use crate::openapi::EcLevel;
 
 /// `data` of a successful response: cli.im's two fields plus every code found.
 #[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
@@ -49,8 +48,7 @@ pub struct CodeData {
     pub points: [[f32; 2]; 4],
     #[schema(minimum = 1, maximum = 40)]
     pub version: u8,
-    #[schema(value_type = EcLevel)]
-    pub ec_level: &'static str,
+    pub ec_level: EcLevel,
     /// The charset the text was read with: UTF-8, GB18030, Shift_JIS, ISO-8859-1, ...
     #[schema(value_type = String)]
     pub encoding: &'static str,
@@ -229,7 +227,7 @@ impl Scanner {
                     .await?;
                 let strategy = outcome.as_ref().ok().and_then(|codes| codes.first());
                 self.metrics
-                    .observe_decode(elapsed, strategy.map(|c| c.strategy.as_str()));
+                    .observe_decode(elapsed, strategy.map(|c| c.strategy.label()).as_deref());
                 self.cache.remember(key, &outcome);
                 outcome
             }

@@ -2,7 +2,7 @@
 //! count and a parity byte shared by the whole set. A complete set is joined back into one
 //! message, in index order, whether its symbols came from one image or from several.
 
-use super::QrCode;
+use super::{EcLevel, QrCode};
 use crate::text::{self, Content};
 
 /// Joins the first complete structured-append set among `codes` into one code: the parts'
@@ -54,7 +54,7 @@ fn join(parts: &[&QrCode]) -> QrCode {
             [max[0], max[1]],
             [min[0], max[1]],
         ],
-        strategy: "structured-append".into(),
+        strategy: parts[0].strategy,
     }
 }
 
@@ -115,9 +115,9 @@ mod tests {
                 }),
             },
             version: 2,
-            ec_level: "M",
+            ec_level: EcLevel::M,
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
-            strategy: String::new(),
+            strategy: crate::decode::CHEAP_STRATEGIES[0],
         }
     }
 

@@ -19,7 +19,8 @@ use rxing::qrcode::cpp_port::detector::{
     DetectPureQR, FindFinderPatterns, GenerateFinderPatternSets, SampleQR,
 };
 
-use super::QrCode;
+use super::strategy::Strategy;
+use super::{EcLevel, QrCode};
 use crate::text;
 
 /// What one detector run saw: the codes it read, and the symbols it read the format of but
@@ -32,6 +33,26 @@ pub struct Detected {
     pub damaged: Vec<[[f32; 2]; 4]>,
     /// Candidates without a place: the detector panicked while following one.
     pub lost: usize,
+}
+
+/// Where the bits a detector looks at sit in the caller's image, and which strategy looks:
+/// a view `scale` times smaller than the image, or a crop of one with its top-left corner at
+/// `origin` (in view pixels).
+#[derive(Clone, Copy, Debug)]
+pub struct Placement {
+    pub origin: [f32; 2],
+    pub scale: f32,
+    pub strategy: Strategy,
+}
+
+impl Placement {
+    /// A point of the detector's bits in the caller's image pixels.
+    fn to_image(self, x: f32, y: f32) -> [f32; 2] {
+        [
+            (x + self.origin[0]) * self.scale,
+            (y + self.origin[1]) * self.scale,
+        ]
+    }
 }
 
 impl Detected {
@@ -53,16 +74,9 @@ impl Detected {
 /// zxing-cpp's detector: scan every third row for 1:1:3:1:1 runs, confirm each as a
 /// concentric pattern, group patterns into plausible triples (most plausible first), sample
 /// each triple through its alignment-pattern grid. A triple whose symbol reads claims its
-/// patterns, so they are not reused for a lesser triple. `bits` is a view `scale` times smaller
-/// than the caller's image, or a crop of one with its top-left corner at `origin`; points are
-/// mapped back to the caller's image. `deadline` stops the walk over triples, which can be
-/// long on busy photos.
-pub fn finder(
-    bits: &BitMatrix,
-    origin: [f32; 2],
-    scale: f32,
-    deadline: Option<Instant>,
-) -> Detected {
+/// patterns, so they are not reused for a lesser triple. Points are mapped back to the caller's
+/// image through `at`. `deadline` stops the walk over triples, which can be long on busy photos.
+pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         let mut patterns = FindFinderPatterns(bits, true, 0);
@@ -80,12 +94,13 @@ pub fn finder(
             };
             // The sampler reports top-left, top-right, bottom-left, bottom-right.
             let corner = |i: usize| {
-                sampled.getPoints().get(i).map_or([0.0, 0.0], |p| {
-                    [(p.x + origin[0]) * scale, (p.y + origin[1]) * scale]
-                })
+                sampled
+                    .getPoints()
+                    .get(i)
+                    .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
             };
             let points = [corner(0), corner(1), corner(3), corner(2)];
-            match read_grid(sampled.getBits(), points) {
+            match read_grid(sampled.getBits(), points, at.strategy) {
                 Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
@@ -109,7 +124,7 @@ pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
 /// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
 /// pixel per module, below what the scan can confirm. It expects the symbol upright, so the
 /// image is first turned by the multiple of 90 degrees its corners call for.
-pub fn pure(bits: &BitMatrix, origin: [f32; 2], scale: f32) -> Detected {
+pub fn pure(bits: &BitMatrix, at: Placement) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
@@ -150,14 +165,11 @@ pub fn pure(bits: &BitMatrix, origin: [f32; 2], scale: f32) -> Detected {
                 .getPoints()
                 .get(i)
                 .map_or([0.0, 0.0], |p| [p.x, p.y]);
-            let unturned = unturn(p, turns as u32, turned.width(), turned.height());
-            [
-                (unturned[0] + origin[0]) * scale,
-                (unturned[1] + origin[1]) * scale,
-            ]
+            let [x, y] = unturn(p, turns as u32, turned.width(), turned.height());
+            at.to_image(x, y)
         };
         let points = [0, 1, 2, 3].map(corner);
-        match read_grid(sampled.getBits(), points) {
+        match read_grid(sampled.getBits(), points, at.strategy) {
             Ok(code) => detected.codes.push(code),
             Err(unread) => detected.count(unread, points),
         }
@@ -180,10 +192,9 @@ fn unturn(mut p: [f32; 2], turns: u32, width: u32, height: u32) -> [f32; 2] {
 }
 
 /// rqrr: finds finder patterns as flood-filled regions of its own adaptive threshold. `grey`
-/// is a crop whose top-left corner is at `origin` in a view `scale` times smaller than the
-/// caller's image. rqrr has no deadline and copies the whole image for every triple of finder
+/// is a crop of a view, placed in the caller's image by `at`. rqrr has no deadline and copies the whole image for every triple of finder
 /// patterns it tries, so callers give it crops around single symbols, never a busy photo.
-pub fn rqrr(grey: &GrayImage, origin: [f32; 2], scale: f32) -> Detected {
+pub fn rqrr(grey: &GrayImage, at: Placement) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
             grey.width() as usize,
@@ -203,13 +214,8 @@ pub fn rqrr(grey: &GrayImage, origin: [f32; 2], scale: f32) -> Detected {
                     }
                 }
             }
-            let points = grid.bounds.map(|p| {
-                [
-                    (p.x as f32 + origin[0]) * scale,
-                    (p.y as f32 + origin[1]) * scale,
-                ]
-            });
-            match read_grid(&matrix, points) {
+            let points = grid.bounds.map(|p| at.to_image(p.x as f32, p.y as f32));
+            match read_grid(&matrix, points, at.strategy) {
                 Ok(code) => detected.codes.push(code),
                 Err(unread) => detected.count(unread, points),
             }
@@ -232,7 +238,11 @@ pub enum Unread {
 }
 
 /// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text.
-pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, Unread> {
+pub fn read_grid(
+    modules: &BitMatrix,
+    points: [[f32; 2]; 4],
+    strategy: Strategy,
+) -> Result<QrCode, Unread> {
     let size = modules.width();
     if size != modules.height() || size < 21 || (size - 17) % 4 != 0 {
         return Err(Unread::NotASymbol);
@@ -255,10 +265,10 @@ pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, U
     // rxing reports the level as its two format bits ("1" = L, "0" = M, "3" = Q, "2" = H);
     // the letters are accepted too, in case a later version reports those.
     let ec_level = match decoded.getECLevel() {
-        "1" | "L" => "L",
-        "0" | "M" => "M",
-        "3" | "Q" => "Q",
-        "2" | "H" => "H",
+        "1" | "L" => EcLevel::L,
+        "0" | "M" => EcLevel::M,
+        "3" | "Q" => EcLevel::Q,
+        "2" | "H" => EcLevel::H,
         _ => return Err(Unread::Damaged),
     };
     Ok(QrCode {
@@ -266,7 +276,7 @@ pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<QrCode, U
         version,
         ec_level,
         points,
-        strategy: String::new(), // set by the caller, which knows the strategy
+        strategy,
     })
 }
 

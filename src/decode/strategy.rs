@@ -1,0 +1,457 @@
+//! The strategies: which view of the image each detector looks at, in which order, and the
+//! `Views` that make each view and binarization once per image so strategies share them.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use image::GrayImage;
+use rxing::common::BitMatrix;
+
+use super::detect::{self, Detected, Placement};
+use super::pixels;
+
+/// The strategies `decode_luma` always tries, in order, until one reads a code. Each costs
+/// about a millisecond on a 640x480 image; the order comes from measurements over the zxing-cpp
+/// corpus at four rotations (`examples/corpus.rs --strategies`): the first reads 464 of 548
+/// image-rotations, and each next one reads the most of what the ones before it miss.
+pub const CHEAP_STRATEGIES: &[Strategy] = &[
+    finder(View::Working, Binarizer::LocalAverage, false),
+    // Light-on-dark codes; a global threshold keeps their large flat areas whole.
+    finder(View::Working, Binarizer::Otsu, true),
+    // Blurred or noisy photos, and print dots inside modules.
+    finder(View::Half, Binarizer::Otsu, false),
+    finder(View::Half, Binarizer::LocalAverage, false),
+    finder(View::Working, Binarizer::Otsu, false),
+    // Heavy sensor noise and low contrast: the blur restores finder patterns' runs, and one
+    // global threshold does not follow the noise as an 8x8 local one does.
+    finder(View::Blurred, Binarizer::Otsu, false),
+    // Codes cut tight or touching the photo's edge: a light margin stands in for the quiet
+    // zone. Not first: the margin shifts the local thresholds near the edge, and alone it
+    // reads fewer corpus images than the unpadded view.
+    finder(View::Padded, Binarizer::LocalAverage, false),
+];
+
+/// Strategies costing ten times more, tried only when a cheap one sampled a symbol it could
+/// not read: a code is there but the geometry is hard (tiny modules, curved paper). Gating
+/// keeps images without codes, the usual failure, at the cost of the cheap strategies.
+pub const COSTLY_STRATEGIES: &[Strategy] = &[
+    // A code a few pixels per module in a large photo: the working view's shrinking leaves
+    // it just enough to be found but not read. Crops at full resolution cost little.
+    Strategy::FinderCrops {
+        view: View::Full,
+        binarizer: Binarizer::LocalAverage,
+    },
+    finder(View::Double, Binarizer::LocalAverage, false),
+    // rqrr fits each symbol's perspective to its timing patterns: reads curved and crumpled
+    // codes the finder-pattern sampler misses. It runs on crops around the symbols the
+    // strategies before it sampled but could not read, never on the whole image.
+    Strategy::Rqrr {
+        view: View::Double,
+        invert: false,
+    },
+    Strategy::Rqrr {
+        view: View::Working,
+        invert: false,
+    },
+];
+
+const fn finder(view: View, binarizer: Binarizer, invert: bool) -> Strategy {
+    Strategy::Finder {
+        view,
+        binarizer,
+        invert,
+    }
+}
+
+/// One way of looking for codes: a view of the image, and a detector run on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// zxing-cpp's finder-pattern detector on a binarized view; `invert` reads light-on-dark.
+    Finder {
+        view: View,
+        binarizer: Binarizer,
+        invert: bool,
+    },
+    /// The finder-pattern detector on crops of a view around the symbols earlier strategies
+    /// sampled but could not read.
+    FinderCrops { view: View, binarizer: Binarizer },
+    /// rqrr (it thresholds on its own) on crops of a grey view around the symbols earlier
+    /// strategies sampled but could not read.
+    Rqrr { view: View, invert: bool },
+}
+
+impl Strategy {
+    /// A short, stable name: `finder/half/otsu/inverted`, `rqrr/working`, ...
+    pub fn label(&self) -> String {
+        let (name, view, binarizer, invert) = match *self {
+            Strategy::Finder {
+                view,
+                binarizer,
+                invert,
+            } => ("finder", view, Some(binarizer), invert),
+            Strategy::FinderCrops { view, binarizer } => {
+                ("finder-crops", view, Some(binarizer), false)
+            }
+            Strategy::Rqrr { view, invert } => ("rqrr", view, None, invert),
+        };
+        let mut label = format!("{name}/{view:?}");
+        if let Some(binarizer) = binarizer {
+            label.push_str(&format!("/{binarizer:?}"));
+        }
+        if invert {
+            label.push_str("/inverted");
+        }
+        label.to_ascii_lowercase()
+    }
+}
+
+/// The grey image a strategy looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum View {
+    /// The image as loaded; photos over `WORKING_SIDE` pixels are first shrunk by an integer
+    /// factor, since finder patterns of any code a person can photograph survive that.
+    Working,
+    /// The working image averaged over 2x2 blocks: removes noise, sharpens blurred modules.
+    Half,
+    /// Upscaled twice, for codes of one or two pixels per module (small images only).
+    Double,
+    /// A 3x3 box blur: fills the dots of dot-printed and screen-photographed modules.
+    Blurred,
+    /// The working image inside a light margin: a code cut tight to its symbol, or touching
+    /// the edge of the photo, gets back the quiet zone the finder-pattern scan needs around it.
+    Padded,
+    /// The image at full resolution, for photos the working view shrank: small codes in large
+    /// photos lose their modules to the shrinking. Only looked at in crops, never whole.
+    Full,
+}
+
+/// How a grey view becomes black and white for the finder-pattern detector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binarizer {
+    /// zxing's local-average threshold over 8x8 blocks: robust to shadows and gradients.
+    LocalAverage,
+    /// One global threshold (Otsu): keeps large flat modules whole.
+    Otsu,
+}
+
+/// Long side above which the working image is shrunk.
+const WORKING_SIDE: u32 = 1600;
+/// Long side up to which the `Double` view is made.
+const DOUBLE_MAX_SIDE: u32 = 600;
+/// Short side a downscaled view must keep to be worth scanning.
+const MIN_SCALED_SIDE: u32 = 120;
+
+/// The views and binarizations made so far for one image, so strategies share them.
+pub(super) struct Views<'a> {
+    grey: &'a GrayImage,
+    /// Each view with the factor from its pixels to the original image's; `None`: not applicable.
+    views: HashMap<View, Option<(GrayImage, f32)>>,
+    binarized: HashMap<(View, Binarizer), Option<BitMatrix>>,
+}
+
+impl<'a> Views<'a> {
+    pub(super) fn new(grey: &'a GrayImage) -> Self {
+        Views {
+            grey,
+            views: HashMap::new(),
+            binarized: HashMap::new(),
+        }
+    }
+
+    fn view(&mut self, view: View) -> Option<&(GrayImage, f32)> {
+        if !self.views.contains_key(&view) {
+            let made = self.make(view);
+            self.views.insert(view, made);
+        }
+        self.views.get(&view)?.as_ref()
+    }
+
+    fn make(&mut self, view: View) -> Option<(GrayImage, f32)> {
+        let long_side = self.grey.width().max(self.grey.height());
+        if view == View::Working {
+            let factor = long_side.div_ceil(WORKING_SIDE);
+            return Some(if factor > 1 {
+                (pixels::downscale(self.grey, factor), factor as f32)
+            } else {
+                (self.grey.clone(), 1.0)
+            });
+        }
+        let (working, scale) = self.view(View::Working)?;
+        let short_side = working.width().min(working.height());
+        match view {
+            View::Working => None,
+            View::Half => (short_side / 2 >= MIN_SCALED_SIDE)
+                .then(|| (pixels::downscale(working, 2), scale * 2.0)),
+            View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
+                .then(|| (pixels::upscale(working, 2), scale / 2.0)),
+            View::Blurred => Some((pixels::blur(working), *scale)),
+            View::Padded => {
+                let margin = padding(working);
+                Some((pixels::pad(working, margin), *scale))
+            }
+            // Cropped straight from the loaded image by `cropped`: a copy would cost a
+            // full-size image for a few small crops.
+            View::Full => None,
+        }
+    }
+
+    /// `view` for cropping: the view and its scale, or for `Full`, the loaded image when the
+    /// working view is smaller than it (otherwise `Full` adds nothing to `Working`).
+    fn cropped(&mut self, view: View) -> Option<(&GrayImage, f32)> {
+        if view != View::Full {
+            return self.view(view).map(|(grey, scale)| (grey, *scale));
+        }
+        let grey = self.grey;
+        let shrunk = self.view(View::Working)?.1 > 1.0;
+        shrunk.then_some((grey, 1.0))
+    }
+
+    /// Runs `detect` on crops of `view` around the first `MAX_CROPS` damaged symbols, until the
+    /// deadline; `detect` gets the crop and where it sits in the image.
+    fn on_crops(
+        &mut self,
+        strategy: Strategy,
+        view: View,
+        damaged: &[[f32; 4]],
+        deadline: Option<Instant>,
+        mut detect: impl FnMut(GrayImage, Placement) -> Detected,
+    ) -> Detected {
+        let Some((grey, scale)) = self.cropped(view) else {
+            return Detected::default();
+        };
+        let mut detected = Detected::default();
+        for &bounds in damaged.iter().take(MAX_CROPS) {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            let (crop, origin) = crop_around(grey, bounds, scale);
+            let at = Placement {
+                origin,
+                scale,
+                strategy,
+            };
+            let seen = detect(crop, at);
+            detected.codes.extend(seen.codes);
+            detected.damaged.extend(seen.damaged);
+            detected.lost += seen.lost;
+        }
+        detected
+    }
+
+    fn binarized(&mut self, view: View, binarizer: Binarizer) -> Option<&BitMatrix> {
+        let key = (view, binarizer);
+        if !self.binarized.contains_key(&key) {
+            let bits = self.view(view).and_then(|(grey, _)| match binarizer {
+                Binarizer::LocalAverage => pixels::local_average(grey),
+                Binarizer::Otsu => pixels::otsu(grey),
+            });
+            self.binarized.insert(key, bits);
+        }
+        self.binarized.get(&key)?.as_ref()
+    }
+
+    /// Runs one strategy; `damaged` (symbols earlier strategies could not read, as bounding
+    /// boxes in image pixels) is where the crop-based ones look.
+    pub(super) fn run(
+        &mut self,
+        strategy: Strategy,
+        deadline: Option<Instant>,
+        damaged: &[[f32; 4]],
+    ) -> Detected {
+        match strategy {
+            Strategy::Finder {
+                view,
+                binarizer,
+                invert,
+            } => {
+                let Some(scale) = self.view(view).map(|(_, scale)| *scale) else {
+                    return Detected::default();
+                };
+                // A padded view's pixel (x, y) is the working image's (x - margin, y - margin).
+                let origin = if view == View::Padded {
+                    let margin = self.view(View::Working).map_or(0, |(w, _)| padding(w));
+                    [-(margin as f32); 2]
+                } else {
+                    [0.0, 0.0]
+                };
+                let Some(bits) = self.binarized(view, binarizer) else {
+                    return Detected::default();
+                };
+                let flipped;
+                let bits = if invert {
+                    flipped = {
+                        let mut bits = bits.clone();
+                        bits.flip_self();
+                        bits
+                    };
+                    &flipped
+                } else {
+                    bits
+                };
+                let at = Placement {
+                    origin,
+                    scale,
+                    strategy,
+                };
+                let detected = detect::finder(bits, at, deadline);
+                if detected.codes.is_empty() {
+                    // The pure detector costs one pass over the bits; it reads what is too
+                    // small for the scan (one pixel per module) when nothing else is there.
+                    let pure = detect::pure(bits, at);
+                    if !pure.codes.is_empty() {
+                        return pure;
+                    }
+                }
+                detected
+            }
+            Strategy::FinderCrops { view, binarizer } => {
+                self.on_crops(strategy, view, damaged, deadline, |crop, at| {
+                    let bits = match binarizer {
+                        Binarizer::LocalAverage => pixels::local_average(&crop),
+                        Binarizer::Otsu => pixels::otsu(&crop),
+                    };
+                    bits.map(|bits| detect::finder(&bits, at, deadline))
+                        .unwrap_or_default()
+                })
+            }
+            Strategy::Rqrr { view, invert } => {
+                self.on_crops(strategy, view, damaged, deadline, |mut crop, at| {
+                    if invert {
+                        image::imageops::invert(&mut crop);
+                    }
+                    if few_finder_patterns(&crop) {
+                        detect::rqrr(&crop, at)
+                    } else {
+                        Detected::default()
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// The margin of the padded view: a sixteenth of the working image's long side (more than a
+/// module of a symbol that fills the image; an eighth read no more), at least 8 pixels.
+fn padding(working: &GrayImage) -> u32 {
+    (working.width().max(working.height()) / 16).max(8)
+}
+
+/// Most damaged symbols a crop-based strategy looks at: the first ones found, which the
+/// cheapest strategies found, are the likeliest codes.
+const MAX_CROPS: usize = 8;
+
+/// Most finder patterns a crop may hold for rqrr to run on it: four symbols' worth. rqrr
+/// tests every plausible triple of patterns, copying the whole crop for each, so its time
+/// grows with the square of the patterns and has no deadline: a field of many small codes
+/// inside one damaged symbol's box would hold a worker for minutes.
+const MAX_CROP_FINDER_PATTERNS: usize = 12;
+
+/// Whether rqrr's time on `crop` is bounded: it holds few finder patterns, counted by the
+/// finder-pattern scan (a pass over the crop) on the local-average binarization.
+fn few_finder_patterns(crop: &GrayImage) -> bool {
+    pixels::local_average(crop)
+        .is_some_and(|bits| detect::finder_pattern_count(&bits) <= MAX_CROP_FINDER_PATTERNS)
+}
+
+/// The part of `view` (`scale` times smaller than the image) around `bounds` (a box in image
+/// pixels), with a margin of half the box on each side: the sampler that found the
+/// symbol may have placed its corners a few modules off, as it does on curved paper. Returns
+/// the crop and its top-left corner in view pixels.
+fn crop_around(view: &GrayImage, bounds: [f32; 4], scale: f32) -> (GrayImage, [f32; 2]) {
+    let [left, top, right, bottom] = bounds.map(|v| v / scale);
+    let margin = ((right - left).max(bottom - top) / 2.0).max(8.0);
+    let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
+    let (x0, y0) = (
+        clamp(left - margin, view.width()),
+        clamp(top - margin, view.height()),
+    );
+    let (x1, y1) = (
+        clamp((right + margin).ceil(), view.width()),
+        clamp((bottom + margin).ceil(), view.height()),
+    );
+    let crop = image::imageops::crop_imm(view, x0, y0, x1 - x0, y1 - y0).to_image();
+    (crop, [x0 as f32, y0 as f32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testkit::{assert_centre, qr_field};
+    use super::*;
+
+    #[test]
+    fn rqrr_runs_on_a_crop_around_a_damaged_symbol_and_nowhere_else() {
+        let one = qr_field("https://example.com/crop", 3, 1);
+        let mut page = GrayImage::from_pixel(400, 300, image::Luma([255]));
+        image::imageops::replace(&mut page, &one, 200, 100);
+        let rqrr = Strategy::Rqrr {
+            view: View::Working,
+            invert: false,
+        };
+        let side = one.width() as f32;
+        let damaged = [[212.0, 112.0, 188.0 + side, 88.0 + side]];
+
+        let read = Views::new(&page).run(rqrr, None, &damaged);
+        assert_eq!(read.codes.len(), 1);
+        assert_eq!(read.codes[0].content.text, "https://example.com/crop");
+        // Points come back in page pixels, not crop pixels.
+        assert_centre(&read.codes[0], [200.0 + side / 2.0, 100.0 + side / 2.0]);
+
+        // No damaged symbol, no crop: the code elsewhere in the page is not rqrr's to find.
+        assert!(Views::new(&page).run(rqrr, None, &[]).codes.is_empty());
+        let elsewhere = [[0.0, 0.0, 60.0, 60.0]];
+        assert!(Views::new(&page)
+            .run(rqrr, None, &elsewhere)
+            .codes
+            .is_empty());
+    }
+
+    #[test]
+    fn rqrr_is_not_run_on_a_crop_full_of_finder_patterns() {
+        // rqrr's time grows with the square of the patterns and it has no deadline.
+        let field = qr_field("https://example.com/field", 2, 6);
+        assert!(!few_finder_patterns(&field));
+        let rqrr = Strategy::Rqrr {
+            view: View::Working,
+            invert: false,
+        };
+        let whole = [[0.0, 0.0, field.width() as f32, field.height() as f32]];
+        assert!(Views::new(&field).run(rqrr, None, &whole).codes.is_empty());
+
+        // Four symbols' worth is allowed: 2 x 2 codes hold 12 patterns.
+        let four = qr_field("https://example.com/field", 2, 2);
+        assert!(few_finder_patterns(&four));
+        let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
+        assert!(!Views::new(&four).run(rqrr, None, &whole).codes.is_empty());
+    }
+
+    #[test]
+    fn finder_crops_read_the_full_resolution_image_around_a_damaged_symbol() {
+        // 3300 px wide: the working view is a third of it.
+        let text = "https://example.com/small-in-a-large-photo";
+        let code = qr_field(text, 4, 1);
+        let mut photo = GrayImage::from_pixel(3300, 1000, image::Luma([190]));
+        image::imageops::replace(&mut photo, &code, 1601, 599);
+        let side = code.width() as f32;
+        // Where a strategy on the working view saw the symbol: a box in photo pixels.
+        let damaged = [[1617.0, 615.0, 1585.0 + side, 583.0 + side]];
+        let crops = Strategy::FinderCrops {
+            view: View::Full,
+            binarizer: Binarizer::LocalAverage,
+        };
+
+        let read = Views::new(&photo).run(crops, None, &damaged);
+        assert_eq!(read.codes.len(), 1);
+        assert_eq!(read.codes[0].content.text, text);
+        assert_centre(&read.codes[0], [1601.0 + side / 2.0, 599.0 + side / 2.0]);
+        assert!(Views::new(&photo).run(crops, None, &[]).codes.is_empty());
+
+        // An image the working view does not shrink has no full view apart from it.
+        let mut page = GrayImage::from_pixel(1000, 800, image::Luma([255]));
+        image::imageops::replace(&mut page, &code, 300, 200);
+        let damaged = [[300.0, 200.0, 300.0 + side, 200.0 + side]];
+        assert!(Views::new(&page)
+            .run(crops, None, &damaged)
+            .codes
+            .is_empty());
+    }
+}

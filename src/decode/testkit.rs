@@ -1,0 +1,58 @@
+//! Images for the decoder's unit tests, generated from their expected text.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, GrayImage, ImageFormat};
+
+use super::QrCode;
+
+pub fn png(image: &DynamicImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .unwrap();
+    out
+}
+
+/// A QR code of `text` as RGBA pixels, 4 pixels per module with a 4-module quiet zone;
+/// light modules get `light` (a transparent one tests compositing).
+pub fn qr_rgba(text: &str, light: [u8; 4]) -> (Vec<u8>, u32) {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let modules = code.width();
+    let side = (modules + 8) * 4;
+    let mut rgba = Vec::with_capacity(side * side * 4);
+    for y in 0..side {
+        for x in 0..side {
+            let (mx, my) = ((x / 4).wrapping_sub(4), (y / 4).wrapping_sub(4));
+            let dark = mx < modules && my < modules && code[(mx, my)] == qrcode::Color::Dark;
+            rgba.extend(if dark { [0, 0, 0, 255] } else { light });
+        }
+    }
+    (rgba, side as u32)
+}
+
+/// `count` x `count` copies of the code for `text`, `scale` pixels per module, each with a
+/// 4-module quiet zone.
+pub fn qr_field(text: &str, scale: u32, count: u32) -> GrayImage {
+    let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+    let modules = code.width() as u32;
+    let cell = modules + 8;
+    GrayImage::from_fn(cell * scale * count, cell * scale * count, |x, y| {
+        let (mx, my) = (
+            (x / scale % cell).wrapping_sub(4),
+            (y / scale % cell).wrapping_sub(4),
+        );
+        let dark =
+            mx < modules && my < modules && code[(mx as usize, my as usize)] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}
+
+/// Asserts that `code`'s centre is within 4 pixels of `expected`, in the caller's pixels.
+pub fn assert_centre(code: &QrCode, expected: [f32; 2]) {
+    let [x, y] = code.center();
+    assert!(
+        (x - expected[0]).abs() < 4.0 && (y - expected[1]).abs() < 4.0,
+        "centre ({x}, {y}), expected {expected:?}"
+    );
+}
