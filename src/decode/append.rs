@@ -2,7 +2,7 @@
 //! count and a parity byte shared by the whole set. A complete set is joined back into one
 //! message, in index order, whether its symbols came from one image or from several.
 
-use super::{EcLevel, QrCode};
+use super::QrCode;
 use crate::text::{self, Content};
 
 /// Joins the first complete structured-append set among `codes` into one code: the parts'
@@ -100,6 +100,7 @@ fn rejoin_bytes(parts: &[&QrCode]) -> Option<Content> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::EcLevel;
     use crate::text::StructuredAppend;
 
     fn part(text: &str, index: u8, count: u8, parity: u8) -> QrCode {
