@@ -33,6 +33,9 @@ pub struct Detected {
     pub damaged: Vec<[[f32; 2]; 4]>,
     /// Candidates without a place: the detector panicked while following one.
     pub lost: usize,
+    /// Finder patterns the scan confirmed, as centre and size in the caller's image pixels:
+    /// evidence of symbols, read or not.
+    pub patterns: Vec<[f32; 3]>,
 }
 
 /// Where the bits a detector looks at sit in the caller's image, and which strategy looks:
@@ -80,6 +83,13 @@ pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Det
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         let mut patterns = FindFinderPatterns(bits, true, 0);
+        detected.patterns = patterns
+            .iter()
+            .map(|p| {
+                let [x, y] = at.to_image(p.p.x, p.p.y);
+                [x, y, p.size as f32 * at.scale]
+            })
+            .collect();
         let sets = GenerateFinderPatternSets(&mut patterns);
         let mut used: Vec<ConcentricPattern> = Vec::new();
         for set in sets {

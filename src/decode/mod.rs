@@ -100,6 +100,21 @@ impl QrCode {
         (y, x)
     }
 
+    /// Whether `point` lies inside the symbol's quadrilateral (convex, either winding).
+    fn contains(&self, point: [f32; 2]) -> bool {
+        let p = &self.points;
+        let sides = (0..4).map(|i| {
+            let (a, b) = (p[i], p[(i + 1) % 4]);
+            (b[0] - a[0]) * (point[1] - a[1]) - (b[1] - a[1]) * (point[0] - a[0])
+        });
+        let (mut left, mut right) = (false, false);
+        for side in sides {
+            left |= side < 0.0;
+            right |= side > 0.0;
+        }
+        !(left && right)
+    }
+
     fn center(&self) -> [f32; 2] {
         let sum = self
             .points
@@ -129,9 +144,11 @@ pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Vec<QrCode>, Deco
     decode_luma(&grey, options, started)
 }
 
-/// Runs the detection strategies on a grey image, cheapest first, until one reads a code or the
-/// budget (counted from `started`) is spent. A complete structured-append set among the codes is
-/// also returned joined, as the first code.
+/// Runs the detection strategies on a grey image, cheapest first, until every code the
+/// evidence points to is read or the budget (counted from `started`) is spent. Evidence is what
+/// the detectors saw and no code read explains: finder patterns outside every code read, and
+/// symbols sampled but not read. A complete structured-append set among the codes is also
+/// returned joined, as the first code.
 pub fn decode_luma(
     grey: &GrayImage,
     options: &DecodeOptions,
@@ -143,11 +160,16 @@ pub fn decode_luma(
     let steps = CHEAP_STRATEGIES.iter().map(|s| (s, false));
     let steps = steps.chain(COSTLY_STRATEGIES.iter().map(|s| (s, true)));
     for (&strategy, costly) in steps {
-        if deadline.is_some_and(|d| Instant::now() >= d) || (costly && !found.saw_candidate()) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        found.merge(views.run(strategy, deadline, &found.damaged));
-        if !found.codes.is_empty() {
+        // The costly strategies look where a symbol was sampled and not read.
+        let damaged = found.unexplained_damaged();
+        if costly && damaged.is_empty() && found.lost == 0 {
+            break;
+        }
+        found.merge(views.run(strategy, deadline, &damaged));
+        if !found.codes.is_empty() && !found.expects_more() {
             break;
         }
     }
@@ -190,11 +212,26 @@ struct Found {
     damaged: Vec<[f32; 4]>,
     /// Candidates seen without a place (a detector panicked while following one).
     lost: usize,
+    /// Finder patterns confirmed by any strategy (centre, size; image pixels), each place once.
+    patterns: Vec<[f32; 3]>,
 }
+
+/// Finder patterns outside every code read, past which `decode_luma` keeps looking: a symbol
+/// shows three, and one with a damaged pattern two.
+const UNEXPLAINED_PATTERNS: usize = 2;
 
 impl Found {
     fn merge(&mut self, detected: Detected) {
         self.lost += detected.lost;
+        for pattern in detected.patterns {
+            let known = self.patterns.iter().any(|p| {
+                let reach = p[2].max(pattern[2]) / 2.0;
+                (p[0] - pattern[0]).abs() <= reach && (p[1] - pattern[1]).abs() <= reach
+            });
+            if !known {
+                self.patterns.push(pattern);
+            }
+        }
         for points in detected.damaged {
             let bounds = bounding_box(&points);
             let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
@@ -214,17 +251,35 @@ impl Found {
         !self.damaged.is_empty() || self.lost > 0
     }
 
-    /// Adds a code unless the same content was already found at the same place (two
-    /// strategies, or two finder-pattern triples, reading one symbol).
+    /// Whether `point` lies on a code already read.
+    fn explained(&self, point: [f32; 2]) -> bool {
+        self.codes.iter().any(|c| c.contains(point))
+    }
+
+    /// The symbols sampled but not read whose place no code read covers.
+    fn unexplained_damaged(&self) -> Vec<[f32; 4]> {
+        let centre = |b: &[f32; 4]| [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0];
+        self.damaged
+            .iter()
+            .filter(|b| !self.explained(centre(b)))
+            .copied()
+            .collect()
+    }
+
+    /// Whether what the detectors saw points to codes not read yet.
+    fn expects_more(&self) -> bool {
+        let patterns = self.patterns.iter();
+        let unexplained = patterns.filter(|p| !self.explained([p[0], p[1]])).count();
+        unexplained >= UNEXPLAINED_PATTERNS || !self.unexplained_damaged().is_empty()
+    }
+
+    /// Adds a code unless one already read lies on it: two strategies, or two finder-pattern
+    /// triples, reading one symbol. Decided by place, not text: two symbols can hold one text.
     fn add(&mut self, code: QrCode) {
-        let center = code.center();
-        let near = code.area().sqrt() / 2.0;
-        let duplicate = self.codes.iter().any(|c| {
-            let other = c.center();
-            c.content == code.content
-                && (center[0] - other[0]).abs() <= near.max(8.0)
-                && (center[1] - other[1]).abs() <= near.max(8.0)
-        });
+        let duplicate = self
+            .codes
+            .iter()
+            .any(|c| c.contains(code.center()) || code.contains(c.center()));
         if !duplicate {
             self.codes.push(code);
         }

@@ -16,6 +16,9 @@ use super::pixels;
 /// image-rotations, and each next one reads the most of what the ones before it miss.
 pub const CHEAP_STRATEGIES: &[Strategy] = &[
     finder(View::Working, Binarizer::LocalAverage, false),
+    // Photos larger than the working view: small codes (2-3 pixels per module in the photo)
+    // lose their modules to the shrinking. Nothing to do for smaller images.
+    finder(View::Full, Binarizer::LocalAverage, false),
     // Light-on-dark codes; a global threshold keeps their large flat areas whole.
     finder(View::Working, Binarizer::Otsu, true),
     // Blurred or noisy photos, and print dots inside modules.
@@ -121,7 +124,7 @@ pub enum View {
     /// the edge of the photo, gets back the quiet zone the finder-pattern scan needs around it.
     Padded,
     /// The image at full resolution, for photos the working view shrank: small codes in large
-    /// photos lose their modules to the shrinking. Only looked at in crops, never whole.
+    /// photos lose their modules to the shrinking.
     Full,
 }
 
@@ -189,15 +192,14 @@ impl<'a> Views<'a> {
                 let margin = padding(working);
                 Some((pixels::pad(working, margin), *scale))
             }
-            // Cropped straight from the loaded image by `cropped`: a copy would cost a
-            // full-size image for a few small crops.
+            // The loaded image itself, by `pixels`: a copy would cost a full-size image.
             View::Full => None,
         }
     }
 
-    /// `view` for cropping: the view and its scale, or for `Full`, the loaded image when the
-    /// working view is smaller than it (otherwise `Full` adds nothing to `Working`).
-    fn cropped(&mut self, view: View) -> Option<(&GrayImage, f32)> {
+    /// The pixels of `view` and its scale; for `Full`, the loaded image itself when the working
+    /// view is smaller than it (otherwise `Full` adds nothing to `Working`), never a copy.
+    fn pixels(&mut self, view: View) -> Option<(&GrayImage, f32)> {
         if view != View::Full {
             return self.view(view).map(|(grey, scale)| (grey, *scale));
         }
@@ -216,7 +218,7 @@ impl<'a> Views<'a> {
         deadline: Option<Instant>,
         mut detect: impl FnMut(GrayImage, Placement) -> Detected,
     ) -> Detected {
-        let Some((grey, scale)) = self.cropped(view) else {
+        let Some((grey, scale)) = self.pixels(view) else {
             return Detected::default();
         };
         let mut detected = Detected::default();
@@ -234,6 +236,7 @@ impl<'a> Views<'a> {
             detected.codes.extend(seen.codes);
             detected.damaged.extend(seen.damaged);
             detected.lost += seen.lost;
+            detected.patterns.extend(seen.patterns);
         }
         detected
     }
@@ -241,7 +244,7 @@ impl<'a> Views<'a> {
     fn binarized(&mut self, view: View, binarizer: Binarizer) -> Option<&BitMatrix> {
         let key = (view, binarizer);
         if !self.binarized.contains_key(&key) {
-            let bits = self.view(view).and_then(|(grey, _)| match binarizer {
+            let bits = self.pixels(view).and_then(|(grey, _)| match binarizer {
                 Binarizer::LocalAverage => pixels::local_average(grey),
                 Binarizer::Otsu => pixels::otsu(grey),
             });
@@ -264,7 +267,7 @@ impl<'a> Views<'a> {
                 binarizer,
                 invert,
             } => {
-                let Some(scale) = self.view(view).map(|(_, scale)| *scale) else {
+                let Some(scale) = self.pixels(view).map(|(_, scale)| scale) else {
                     return Detected::default();
                 };
                 // A padded view's pixel (x, y) is the working image's (x - margin, y - margin).
