@@ -21,7 +21,8 @@ use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
 
 use crate::budget::{ByteBudget, HeldBytes};
-use crate::error::{ApiError, ErrorKind, HttpStatusMode};
+use crate::config::HttpStatusMode;
+use crate::error::{ApiError, ErrorKind};
 use crate::fetch::FetchError;
 use crate::scan::{ScanData, Scanner};
 
@@ -161,7 +162,7 @@ pub fn respond(mode: HttpStatusMode, result: Result<ScanData, ApiError>) -> Resp
     tag = "scan",
     request_body(content = ScanUrlRequest, content_type = "application/json"),
     responses(
-        (status = 200, description = crate::openapi::CODES, body = Envelope),
+        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
         (status = 503, description = BUSY, body = Envelope),
     ),
@@ -199,7 +200,7 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
         (ScanImageRequest = "application/json"),
     )),
     responses(
-        (status = 200, description = crate::openapi::CODES, body = Envelope),
+        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
         (status = 503, description = BUSY, body = Envelope),
     ),
@@ -479,12 +480,6 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
-}
-
-/// `GET /openapi.json`: this API, described from the code.
-#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "This document", content_type = "application/json")))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(crate::openapi::document())
 }
 
 /// `GET /healthz`.

@@ -8,61 +8,60 @@
 use axum::http::StatusCode;
 
 use crate::budget::OverBudget;
+use crate::config::HttpStatusMode;
 use crate::decode::DecodeError;
 use crate::fetch::FetchError;
 
-/// How business outcomes map to HTTP statuses (`--http-status`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum HttpStatusMode {
-    /// 200 for every business outcome, like the hosted cli.im API.
-    #[default]
-    Compat,
-    /// A meaningful HTTP status per code, for gateways and dashboards.
-    Rest,
+/// Declares `ErrorKind` from the table below: each row is a variant, its envelope `code` and what
+/// the code means (the OpenAPI document lists these), so a new row cannot miss either.
+macro_rules! error_table {
+    ($($(#[$doc:meta])* $kind:ident = $code:literal, $meaning:literal;)*) => {
+        /// The class of a failure; each variant is one row of API.md section 4.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of API.md section 4.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),*];
+
+            /// The `code` field of the envelope.
+            pub fn code(self) -> u32 {
+                match self {
+                    $(ErrorKind::$kind => $code,)*
+                }
+            }
+
+            /// A few words on when the code is answered.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $meaning,)*
+                }
+            }
+        }
+    };
 }
 
-/// The class of a failure; each variant is one row of API.md section 4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    BadRequest,
-    Unauthorized,
-    NotFound,
-    MethodNotAllowed,
-    Internal,
-    Overloaded,
-    InvalidUrl,
-    UrlNotAllowed,
-    FetchFailed,
-    FetchTimeout,
-    TooLarge,
-    TooManyPixels,
-    NotAnImage,
-    NoCode,
-    Unreadable,
+error_table! {
+    BadRequest = 400, "malformed request";
+    Unauthorized = 403, "bad or missing key";
+    NotFound = 404, "no such route";
+    MethodNotAllowed = 405, "no such method";
+    Internal = 500, "bug";
+    Overloaded = 503, "busy (decode queue full or image memory budget spent)";
+    InvalidUrl = 1001, "URL invalid";
+    UrlNotAllowed = 1002, "URL not allowed";
+    FetchFailed = 1003, "fetch failed";
+    FetchTimeout = 1004, "fetch timed out";
+    TooLarge = 1005, "image over the byte limit";
+    TooManyPixels = 1006, "over the pixel limit";
+    NotAnImage = 1007, "not a supported image";
+    NoCode = 1008, "no QR code";
+    Unreadable = 1009, "QR code unreadable";
 }
 
 impl ErrorKind {
-    /// The `code` field of the envelope.
-    pub fn code(self) -> u32 {
-        match self {
-            ErrorKind::BadRequest => 400,
-            ErrorKind::Unauthorized => 403,
-            ErrorKind::NotFound => 404,
-            ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::Internal => 500,
-            ErrorKind::Overloaded => 503,
-            ErrorKind::InvalidUrl => 1001,
-            ErrorKind::UrlNotAllowed => 1002,
-            ErrorKind::FetchFailed => 1003,
-            ErrorKind::FetchTimeout => 1004,
-            ErrorKind::TooLarge => 1005,
-            ErrorKind::TooManyPixels => 1006,
-            ErrorKind::NotAnImage => 1007,
-            ErrorKind::NoCode => 1008,
-            ErrorKind::Unreadable => 1009,
-        }
-    }
-
     /// The HTTP status for this kind under `mode`.
     pub fn status(self, mode: HttpStatusMode) -> StatusCode {
         // Protocol-level outcomes keep their status in both modes (API.md section 4).

@@ -4,20 +4,33 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `commands -> server -> api -> scan -> fetch | decode | classify`.
+//! Dependencies point one way, down this list; a module uses only modules below it (`use
+//! crate::...`), never one above.
+//!
+//! ```text
+//! main -> commands -> server -> openapi -> api -> observe -> metrics
+//!                                          api -> error -> scan -> config -> fetch | decode | classify
+//!         commands -> cli -> config            scan -> metrics, budget;  fetch -> budget
+//! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
-//! - `config`: the one typed configuration, flags and `QRSCAN_*` variables.
-//! - `server`: state, the route table, `serve(listener, state, shutdown)`.
+//! - `server`: state construction, the route table, `serve(listener, state, shutdown)`.
+//! - `openapi`: the OpenAPI document and its route; it names the handlers, nothing names it.
 //! - `api`: the envelope, request parsing, thin handlers, authentication.
+//! - `observe`: the request middleware (request id, log line, request metrics); `metrics`: the
+//!   Prometheus registry, which knows nothing of axum.
 //! - `error`: the one table of codes, messages and HTTP statuses.
 //! - `scan`: the use case: fetch -> decode on a bounded pool -> classify.
-//! - `budget`: the server-wide budget of image bytes held in memory; `pages`: the buffer they
-//!   live in.
+//! - `config`: the one typed configuration, flags and `QRSCAN_*` variables, and the option types
+//!   it hands to the layers below.
 //! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
+//! - `budget`: the server-wide budget of image bytes held in memory; `pages`: the buffer they
+//!   live in.
 //! - `telemetry`: logging set-up.
+//!
+//! One edge still points up until `decode` owns `EcLevel`: `scan` takes it from `openapi`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 

@@ -71,11 +71,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(api::page))
         .route("/healthz", get(api::healthz))
         .route("/metrics", get(api::metrics))
-        .route("/openapi.json", get(api::openapi))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             crate::observe::observe,
         ))
         .with_state(state)
