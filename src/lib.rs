@@ -8,15 +8,15 @@
 //! crate::...`), never one above.
 //!
 //! ```text
-//! main -> commands -> server -> openapi -> api -> observe -> metrics
-//!                                          api -> error -> scan -> config -> fetch | decode | classify
+//! main -> commands -> server -> openapi -> http -> observe -> metrics
+//!                                          http -> error -> scan -> config -> fetch | decode | classify
 //!         commands -> cli -> config            scan -> metrics, budget;  fetch -> budget
 //! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
 //! - `server`: state construction, the route table, `serve(listener, state, shutdown)`.
 //! - `openapi`: the OpenAPI document and its route; it names the handlers, nothing names it.
-//! - `api`: the envelope, request parsing, thin handlers, authentication.
+//! - `http`: the edge: state, thin handlers, the envelope, authentication, request bodies.
 //! - `observe`: the request middleware (request id, log line, request metrics); `metrics`: the
 //!   Prometheus registry, which knows nothing of axum.
 //! - `error`: the one table of codes, messages and HTTP statuses.
@@ -26,15 +26,14 @@
 //! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
-//! - `budget`: the server-wide budget of image bytes held in memory; `pages`: the buffer they
-//!   live in.
+//! - `budget`: the server-wide budget of image bytes held in memory, the capped buffer every
+//!   body and download is read into, and the memory-mapped bytes under it.
 //! - `telemetry`: logging set-up.
 //!
 //! One edge still points up until `decode` owns `EcLevel`: `scan` takes it from `openapi`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod api;
 pub mod budget;
 pub mod classify;
 pub mod cli;
@@ -43,10 +42,10 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod fetch;
+pub mod http;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
-pub mod pages;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

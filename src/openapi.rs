@@ -3,7 +3,7 @@
 //! code; the e2e tests validate real responses against it. The list of envelope codes in the scan
 //! routes' descriptions is written from `ErrorKind`, the error table, for the same reason.
 //!
-//! This module sits above `api` (it names the handlers); nothing below it refers to it.
+//! This module sits above `http` (it names the handlers); nothing below it refers to it.
 
 use std::fmt::Write;
 
@@ -31,14 +31,14 @@ pub enum EcLevel {
         description = "A local-first, offline, drop-in replacement for cli.im's QR scan_url API."
     ),
     paths(
-        crate::api::scan_url,
-        crate::api::scan_upload,
-        crate::api::healthz,
-        crate::api::metrics,
+        crate::http::scan_url,
+        crate::http::scan_upload,
+        crate::http::healthz,
+        crate::http::metrics,
         openapi_json,
-        crate::api::page
+        crate::http::page
     ),
-    components(schemas(crate::api::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, EcLevel)),
+    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, EcLevel)),
     modifiers(&BearerAuth, &CodeList),
     tags((name = "scan", description = "Find and classify QR codes"), (name = "service", description = "Operations"))
 )]
