@@ -4,13 +4,14 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way, down this list; a module uses only modules below it (`use
-//! crate::...`), never one above.
+//! Dependencies point one way: each arrow is a `use crate::...`, and a module may use any module
+//! below it on its path, never one above. No module is reached from two directions.
 //!
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics
-//!                                          http -> error -> scan -> config -> fetch | decode | classify
-//!         commands -> cli -> config            scan -> metrics, budget;  fetch -> budget
+//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
+//!      |           -> cli -> config                        scan -> metrics | budget
+//!      -> telemetry -> cli                 fetch -> budget;  decode -> text
 //! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
@@ -30,7 +31,8 @@
 //!   body and download is read into, and the memory-mapped bytes under it.
 //! - `telemetry`: logging set-up.
 //!
-//! One edge still points up until `decode` owns `EcLevel`: `scan` takes it from `openapi`.
+//! One edge still points up until `decode` owns `EcLevel` (work in progress on another branch):
+//! `scan` takes that schema type from `openapi`.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
