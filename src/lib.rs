@@ -5,7 +5,7 @@
 //! # Layout
 //!
 //! Dependencies point one way: each arrow is a `use crate::...`, and a module may use any module
-//! below it on its path, never one above. No module is reached from two directions.
+//! below it on its path, never one above.
 //!
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics

@@ -101,6 +101,7 @@ pub trait JsonBody: DeserializeOwned {
 /// while it lives: the parsed value is a copy about as large as the body, and a `data:` URL in it
 /// is as large as an image.
 pub struct HeldJson<T> {
+    /// The parsed body.
     pub value: T,
     _reservation: Reservation,
 }
