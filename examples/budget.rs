@@ -13,10 +13,14 @@
 
 use std::time::{Duration, Instant};
 
-use image::{GrayImage, Luma};
 use qrscan::decode::{
     decode_luma, run_strategy, DecodeOptions, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
 };
+
+// The generator the e2e tests use for the same image (`unreadable_codes_png`), written once.
+#[allow(dead_code)] // the tests' other images are not used here
+#[path = "../tests/e2e/helpers/images.rs"]
+mod images;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -26,7 +30,7 @@ fn main() {
         .map_or(3, |s| s.parse().expect("PIXELS_PER_MODULE"));
     let each_strategy = args.any(|a| a == "--strategies");
 
-    let image = unreadable_codes(side, scale);
+    let image = images::unreadable_codes(side, scale);
     for budget in [0.2, 1.0, 2.0] {
         let options = DecodeOptions {
             budget: Duration::from_secs_f64(budget),
@@ -51,37 +55,4 @@ fn main() {
             );
         }
     }
-}
-
-/// `side` x `side` pixels of version-2 codes, `scale` pixels per module, data modules replaced
-/// by noise (xorshift), finder patterns and quiet zones kept.
-fn unreadable_codes(side: u32, scale: u32) -> GrayImage {
-    let code = qrcode::QrCode::with_error_correction_level(
-        b"https://cli.im/unreadable",
-        qrcode::EcLevel::L,
-    )
-    .expect("text fits a QR code");
-    let width = code.width();
-    let cell = (width as u32 + 8) * scale;
-    let mut noise = 0x2545_f491_u32;
-    let mut image = GrayImage::from_pixel(side, side, Luma([255]));
-    for (tx, ty) in (0..side / cell).flat_map(|y| (0..side / cell).map(move |x| (x, y))) {
-        for my in 0..width {
-            for mx in 0..width {
-                let finder = ((mx < 8 || mx >= width - 8) && my < 8) || (mx < 8 && my >= width - 8);
-                noise ^= noise << 13;
-                noise ^= noise >> 17;
-                noise ^= noise << 5;
-                let dark = code[(mx, my)] == qrcode::Color::Dark;
-                if dark != (!finder && noise & 1 == 0) {
-                    for (dx, dy) in (0..scale).flat_map(|y| (0..scale).map(move |x| (x, y))) {
-                        let x = tx * cell + (mx as u32 + 4) * scale + dx;
-                        let y = ty * cell + (my as u32 + 4) * scale + dy;
-                        image.put_pixel(x, y, Luma([0]));
-                    }
-                }
-            }
-        }
-    }
-    image
 }

@@ -1,8 +1,6 @@
 //! The command line: clap definitions only. Doc comments here are the `--help` text; what each
 //! subcommand does lives in `commands.rs`.
 
-use std::path::PathBuf;
-
 use clap::{Parser, Subcommand};
 
 use crate::config::{EngineConfig, ServeConfig};
@@ -69,29 +67,4 @@ pub enum OutputFormat {
     #[default]
     Json,
     Text,
-}
-
-/// Where `scan` reads one input from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ScanInput {
-    Stdin,
-    Url(String),
-    File(PathBuf),
-}
-
-impl ScanInput {
-    /// `-` is stdin; anything with a URL scheme we fetch is a URL; the rest are paths.
-    pub fn parse(input: &str) -> Self {
-        let lower = input.to_ascii_lowercase();
-        if input == "-" {
-            ScanInput::Stdin
-        } else if ["http://", "https://", "data:", "file:"]
-            .iter()
-            .any(|p| lower.starts_with(p))
-        {
-            ScanInput::Url(input.to_owned())
-        } else {
-            ScanInput::File(PathBuf::from(input))
-        }
-    }
 }

@@ -1,22 +1,27 @@
 //! What each subcommand does: `serve` binds and runs the service, `scan` runs the same use case as
 //! the API on local inputs and prints one JSON line each, `health` probes a running service.
-//! Exit codes: 0 success, 1 some input had no code (or the service is unhealthy), 2 usage or I/O.
+//! Exit codes: 0 success, 1 some input had no code (or the service is unhealthy), 2 usage or I/O;
+//! which one an input earns is decided by the type of its failure (`Failure`). Input parsing
+//! (`ScanInput`) lives here too: `cli.rs` holds the clap definitions only.
 
 use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::api::Envelope;
-use crate::budget::ByteBudget;
+use crate::budget::{ByteBudget, HeldBytes};
+use crate::http::Envelope;
 use futures_util::StreamExt;
 
-use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs, ScanInput};
+use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs};
 use crate::config::ServeConfig;
-use crate::error::{ApiError, ErrorKind};
-use crate::scan::{DecodePool, ResultCache, ScanData, Scanner};
+use crate::error::ApiError;
+use crate::fetch::policy::SystemLookup;
+use crate::scan::{DecodePool, ResultCache, ScanData, ScanError, Scanner};
 use crate::server;
 
 /// Runs the parsed command line and says how the process should exit.
@@ -83,11 +88,49 @@ fn expand_inputs(inputs: &[String]) -> Vec<String> {
     expanded
 }
 
-/// How one input ended, for the exit status and the summary.
-enum Outcome {
-    Codes,
-    NoCodes,
-    IoError,
+/// Where `scan` reads one input from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ScanInput {
+    Stdin,
+    Url(String),
+    File(PathBuf),
+}
+
+impl ScanInput {
+    /// `-` is stdin; anything with a URL scheme we fetch is a URL; the rest are paths.
+    fn parse(input: &str) -> Self {
+        let lower = input.to_ascii_lowercase();
+        if input == "-" {
+            ScanInput::Stdin
+        } else if ["http://", "https://", "data:", "file:"]
+            .iter()
+            .any(|p| lower.starts_with(p))
+        {
+            ScanInput::Url(input.to_owned())
+        } else {
+            ScanInput::File(PathBuf::from(input))
+        }
+    }
+}
+
+/// Why one input gave no codes; the variant decides the exit status.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The input could not be read at all (a missing file, a broken pipe): exit status 2.
+    #[error("{0}")]
+    Unreadable(String),
+    /// The input was read, and the scan refused it or found nothing in it: exit status 1.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+}
+
+impl From<Failure> for ApiError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Unreadable(message) => ApiError::unreadable_input(message),
+            Failure::Scan(err) => err.into(),
+        }
+    }
 }
 
 async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
@@ -95,6 +138,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let jobs = args.jobs.unwrap_or_else(crate::config::cpu_count);
     let scanner = Scanner::new(
         &args.engine,
+        Arc::new(SystemLookup),
         DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
         ResultCache::new(256),
@@ -113,17 +157,13 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 
     let (mut with_codes, mut without, mut errors) = (0usize, 0usize, 0usize);
     let mut stdout = std::io::stdout().lock();
-    while let Some((input, (result, io_error))) = results.next().await {
-        let outcome = match (&result, io_error) {
-            (_, true) => Outcome::IoError,
-            (Ok(_), _) => Outcome::Codes,
-            (Err(_), _) => Outcome::NoCodes,
-        };
-        match outcome {
-            Outcome::Codes => with_codes += 1,
-            Outcome::NoCodes => without += 1,
-            Outcome::IoError => errors += 1,
+    while let Some((input, result)) = results.next().await {
+        match &result {
+            Ok(_) => with_codes += 1,
+            Err(Failure::Scan(_)) => without += 1,
+            Err(Failure::Unreadable(_)) => errors += 1,
         }
+        let result = result.map_err(ApiError::from);
         match args.format {
             OutputFormat::Json => {
                 let line = ScanLine {
@@ -167,38 +207,19 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Scans one input; the flag says whether the failure was an I/O error (exit status 2).
-async fn scan_one(
-    scanner: &Scanner,
-    input: &str,
-    max_bytes: u64,
-) -> (Result<ScanData, ApiError>, bool) {
-    match ScanInput::parse(input) {
-        ScanInput::Url(url) => (scanner.scan_url(&url).await, false),
-        ScanInput::Stdin => match read_capped(std::io::stdin().lock(), max_bytes) {
-            Ok(bytes) => (scanner.scan_bytes(bytes).await, false),
-            Err(err) => {
-                let io = err.kind == ErrorKind::FetchFailed;
-                (Err(err), io)
-            }
-        },
-        ScanInput::File(path) => match std::fs::File::open(&path) {
-            Ok(file) => match read_capped(file, max_bytes) {
-                Ok(bytes) => (scanner.scan_bytes(bytes).await, false),
-                Err(err) => {
-                    let io = err.kind == ErrorKind::FetchFailed;
-                    (Err(err), io)
-                }
-            },
-            Err(err) => (
-                Err(ApiError::new(
-                    ErrorKind::FetchFailed,
-                    format!("cannot read {}: {err}", path.display()),
-                )),
-                true,
-            ),
-        },
-    }
+/// Scans one input, or says why it could not.
+async fn scan_one(scanner: &Scanner, input: &str, max_bytes: u64) -> Result<ScanData, Failure> {
+    let bytes = match ScanInput::parse(input) {
+        ScanInput::Url(url) => return Ok(scanner.scan_url(&url).await?),
+        ScanInput::Stdin => read_capped(std::io::stdin().lock(), &scanner.budget, max_bytes)?,
+        ScanInput::File(path) => {
+            let file = std::fs::File::open(&path).map_err(|err| {
+                Failure::Unreadable(format!("cannot read {}: {err}", path.display()))
+            })?;
+            read_capped(file, &scanner.budget, max_bytes)?
+        }
+    };
+    Ok(scanner.scan_bytes(bytes).await?)
 }
 
 /// Keeps a text-format record on one line: tabs and line breaks are escaped.
@@ -219,22 +240,25 @@ fn progress_bar(total: usize) -> indicatif::ProgressBar {
     bar
 }
 
-/// Reads at most `limit` bytes; more is 1005, a read failure is an I/O error (1003).
-fn read_capped(reader: impl Read, limit: u64) -> Result<Vec<u8>, ApiError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| {
-            ApiError::new(
-                crate::error::ErrorKind::FetchFailed,
-                format!("read error: {e}"),
-            )
-        })?;
-    if bytes.len() as u64 > limit {
-        return Err(crate::fetch::FetchError::TooLarge { limit }.into());
+/// Reads at most `limit` bytes, a chunk at a time, into a buffer of `budget`: more is refused
+/// like an oversized download (1005), a read failure makes the input unreadable.
+fn read_capped(
+    mut reader: impl Read,
+    budget: &ByteBudget,
+    limit: u64,
+) -> Result<HeldBytes, Failure> {
+    let mut held = budget.buffer(limit);
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let read = match reader.read(&mut chunk) {
+            Ok(0) => return Ok(held),
+            Ok(read) => read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(Failure::Unreadable(format!("read error: {err}"))),
+        };
+        held.push(&chunk[..read])
+            .map_err(|refused| ScanError::Fetch(refused.into()))?;
     }
-    Ok(bytes)
 }
 
 async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {

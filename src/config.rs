@@ -11,7 +11,6 @@ use url::Url;
 
 use crate::classify::Rules;
 use crate::decode::DecodeOptions;
-use crate::error::HttpStatusMode;
 use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
 use crate::fetch::FetchOptions;
 
@@ -140,6 +139,17 @@ impl std::fmt::Debug for ServeConfig {
             .field("engine", &self.engine)
             .finish()
     }
+}
+
+/// How business outcomes map to HTTP statuses (`--http-status`); the statuses themselves are
+/// decided in `error.rs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpStatusMode {
+    /// 200 for every business outcome, like the hosted cli.im API.
+    #[default]
+    Compat,
+    /// A meaningful HTTP status per code, for gateways and dashboards.
+    Rest,
 }
 
 /// How `provider` is spelled in responses (`--provider-case`).

@@ -1,68 +1,70 @@
 //! The one error table: every business `code` of API.md section 4, its message and its HTTP
 //! status in both `--http-status` modes are decided here and nowhere else.
 //!
-//! Lower layers (`fetch`, `decode`) report typed errors; the `From` impls below are the only
-//! translation into codes, so "what does the API answer when X?" is answered by this file.
-//! Nothing here sees the network or an image.
+//! Lower layers (`scan`, and through it `fetch` and `decode`) report typed errors; the `From`
+//! impls below are the only translation into codes, so "what does the API answer when X?" is
+//! answered by this file. It is also the only module that names an HTTP status or the headers a
+//! code adds. Nothing here sees the network or an image.
 
-use axum::http::StatusCode;
+use axum::extract::multipart::MultipartError;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 
 use crate::budget::OverBudget;
+use crate::config::HttpStatusMode;
 use crate::decode::DecodeError;
 use crate::fetch::FetchError;
+use crate::scan::ScanError;
 
-/// How business outcomes map to HTTP statuses (`--http-status`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum HttpStatusMode {
-    /// 200 for every business outcome, like the hosted cli.im API.
-    #[default]
-    Compat,
-    /// A meaningful HTTP status per code, for gateways and dashboards.
-    Rest,
+/// Declares `ErrorKind` from the table below: each row is a variant, its envelope `code` and what
+/// the code means (the OpenAPI document lists these), so a new row cannot miss either.
+macro_rules! error_table {
+    ($($(#[$doc:meta])* $kind:ident = $code:literal, $meaning:literal;)*) => {
+        /// The class of a failure; each variant is one row of API.md section 4.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl ErrorKind {
+            /// Every kind, in the order of API.md section 4.
+            pub const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind),*];
+
+            /// The `code` field of the envelope.
+            pub fn code(self) -> u32 {
+                match self {
+                    $(ErrorKind::$kind => $code,)*
+                }
+            }
+
+            /// A few words on when the code is answered.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorKind::$kind => $meaning,)*
+                }
+            }
+        }
+    };
 }
 
-/// The class of a failure; each variant is one row of API.md section 4.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorKind {
-    BadRequest,
-    Unauthorized,
-    NotFound,
-    MethodNotAllowed,
-    Internal,
-    Overloaded,
-    InvalidUrl,
-    UrlNotAllowed,
-    FetchFailed,
-    FetchTimeout,
-    TooLarge,
-    TooManyPixels,
-    NotAnImage,
-    NoCode,
-    Unreadable,
+error_table! {
+    BadRequest = 400, "malformed request";
+    Unauthorized = 403, "bad or missing key";
+    NotFound = 404, "no such route";
+    MethodNotAllowed = 405, "no such method";
+    Internal = 500, "bug";
+    Overloaded = 503, "busy (decode queue full or image memory budget spent)";
+    InvalidUrl = 1001, "URL invalid";
+    UrlNotAllowed = 1002, "URL not allowed";
+    FetchFailed = 1003, "fetch failed";
+    FetchTimeout = 1004, "fetch timed out";
+    TooLarge = 1005, "image over the byte limit";
+    TooManyPixels = 1006, "over the pixel limit";
+    NotAnImage = 1007, "not a supported image";
+    NoCode = 1008, "no QR code";
+    Unreadable = 1009, "QR code unreadable";
 }
 
 impl ErrorKind {
-    /// The `code` field of the envelope.
-    pub fn code(self) -> u32 {
-        match self {
-            ErrorKind::BadRequest => 400,
-            ErrorKind::Unauthorized => 403,
-            ErrorKind::NotFound => 404,
-            ErrorKind::MethodNotAllowed => 405,
-            ErrorKind::Internal => 500,
-            ErrorKind::Overloaded => 503,
-            ErrorKind::InvalidUrl => 1001,
-            ErrorKind::UrlNotAllowed => 1002,
-            ErrorKind::FetchFailed => 1003,
-            ErrorKind::FetchTimeout => 1004,
-            ErrorKind::TooLarge => 1005,
-            ErrorKind::TooManyPixels => 1006,
-            ErrorKind::NotAnImage => 1007,
-            ErrorKind::NoCode => 1008,
-            ErrorKind::Unreadable => 1009,
-        }
-    }
-
     /// The HTTP status for this kind under `mode`.
     pub fn status(self, mode: HttpStatusMode) -> StatusCode {
         // Protocol-level outcomes keep their status in both modes (API.md section 4).
@@ -100,6 +102,22 @@ impl ErrorKind {
     }
 }
 
+/// The status of a success, in both modes.
+pub const SUCCESS: StatusCode = StatusCode::OK;
+
+impl ErrorKind {
+    /// The header API.md section 4 adds to an answer of this kind under `mode`, if any.
+    pub fn header(self, mode: HttpStatusMode) -> Option<(HeaderName, HeaderValue)> {
+        match self {
+            ErrorKind::Unauthorized if mode == HttpStatusMode::Rest => {
+                Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
+            }
+            ErrorKind::Overloaded => Some((header::RETRY_AFTER, HeaderValue::from_static("1"))),
+            _ => None,
+        }
+    }
+}
+
 /// A failed request: a kind (the code) and a sentence a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -127,6 +145,12 @@ impl ApiError {
         Self::new(ErrorKind::BadRequest, message)
     }
 
+    /// A local input of `qrscan scan` (a file, stdin) that could not be read: reported like an
+    /// image that could not be fetched.
+    pub fn unreadable_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::FetchFailed, message)
+    }
+
     /// A 500. The message is fixed: internal detail goes to the log, never to the caller.
     pub fn internal() -> Self {
         Self::new(
@@ -148,6 +172,29 @@ impl From<FetchError> for ApiError {
         };
         // FetchError's Display is written for callers: it names the class of failure only.
         ApiError::new(kind, err.to_string())
+    }
+}
+
+impl From<ScanError> for ApiError {
+    fn from(err: ScanError) -> Self {
+        match err {
+            ScanError::Fetch(err) => err.into(),
+            ScanError::Decode(err) => err.into(),
+            ScanError::Busy => ApiError::new(ErrorKind::Overloaded, err.to_string()),
+            ScanError::Internal => ApiError::internal(),
+        }
+    }
+}
+
+impl ApiError {
+    /// A multipart body axum could not read: 1005 (naming the image limit `max_bytes`) when the
+    /// body limit cut it off, 400 otherwise.
+    pub fn from_multipart(err: &MultipartError, max_bytes: u64) -> Self {
+        if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            FetchError::TooLarge { limit: max_bytes }.into()
+        } else {
+            ApiError::bad_request(format!("bad multipart body: {}", err.body_text()))
+        }
     }
 }
 

@@ -4,24 +4,35 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `commands -> server -> api -> scan -> fetch | decode | classify`.
+//! Dependencies point one way: each arrow is a `use crate::...`, and a module may use any module
+//! below it on its path, never one above.
+//!
+//! ```text
+//! main -> commands -> server -> openapi -> http -> observe -> metrics
+//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
+//!      |           -> cli -> config                        scan -> metrics | budget
+//!      -> telemetry -> cli                 fetch -> budget;  decode -> text
+//! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
-//! - `config`: the one typed configuration, flags and `QRSCAN_*` variables.
-//! - `server`: state, the route table, `serve(listener, state, shutdown)`.
-//! - `api`: the envelope, request parsing, thin handlers, authentication.
+//! - `server`: state construction, the route table, `serve(listener, state, shutdown)`.
+//! - `openapi`: the OpenAPI document and its route; it names the handlers, nothing names it.
+//! - `http`: the edge: state, thin handlers, the envelope, authentication, request bodies.
+//! - `observe`: the request middleware (request id, log line, request metrics); `metrics`: the
+//!   Prometheus registry, which knows nothing of axum.
 //! - `error`: the one table of codes, messages and HTTP statuses.
 //! - `scan`: the use case: fetch -> decode on a bounded pool -> classify.
-//! - `budget`: the server-wide budget of image bytes held in memory; `pages`: the buffer they
-//!   live in.
+//! - `config`: the one typed configuration, flags and `QRSCAN_*` variables, and the option types
+//!   it hands to the layers below.
 //! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
+//! - `budget`: the server-wide budget of image bytes held in memory, the capped buffer every
+//!   body and download is read into, and the memory-mapped bytes under it.
 //! - `telemetry`: logging set-up.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod api;
 pub mod budget;
 pub mod classify;
 pub mod cli;
@@ -30,10 +41,10 @@ pub mod config;
 pub mod decode;
 pub mod error;
 pub mod fetch;
+pub mod http;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
-pub mod pages;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

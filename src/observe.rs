@@ -1,6 +1,8 @@
 //! The request middleware: a request id (`x-request-id`, taken from the caller when it is sane,
 //! generated otherwise, and returned on the response), one log line per request (route, code,
 //! status, latency; never a header value, so `Authorization` cannot leak), and request metrics.
+//! It sees only the metrics, never the application state, so it sits below the handlers: they
+//! leave a `ResponseCode` on the response and this layer reads it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,7 +12,7 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::api::AppState;
+use crate::metrics::Metrics;
 
 /// The header carrying the request id in both directions.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -37,7 +39,11 @@ fn request_id(request: &Request) -> HeaderValue {
 }
 
 /// Logs, counts and tags every request.
-pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
     // Unmatched paths share one label, so a scanner probing random URLs cannot grow the metrics.
@@ -47,7 +53,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
     let method = request.method().clone();
-    let _in_flight = state.metrics.in_flight();
+    let _in_flight = metrics.in_flight();
 
     let mut response = next.run(request).await;
 
@@ -57,7 +63,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         .extensions()
         .get::<ResponseCode>()
         .map_or(u32::from(status), |c| c.0);
-    state.metrics.observe_request(&route, code, elapsed);
+    metrics.observe_request(&route, code, elapsed);
     tracing::info!(
         request_id = %id.to_str().unwrap_or_default(),
         %method,

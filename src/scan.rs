@@ -3,10 +3,12 @@
 //!
 //! `DecodePool` is the one place CPU work leaves the runtime: at most `workers` decodes run at
 //! once, at most `queue` more wait, and anything past that is refused at once with 503 instead of
-//! queueing without bound. A decoder panic becomes a 500 for that request only. `ResultCache`
+//! queueing without bound. A decoder panic is an internal error for that request only. `ResultCache`
 //! remembers decode results by the SHA-256 of the image bytes, so identical images decode once.
 //! Image bytes are held against the scanner's `ByteBudget` from their first byte until their
 //! decode ends; a pool slot is only asked for once the whole image is in memory.
+//!
+//! Failures are a `ScanError`, which knows nothing of codes or HTTP: `error.rs` maps it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,9 +23,26 @@ use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
 use crate::config::{EngineConfig, ProviderCase};
 use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, QrCode};
-use crate::error::{ApiError, ErrorKind};
-use crate::fetch::{Fetcher, ImageUrl};
+use crate::fetch::policy::Lookup;
+use crate::fetch::{FetchError, Fetcher, ImageUrl};
 use crate::metrics::Metrics;
+
+/// Why a scan gave no codes.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScanError {
+    /// No image bytes: the URL, the download or the byte budget.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    /// Bytes that hold no readable code.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// Every decode worker busy and the queue full.
+    #[error("the server is busy decoding other images; retry shortly")]
+    Busy,
+    /// A bug (a decoder panic); the detail is logged where it happens, never shown.
+    #[error("internal error")]
+    Internal,
+}
 
 /// `data` of a successful response: cli.im's two fields plus every code found.
 #[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
@@ -85,21 +104,18 @@ impl DecodePool {
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ScanError> {
         let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
         let _slot = AdmissionSlot(&self.admitted);
         if admitted >= self.capacity {
-            return Err(ApiError::new(
-                ErrorKind::Overloaded,
-                "the server is busy decoding other images; retry shortly",
-            ));
+            return Err(ScanError::Busy);
         }
         let permit = self
             .running
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| ApiError::internal())?;
+            .map_err(|_| ScanError::Internal)?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             work()
@@ -107,7 +123,7 @@ impl DecodePool {
         .await
         .map_err(|err| {
             tracing::error!(error = %err, "decode task failed");
-            ApiError::internal()
+            ScanError::Internal
         })
     }
 }
@@ -172,17 +188,18 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// A scanner for `engine`'s fetch and decode options, over the given pool, cache, byte budget
-    /// and metrics.
+    /// A scanner for `engine`'s fetch and decode options, resolving image hosts through `lookup`
+    /// (the system resolver outside tests), over the given pool, cache, byte budget and metrics.
     pub fn new(
         engine: &EngineConfig,
+        lookup: Arc<dyn Lookup>,
         pool: DecodePool,
         cache: ResultCache,
         budget: ByteBudget,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         Ok(Scanner {
-            fetcher: Fetcher::new(engine.fetch_options()?)?,
+            fetcher: Fetcher::with_lookup(engine.fetch_options()?, lookup)?,
             decode_options: engine.decode_options(),
             rules: engine.load_rules()?,
             provider_case: engine.provider_case,
@@ -194,7 +211,7 @@ impl Scanner {
     }
 
     /// Fetches `url` and scans the image behind it.
-    pub async fn scan_url(&self, url: &str) -> Result<ScanData, ApiError> {
+    pub async fn scan_url(&self, url: &str) -> Result<ScanData, ScanError> {
         let url = ImageUrl::parse(url, self.fetcher.options())?;
         let started = Instant::now();
         let fetched = self.fetcher.fetch(&url, &self.budget).await;
@@ -208,7 +225,7 @@ impl Scanner {
     pub async fn scan_bytes(
         &self,
         bytes: impl AsRef<[u8]> + Send + 'static,
-    ) -> Result<ScanData, ApiError> {
+    ) -> Result<ScanData, ScanError> {
         let key: [u8; 32] = Sha256::digest(bytes.as_ref()).into();
         let cached = self.cache.get(&key);
         if self.cache.is_enabled() {
@@ -302,7 +319,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         let refused = pool.run(|| ()).await.unwrap_err();
-        assert_eq!(refused.kind, ErrorKind::Overloaded);
+        assert_eq!(refused, ScanError::Busy);
         release.send(()).unwrap();
         release.send(()).unwrap();
         assert!(running.await.unwrap().is_ok());
@@ -311,10 +328,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_panic_in_decoding_is_a_500_for_that_request_only() {
+    async fn a_panic_in_decoding_is_an_internal_error_for_that_request_only() {
         let pool = DecodePool::new(1, 0);
         let err = pool.run(|| panic!("boom")).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Internal);
+        assert_eq!(err, ScanError::Internal);
         assert_eq!(pool.run(|| 1).await.unwrap(), 1);
     }
 

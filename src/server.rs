@@ -1,5 +1,7 @@
 //! The service: `AppState` construction, `router` (the only list of routes and layers) and
-//! `serve`, which runs on a listener and a shutdown signal the caller owns.
+//! `serve`, which runs on a listener and a shutdown signal the caller owns. The top of the
+//! library: it wires `http`, `observe`, `openapi` and `scan` together; nothing but `commands`
+//! (and the tests) refers to it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,18 +11,29 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::api::{self, ApiKeys, AppState};
 use crate::budget::ByteBudget;
 use crate::config::ServeConfig;
+use crate::fetch::policy::{Lookup, SystemLookup};
+use crate::http::{self, ApiKeys, AppState};
 use crate::metrics::Metrics;
 use crate::scan::{DecodePool, ResultCache, Scanner};
 
 /// Builds the shared state from a validated configuration.
 pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
+    build_state_with_lookup(config, Arc::new(SystemLookup))
+}
+
+/// Like `build_state`, resolving image hosts through `lookup`: tests answer any address for any
+/// name without sending a DNS query.
+pub fn build_state_with_lookup(
+    config: &ServeConfig,
+    lookup: Arc<dyn Lookup>,
+) -> anyhow::Result<Arc<AppState>> {
     let workers = config.workers.unwrap_or_else(crate::config::cpu_count);
     let metrics = Arc::new(Metrics::default());
     let scanner = Scanner::new(
         &config.engine,
+        lookup,
         DecodePool::new(workers, config.queue),
         ResultCache::new(config.cache_entries),
         ByteBudget::new(config.max_buffered_bytes),
@@ -57,25 +70,26 @@ pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
 /// Every route and layer of the service.
 pub fn router(state: Arc<AppState>) -> Router {
     // Multipart bodies are cut here; the other bodies are read (and cut) by the handlers.
-    let max_body = api::framed_limit(state.scanner.fetcher.options().max_bytes);
+    let max_body = http::framed_limit(state.scanner.fetcher.options().max_bytes);
+    let max_body = usize::try_from(max_body).unwrap_or(usize::MAX);
     let api = Router::new()
-        .route("/api/v1/qrcode/scan_url", post(api::scan_url))
-        .route("/api/v1/qrcode/scan", post(api::scan_upload))
+        .route("/api/v1/qrcode/scan_url", post(http::scan_url))
+        .route("/api/v1/qrcode/scan", post(http::scan_upload))
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            api::require_api_key,
+            http::require_api_key,
         ));
     Router::new()
         .merge(api)
-        .route("/", get(api::page))
-        .route("/healthz", get(api::healthz))
-        .route("/metrics", get(api::metrics))
-        .route("/openapi.json", get(api::openapi))
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
+        .route("/", get(http::page))
+        .route("/healthz", get(http::healthz))
+        .route("/metrics", get(http::metrics))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             crate::observe::observe,
         ))
         .with_state(state)

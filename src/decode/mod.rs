@@ -30,7 +30,7 @@ use self::strategy::Views;
 pub use self::strategy::{Binarizer, Strategy, View, CHEAP_STRATEGIES, COSTLY_STRATEGIES};
 use crate::text::Content;
 
-/// The limits one decode runs under; all come from `Config`.
+/// The limits one decode runs under; built by `EngineConfig::decode_options` from the flags.
 #[derive(Clone, Debug)]
 pub struct DecodeOptions {
     /// Largest width x height accepted, checked from the header (`--max-pixels`).

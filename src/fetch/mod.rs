@@ -1,11 +1,11 @@
 //! Getting image bytes for a `url` (API.md section 5): `ImageUrl` is the parsed, checked input,
 //! and `Fetcher` downloads it under every limit — address policy, redirect cap, connect and total
-//! timeouts, byte cap — all from `Config`.
+//! timeouts, byte cap — all from the configuration (`EngineConfig::fetch_options`).
 //!
 //! `http`/`https` go through one reqwest client built at start-up, whose resolver (`policy.rs`)
 //! only ever hands out allowed addresses; `data:` URLs are decoded without any network; `file:`
-//! URLs are read only under `--file-root`. Every byte is taken from the server's `ByteBudget` as
-//! it arrives. Errors say what class of failure happened and never carry a resolved address or an
+//! URLs are read only under `--file-root`. Every byte is pushed into a `HeldBytes` as it arrives,
+//! which enforces the byte cap and takes it from the server's `ByteBudget`. Errors say what class of failure happened and never carry a resolved address or an
 //! internal error string. This module never decodes images.
 
 pub mod policy;
@@ -19,9 +19,9 @@ use tokio::io::AsyncReadExt;
 use url::{Host, Url};
 
 use self::policy::{AddressPolicy, HostPolicy, Lookup, PolicyResolver, ResolveError};
-use crate::budget::{ByteBudget, HeldBytes, OverBudget};
+use crate::budget::{ByteBudget, HeldBytes, OverBudget, Refused};
 
-/// Every fetch limit and policy knob; built from `Config` once.
+/// Every fetch limit and policy knob; built once at start-up by `EngineConfig::fetch_options`.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
     pub addresses: AddressPolicy,
@@ -68,6 +68,22 @@ pub enum FetchError {
     TooLarge { limit: u64 },
     #[error("{0}")]
     Busy(#[from] OverBudget),
+}
+
+impl From<Refused> for FetchError {
+    fn from(refused: Refused) -> Self {
+        match refused {
+            Refused::TooLarge { limit } => FetchError::TooLarge { limit },
+            Refused::OverBudget(busy) => FetchError::Busy(busy),
+        }
+    }
+}
+
+/// The longest base64 text that can carry an image of `max_bytes`, with room for a `data:`
+/// header: the one bound on encoded images, for `data:` URLs and base64 uploads, and (plus their
+/// framing) for the request bodies that carry them.
+pub fn max_base64_len(max_bytes: u64) -> u64 {
+    max_bytes.saturating_mul(4) / 3 + 1024
 }
 
 const BLOCKED_ADDRESSES: &str =
@@ -253,13 +269,11 @@ impl Fetcher {
             return Err(FetchError::TooLarge { limit });
         }
         // The declared length only caps how far the buffer grows; it reserves nothing.
-        let expected = response.content_length().unwrap_or(limit).min(limit);
-        let mut body = budget.buffer(usize::try_from(expected).unwrap_or(usize::MAX));
+        let mut body = budget
+            .buffer(limit)
+            .expecting(response.content_length().unwrap_or(limit));
         while let Some(chunk) = response.chunk().await.map_err(classify_reqwest_error)? {
-            if body.len() as u64 + chunk.len() as u64 > limit {
-                return Err(FetchError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk)?;
+            body.push(&chunk)?;
         }
         Ok(body)
     }
@@ -279,7 +293,7 @@ impl Fetcher {
         let mut file = tokio::fs::File::open(&real)
             .await
             .map_err(|_| FetchError::Upstream("the file could not be opened".into()))?;
-        let mut body = budget.buffer(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut body = budget.buffer(limit);
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
             let read = file
@@ -289,10 +303,7 @@ impl Fetcher {
             if read == 0 {
                 return Ok(body);
             }
-            if (body.len() + read) as u64 > limit {
-                return Err(FetchError::TooLarge { limit });
-            }
-            body.extend_from_slice(&chunk[..read])?;
+            body.push(&chunk[..read])?;
         }
     }
 }
@@ -319,24 +330,19 @@ pub fn decode_data_url(
 ) -> Result<HeldBytes, FetchError> {
     let url = data_url::DataUrl::process(text)
         .map_err(|_| FetchError::InvalidUrl("malformed data: URL".into()))?;
-    // Base64 inflates by 4/3: a URL much longer than that bound cannot fit the limit.
-    if text.len() as u64 > limit.saturating_mul(4) / 3 + 1024 {
+    // A URL longer than the longest base64 of the limit cannot fit it.
+    if text.len() as u64 > max_base64_len(limit) {
         return Err(FetchError::TooLarge { limit });
     }
     // The decoded bytes are never longer than the URL.
-    let mut body = budget.buffer(text.len());
-    url.decode(|bytes| {
-        if (body.len() + bytes.len()) as u64 > limit {
-            return Err(FetchError::TooLarge { limit });
-        }
-        Ok(body.extend_from_slice(bytes)?)
-    })
-    .map_err(|err| match err {
-        data_url::forgiving_base64::DecodeError::WriteError(err) => err,
-        data_url::forgiving_base64::DecodeError::InvalidBase64(_) => {
-            FetchError::InvalidUrl("the data: URL has malformed base64".into())
-        }
-    })?;
+    let mut body = budget.buffer(limit).expecting(text.len() as u64);
+    url.decode(|bytes| body.push(bytes).map_err(FetchError::from))
+        .map_err(|err| match err {
+            data_url::forgiving_base64::DecodeError::WriteError(err) => err,
+            data_url::forgiving_base64::DecodeError::InvalidBase64(_) => {
+                FetchError::InvalidUrl("the data: URL has malformed base64".into())
+            }
+        })?;
     Ok(body)
 }
 

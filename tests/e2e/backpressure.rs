@@ -2,60 +2,11 @@
 //! refused at once with 503 and `Retry-After`, and the server is fine afterwards. Each test waits
 //! on the server's own gauges (`/metrics`) rather than on a clock.
 
-use image::{GrayImage, Luma};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 
 use crate::helpers::*;
 
 const KIB: usize = 1024;
-
-impl TestApp {
-    async fn upload_png(&self, body: Vec<u8>) -> Answer {
-        self.upload("image/png", body, None).await
-    }
-
-    /// Waits until no image bytes are held, then checks an upload of a code for `text` is read.
-    async fn assert_released_and_serving(&self, text: &str) {
-        self.wait_for_metric(HELD, |held| held == 0.0).await;
-        let answer = self.upload_png(qr_png(text)).await;
-        assert_eq!(answer.assert_success()["content"], text);
-    }
-
-    /// Starts an upload that declares `declared` bytes, sends `sent` of them and stalls until
-    /// the returned connection is dropped.
-    async fn stalled_upload(&self, sent: usize, declared: usize) -> tokio::net::TcpStream {
-        let mut connection = tokio::net::TcpStream::connect(self.address)
-            .await
-            .expect("connects");
-        let head = format!(
-            "POST /api/v1/qrcode/scan HTTP/1.1\r\nHost: {}\r\nContent-Type: image/png\r\n\
-             Content-Length: {declared}\r\n\r\n",
-            self.address
-        );
-        connection.write_all(head.as_bytes()).await.expect("writes");
-        connection
-            .write_all(&vec![0u8; sent])
-            .await
-            .expect("writes");
-        connection
-    }
-}
-
-impl Answer {
-    fn assert_busy(&self) {
-        self.assert_failure(503, 503);
-        assert_eq!(
-            self.headers
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok()),
-            Some("1"),
-            "{:?}",
-            self.headers
-        );
-    }
-}
-
-const HELD: &str = "qrscan_buffered_bytes";
 
 #[tokio::test]
 async fn an_upload_larger_than_the_byte_budget_is_503_with_retry_after() {
@@ -142,33 +93,6 @@ async fn a_stalled_download_holds_only_what_arrived_and_others_past_the_rest_get
         accepted.assert_success()["content"],
         "https://cli.im/budget-download"
     );
-}
-
-/// A field of QR codes whose finder patterns are intact and whose data is noise: every code is
-/// a candidate no strategy can read, so the decoder works on it up to `--decode-budget`.
-fn unreadable_codes_png() -> Vec<u8> {
-    let (modules, width) = qr_modules_at("https://cli.im/unreadable", qrcode::EcLevel::L);
-    let (scale, side) = (3u32, 1000u32);
-    let cell = (width as u32 + 8) * scale;
-    let mut noise = 0x2545_f491_u32;
-    let mut image = GrayImage::from_pixel(side, side, Luma([255]));
-    for (tx, ty) in (0..side / cell).flat_map(|y| (0..side / cell).map(move |x| (x, y))) {
-        for (i, &dark) in modules.iter().enumerate() {
-            let (mx, my) = (i % width, i / width);
-            let finder = ((mx < 8 || mx >= width - 8) && my < 8) || (mx < 8 && my >= width - 8);
-            noise ^= noise << 13;
-            noise ^= noise >> 17;
-            noise ^= noise << 5;
-            if dark != (!finder && noise & 1 == 0) {
-                for (dx, dy) in (0..scale).flat_map(|y| (0..scale).map(move |x| (x, y))) {
-                    let x = tx * cell + (mx as u32 + 4) * scale + dx;
-                    let y = ty * cell + (my as u32 + 4) * scale + dy;
-                    image.put_pixel(x, y, Luma([0]));
-                }
-            }
-        }
-    }
-    png(&image::DynamicImage::ImageLuma8(image))
 }
 
 #[tokio::test]

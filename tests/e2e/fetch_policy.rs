@@ -1,6 +1,15 @@
 //! Issue 3's vectors, black-box: every loopback spelling refused under the default policy, an
 //! `--allow-cidr` server whose redirects are re-checked, the limits, `data:` and `file:` URLs.
-//! Only loopback is ever contacted; other ranges are proven at unit level in `fetch::policy`.
+//! Only loopback is ever contacted; other ranges are proven at unit level in `fetch::policy`,
+//! and a name resolving to one is answered by a stub resolver, never by DNS.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use qrscan::fetch::policy::Lookup;
 
 use crate::helpers::*;
 
@@ -228,4 +237,61 @@ async fn file_urls_are_read_only_inside_the_file_root() {
         app.scan_url(&escape).await.assert_failure(200, 1002);
     }
     assert_healthy(&app).await;
+}
+
+/// A resolver answering `answer` for every name, counting the questions; it sends no query.
+struct StubLookup {
+    answer: Vec<IpAddr>,
+    asked: AtomicUsize,
+}
+
+impl StubLookup {
+    fn answering(address: &str) -> Arc<Self> {
+        Arc::new(StubLookup {
+            answer: vec![address.parse().expect("an IP address")],
+            asked: AtomicUsize::new(0),
+        })
+    }
+
+    fn asked(&self) -> usize {
+        self.asked.load(Ordering::SeqCst)
+    }
+}
+
+impl Lookup for StubLookup {
+    fn lookup(
+        &self,
+        _host: &str,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<IpAddr>>> + Send>> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answer.clone();
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+#[tokio::test]
+async fn a_harmless_name_that_resolves_to_a_private_address_is_1002_before_any_connection() {
+    // DNS rebinding: the name passes every static check; only its address is blocked. The
+    // policy resolver refuses the address before reqwest's connector opens a socket (a resolve
+    // error ends the connect), so 10.0.0.1 is never contacted.
+    let images = ImageServer::start("127.0.0.1:0").await;
+    let port = images.address.port();
+    images.put("a.png", qr_png("https://cli.im/rebound"));
+    let url = format!("http://images.rebind.test:{port}/img/a.png");
+    let private = StubLookup::answering("10.0.0.1");
+    let app = spawn_app_resolving(&["--allow-loopback"], images.clone(), private.clone()).await;
+
+    let refused = app.scan_url(&url).await;
+
+    refused.assert_failure(200, 1002);
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("10.0.0.1"), "{message}");
+    assert_eq!(private.asked(), 1, "the name was judged on its address");
+    // The same name answering loopback, which this server allows, is fetched: the refusal was
+    // the address's, not the name's.
+    let loopback = StubLookup::answering("127.0.0.1");
+    let allowed = spawn_app_resolving(&["--allow-loopback"], images, loopback.clone()).await;
+    let answer = allowed.scan_url(&url).await;
+    assert_eq!(answer.assert_success()["content"], "https://cli.im/rebound");
+    assert_eq!(loopback.asked(), 1);
 }

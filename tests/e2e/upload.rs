@@ -4,26 +4,6 @@ use base64::Engine;
 
 use crate::helpers::*;
 
-const BOUNDARY: &str = "qrscan-test-boundary";
-
-fn multipart(field: &str, bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
-}
-
-impl TestApp {
-    async fn upload_multipart(&self, field: &str, bytes: &[u8]) -> Answer {
-        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
-        self.upload(&content_type, multipart(field, bytes), None)
-            .await
-    }
-}
-
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -3,20 +3,37 @@
 //! one `ByteBudget`. Bytes are reserved as they arrive, never by a declared length, so a slow sender
 //! holds only what it has sent; a chunk the budget cannot take at once fails its request (503)
 //! instead of waiting, so memory is bounded by configuration rather than by traffic. `HeldBytes`
-//! keeps a buffer (in `Pages`, so freed bytes really leave the process) and its reservation
+//! keeps a buffer (in `MappedBytes`, so freed bytes really leave the process) and its reservation
 //! together: both are given back when it is dropped, which for an image is after its decode.
+//!
+//! `HeldBytes` is also the one place a byte limit is enforced: every request body, download and
+//! local file is pushed into one chunk by chunk, and a chunk is refused as `TooLarge` (past the
+//! buffer's own limit) or `OverBudget` (past the server's), before any memory is taken for it.
 //! Knows nothing of HTTP, fetching or decoding.
+
+mod mapped;
 
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::pages::Pages;
+use self::mapped::MappedBytes;
 
 /// The budget had no room for the next bytes of a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the server is holding as many images in memory as it may; retry shortly")]
 pub struct OverBudget;
+
+/// Why `HeldBytes::push` refused a chunk; the buffer is left as it was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// The chunk would take the buffer past its limit of `limit` bytes.
+    #[error("more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The server-wide budget has no room for the chunk.
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
+}
 
 /// Image bytes the whole server may hold at once. Clones share one budget.
 #[derive(Clone, Debug)]
@@ -55,12 +72,15 @@ impl ByteBudget {
         }
     }
 
-    /// An empty buffer for at most about `expected` bytes (a growth hint, not a limit).
-    pub fn buffer(&self, expected: usize) -> HeldBytes {
+    /// An empty buffer that takes at most `limit` bytes, each reserved from this budget as it
+    /// arrives.
+    pub fn buffer(&self, limit: u64) -> HeldBytes {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         HeldBytes {
-            bytes: Pages::new(),
+            bytes: MappedBytes::new(),
             reservation: self.reservation(),
-            expected,
+            limit,
+            expected: limit,
         }
     }
 }
@@ -97,29 +117,37 @@ impl Reservation {
         }
         Ok(())
     }
-
-    /// Gives back everything above `bytes`.
-    pub fn shrink_to(&mut self, bytes: usize) {
-        if let Some(held) = &mut self.permit {
-            let extra = held.num_permits().saturating_sub(bytes);
-            drop(held.split(extra));
-        }
-    }
 }
 
 /// Image bytes in memory with the reservation that covers them; dropping it frees both.
 #[derive(Debug)]
 pub struct HeldBytes {
-    bytes: Pages,
+    bytes: MappedBytes,
     reservation: Reservation,
+    limit: usize,
     expected: usize,
 }
 
 impl HeldBytes {
-    /// Appends `chunk`. The buffer grows by half at a time (up to the expected size), and never
-    /// past what is reserved: the budget is taken before the memory is allocated.
-    pub fn extend_from_slice(&mut self, chunk: &[u8]) -> Result<(), OverBudget> {
-        let needed = self.bytes.len() + chunk.len();
+    /// Caps how far the buffer grows ahead of the bytes, for a source that says how much is
+    /// coming (a Content-Length, base64 text): a hint, never a reservation.
+    pub fn expecting(mut self, expected: u64) -> Self {
+        self.expected = usize::try_from(expected)
+            .unwrap_or(usize::MAX)
+            .min(self.limit);
+        self
+    }
+
+    /// Appends `chunk`, or refuses it whole. The buffer grows by half at a time (up to the
+    /// expected size), and never past what is reserved: the budget is taken before the memory is
+    /// allocated.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), Refused> {
+        let needed = self.bytes.len().saturating_add(chunk.len());
+        if needed > self.limit {
+            return Err(Refused::TooLarge {
+                limit: self.limit as u64,
+            });
+        }
         if needed > self.bytes.capacity() {
             let roomy = (needed + needed / 2).min(self.expected).max(needed);
             let reserved = self.reservation.bytes();
@@ -131,6 +159,11 @@ impl HeldBytes {
         }
         self.bytes.extend_from_slice(chunk);
         Ok(())
+    }
+
+    /// The most bytes this buffer takes.
+    pub fn limit(&self) -> usize {
+        self.limit
     }
 
     /// Bytes held.
@@ -186,23 +219,12 @@ mod tests {
     }
 
     #[test]
-    fn shrinking_gives_back_only_the_excess() {
-        let budget = ByteBudget::new(1000);
-        let mut reservation = budget.reservation();
-        reservation.grow(800).unwrap();
-        reservation.shrink_to(300);
-        assert_eq!((reservation.bytes(), budget.held()), (300, 300));
-        reservation.shrink_to(500);
-        assert_eq!(reservation.bytes(), 300, "shrinking never grows");
-    }
-
-    #[test]
     fn a_buffer_reserves_as_chunks_arrive_and_never_allocates_past_its_reservation() {
         let budget = ByteBudget::new(10_000);
         // The expected size is far above the budget: only what arrives is reserved.
         let mut buffer = budget.buffer(1 << 30);
         for _ in 0..10 {
-            buffer.extend_from_slice(&[7; 400]).unwrap();
+            buffer.push(&[7; 400]).unwrap();
             assert!(
                 buffer.bytes.capacity() <= budget.held(),
                 "allocation within reservation"
@@ -221,20 +243,35 @@ mod tests {
     #[test]
     fn a_buffer_fills_the_budget_exactly_before_it_fails() {
         let budget = ByteBudget::new(1000);
-        let mut buffer = budget.buffer(usize::MAX);
+        let mut buffer = budget.buffer(u64::MAX);
         for _ in 0..10 {
-            buffer.extend_from_slice(&[1; 100]).unwrap();
+            buffer.push(&[1; 100]).unwrap();
         }
         assert_eq!(budget.held(), 1000);
-        assert_eq!(buffer.extend_from_slice(&[1]), Err(OverBudget));
+        assert_eq!(buffer.push(&[1]), Err(Refused::OverBudget(OverBudget)));
         assert_eq!(buffer.len(), 1000, "a refused chunk is not kept");
+    }
+
+    #[test]
+    fn a_chunk_past_the_limit_is_refused_whole_and_reserves_nothing() {
+        let budget = ByteBudget::new(10_000);
+        let mut buffer = budget.buffer(1000);
+        buffer.push(&[1; 999]).unwrap();
+        assert_eq!(buffer.push(&[1; 2]), Err(Refused::TooLarge { limit: 1000 }));
+        assert_eq!(buffer.len(), 999);
+        assert!(
+            budget.held() <= 1000,
+            "nothing reserved for the refused chunk"
+        );
+        buffer.push(&[1]).unwrap();
+        assert_eq!(buffer.len(), 1000);
     }
 
     #[test]
     fn into_reservation_frees_the_bytes_and_keeps_counting_them() {
         let budget = ByteBudget::new(1000);
         let mut buffer = budget.buffer(100);
-        buffer.extend_from_slice(&[1; 100]).unwrap();
+        buffer.push(&[1; 100]).unwrap();
         let reservation = buffer.into_reservation();
         assert_eq!((reservation.bytes(), budget.held()), (100, 100));
         drop(reservation);

@@ -1,4 +1,4 @@
-//! `Pages`: a growable byte buffer for image bytes held by requests, which moves into its own
+//! `MappedBytes`: a growable byte buffer for image bytes held by requests, which moves into its own
 //! anonymous memory mapping once it passes `MAP_FROM`. glibc raises its mmap threshold each time
 //! it frees a large buffer, and from then on serves multi-MiB buffers from per-thread heaps that
 //! keep their pages after a free: with 64 concurrent 10 MiB uploads under a 128 MiB byte budget,
@@ -6,13 +6,13 @@
 //! go back to the OS when it is dropped, and `mremap` grows it without copying. Small bodies stay
 //! on the heap, where a mapping per request would cost more than it saves (8% fewer requests/s
 //! on a small image), and so do the decoder's buffers. Other platforms keep everything on the heap.
-//! Knows nothing of budgets or images.
+//! Knows nothing of reservations or images: `HeldBytes` in the parent module is its only user.
 
 /// Buffers reaching this size leave the heap for a mapping of their own.
 pub const MAP_FROM: usize = 256 * 1024;
 
-/// Image bytes: on the heap while small, in a mapping of their own once large.
-pub struct Pages(Store);
+/// Bytes on the heap while small, in a mapping of their own once large.
+pub struct MappedBytes(Store);
 
 enum Store {
     Heap(Vec<u8>),
@@ -20,10 +20,10 @@ enum Store {
     Mapped(mapping::Mapping),
 }
 
-impl Pages {
+impl MappedBytes {
     /// An empty buffer; nothing is allocated until it grows.
     pub const fn new() -> Self {
-        Pages(Store::Heap(Vec::new()))
+        MappedBytes(Store::Heap(Vec::new()))
     }
 
     pub fn len(&self) -> usize {
@@ -77,15 +77,20 @@ impl Pages {
     }
 }
 
-impl Default for Pages {
+impl Default for MappedBytes {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl std::fmt::Debug for Pages {
+impl std::fmt::Debug for MappedBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Pages({} of {} bytes)", self.len(), self.capacity())
+        write!(
+            f,
+            "MappedBytes({} of {} bytes)",
+            self.len(),
+            self.capacity()
+        )
     }
 }
 
@@ -186,34 +191,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pages_keep_their_bytes_as_they_grow_and_leave_the_heap() {
-        let mut pages = Pages::new();
-        assert_eq!(pages.as_slice(), b"");
-        pages.grow_to(3);
-        pages.extend_from_slice(b"abc");
-        pages.grow_to(2 * MAP_FROM);
-        assert_eq!(pages.capacity(), 2 * MAP_FROM);
+    fn mapped_bytes_keep_their_bytes_as_they_grow_and_leave_the_heap() {
+        let mut bytes = MappedBytes::new();
+        assert_eq!(bytes.as_slice(), b"");
+        bytes.grow_to(3);
+        bytes.extend_from_slice(b"abc");
+        bytes.grow_to(2 * MAP_FROM);
+        assert_eq!(bytes.capacity(), 2 * MAP_FROM);
         #[cfg(target_os = "linux")]
-        assert!(matches!(pages.0, Store::Mapped(_)));
+        assert!(matches!(bytes.0, Store::Mapped(_)));
         for i in 0..100_000u32 {
-            pages.extend_from_slice(&i.to_le_bytes());
+            bytes.extend_from_slice(&i.to_le_bytes());
         }
-        assert_eq!(pages.len(), 3 + 400_000);
-        assert_eq!(&pages.as_slice()[..3], b"abc");
+        assert_eq!(bytes.len(), 3 + 400_000);
+        assert_eq!(&bytes.as_slice()[..3], b"abc");
         assert_eq!(
-            &pages.as_slice()[3 + 4 * 99_999..],
+            &bytes.as_slice()[3 + 4 * 99_999..],
             &99_999u32.to_le_bytes()
         );
         // Past the capacity it grows to exactly what is needed.
-        pages.extend_from_slice(&vec![9; 1 << 20]);
-        assert_eq!(pages.capacity(), 3 + 400_000 + (1 << 20));
-        assert_eq!(pages.as_slice()[pages.len() - 1], 9);
+        bytes.extend_from_slice(&vec![9; 1 << 20]);
+        assert_eq!(bytes.capacity(), 3 + 400_000 + (1 << 20));
+        assert_eq!(bytes.as_slice()[bytes.len() - 1], 9);
     }
 
     #[test]
-    fn small_pages_stay_on_the_heap() {
-        let mut pages = Pages::new();
-        pages.extend_from_slice(&[1; MAP_FROM - 1]);
-        assert!(matches!(pages.0, Store::Heap(_)));
+    fn small_buffers_stay_on_the_heap() {
+        let mut bytes = MappedBytes::new();
+        bytes.extend_from_slice(&[1; MAP_FROM - 1]);
+        assert!(matches!(bytes.0, Store::Heap(_)));
     }
 }

@@ -1,0 +1,334 @@
+//! Request bodies, read under three limits: the byte limit (`--max-image-bytes`, 1005), the
+//! server's byte budget (`--max-buffered-bytes`, 503) and the time a download would get
+//! (`--fetch-timeout`, 1004). Every body is pushed chunk by chunk into a `HeldBytes`, which
+//! enforces the first two. `HeldJson` is the JSON extractor built on it: its rejection is our
+//! envelope, never axum's plain text. `read_upload` takes an image in any of the upload forms.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header;
+use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
+use futures_util::StreamExt;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
+
+use super::{respond, AppState, ScanImageForm, ScanImageRequest};
+use crate::budget::{ByteBudget, HeldBytes, Refused, Reservation};
+use crate::error::{ApiError, ErrorKind};
+use crate::fetch::{decode_data_url, max_base64_len, FetchError};
+use crate::scan::Scanner;
+
+/// The largest body that can carry an image of `max_bytes`: base64, and JSON or multipart framing
+/// around it, make a body larger than the image in it.
+pub fn framed_limit(max_bytes: u64) -> u64 {
+    max_base64_len(max_bytes).saturating_add(64 * 1024)
+}
+
+fn too_large(max_bytes: u64) -> ApiError {
+    ApiError::from(FetchError::TooLarge { limit: max_bytes })
+}
+
+/// Runs `read` (the reading of a request body) within `--fetch-timeout`, the time a download
+/// of the same image would get: a client trickling its body must not hold a connection, and
+/// the bytes it has sent, for ever. Past it, 1004.
+pub async fn within_fetch_timeout<T>(
+    scanner: &Scanner,
+    read: impl std::future::Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    let limit = scanner.fetcher.options().fetch_timeout;
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            ErrorKind::FetchTimeout,
+            "the request body did not arrive within the time limit",
+        ))
+    })
+}
+
+/// Reads a body chunk by chunk, each held against `budget` as it arrives: more than `limit`
+/// bytes is 1005 (naming the image limit `max_bytes`), a chunk the budget cannot take at once
+/// is 503.
+async fn read_body(
+    body: Body,
+    budget: &ByteBudget,
+    limit: u64,
+    max_bytes: u64,
+) -> Result<HeldBytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut held = budget.buffer(limit);
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if let Err(refused) = held.push(&chunk) {
+            let Refused::OverBudget(busy) = refused else {
+                return Err(too_large(max_bytes));
+            };
+            let mut left = held.limit() - held.len();
+            discard_rest(async move {
+                while let Some(Ok(chunk)) = stream.next().await {
+                    let Some(still) = left.checked_sub(chunk.len()) else {
+                        return;
+                    };
+                    left = still;
+                }
+            });
+            return Err(busy.into());
+        }
+    }
+    Ok(held)
+}
+
+/// How long the rest of a refused body is read for.
+const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `drain`, which reads and drops the rest of a refused request body, beside the 503: a
+/// client still sending would otherwise see the connection reset instead of the answer. The
+/// bytes are dropped as they arrive, so this holds no budget.
+fn discard_rest(drain: impl std::future::Future<Output = ()> + Send + 'static) {
+    tokio::spawn(tokio::time::timeout(DISCARD_FOR, drain));
+}
+
+/// A JSON request body type. Its fields get their own sentences for a wrong type or a blank
+/// value (`text_field`); the one it cannot do without is named here, for a body that lacks it.
+pub trait JsonBody: DeserializeOwned {
+    /// Refused, when absent or null, with "the request body has no `REQUIRED` field".
+    const REQUIRED: &'static str;
+}
+
+/// `T` parsed from a JSON body read under the limits above. It keeps the body's reservation
+/// while it lives: the parsed value is a copy about as large as the body, and a `data:` URL in it
+/// is as large as an image.
+pub struct HeldJson<T> {
+    /// The parsed body.
+    pub value: T,
+    _reservation: Reservation,
+}
+
+impl<T: JsonBody + Send> FromRequest<Arc<AppState>> for HeldJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, Response> {
+        let scanner = &state.scanner;
+        let max_bytes = scanner.fetcher.options().max_bytes;
+        let limit = framed_limit(max_bytes);
+        let read = read_body(request.into_body(), &scanner.budget, limit, max_bytes);
+        let held = async {
+            let body = within_fetch_timeout(scanner, read).await?;
+            let value = parse_json::<T>(body.as_ref())?;
+            Ok::<_, ApiError>(HeldJson {
+                value,
+                _reservation: body.into_reservation(),
+            })
+        };
+        held.await
+            .map_err(|err| respond(state.http_status, Err(err)))
+    }
+}
+
+/// Parses a JSON object into `T`, or says what is wrong with the body.
+fn parse_json<T: JsonBody>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::bad_request(
+            "the request body must be a JSON object",
+        ));
+    };
+    if object
+        .get(T::REQUIRED)
+        .is_none_or(serde_json::Value::is_null)
+    {
+        return Err(ApiError::bad_request(format!(
+            "the request body has no `{}` field",
+            T::REQUIRED
+        )));
+    }
+    // Errors deserializing from a `Value` carry no position, so `text_field`'s sentences reach
+    // the caller as written.
+    T::deserialize(value).map_err(|e| ApiError::bad_request(e.to_string()))
+}
+
+/// A string field that must not be blank, for `#[serde(deserialize_with)]`: the message names
+/// the field `name`.
+pub fn text_field<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    name: &str,
+) -> Result<String, D::Error> {
+    match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) if text.trim().is_empty() => {
+            Err(D::Error::custom(format!("`{name}` is empty")))
+        }
+        serde_json::Value::String(text) => Ok(text),
+        _ => Err(D::Error::custom(format!("`{name}` must be a string"))),
+    }
+}
+
+/// The image bytes of an upload, whatever its form, within the byte limit and the byte budget.
+pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<HeldBytes, ApiError> {
+    let max_bytes = scanner.fetcher.options().max_bytes;
+    let budget = &scanner.budget;
+    // Every buffer below is capped at `max_bytes`; only emptiness is left to check.
+    let check_size = |bytes: HeldBytes| {
+        if bytes.is_empty() {
+            Err(ApiError::bad_request("the uploaded image is empty"))
+        } else {
+            Ok(bytes)
+        }
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+
+    match essence.as_str() {
+        "multipart/form-data" => check_size(read_form(request, budget, max_bytes).await?.file),
+        "application/json" => {
+            let body = read_body(request.into_body(), budget, framed_limit(max_bytes), max_bytes)
+                .await?;
+            let request: ScanImageRequest = parse_json(body.as_ref())?;
+            // `request` holds a copy of the body: the body's reservation now stands for it.
+            let _request = body.into_reservation();
+            let image = request.image.trim();
+            let bytes = if image.starts_with("data:") {
+                decode_data_url(image, max_bytes, budget).map_err(|err| match err {
+                    FetchError::TooLarge { .. } => too_large(max_bytes),
+                    FetchError::Busy(busy) => busy.into(),
+                    _ => ApiError::bad_request("`image` is not a valid base64 data: URL"),
+                })?
+            } else {
+                if image.len() as u64 > max_base64_len(max_bytes) {
+                    return Err(too_large(max_bytes));
+                }
+                decode_base64(image, budget, max_bytes)?
+            };
+            check_size(bytes)
+        }
+        t if t.starts_with("image/") || t == "application/octet-stream" => {
+            check_size(read_body(request.into_body(), budget, max_bytes, max_bytes).await?)
+        }
+        "" => Err(ApiError::bad_request(
+            "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
+        )),
+        other => Err(ApiError::bad_request(format!(
+            "unsupported Content-Type `{other}`: send multipart/form-data, image/*, application/octet-stream or application/json"
+        ))),
+    }
+}
+
+/// Streams a multipart body: only the `file` field is kept, and it is held as it arrives.
+async fn read_form(
+    request: Request,
+    budget: &ByteBudget,
+    max_bytes: u64,
+) -> Result<ScanImageForm, ApiError> {
+    let bad =
+        |err: axum::extract::multipart::MultipartError| ApiError::from_multipart(&err, max_bytes);
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(format!("bad multipart body: {}", e.body_text())))?;
+    while let Some(mut field) = multipart.next_field().await.map_err(bad)? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut file = budget.buffer(max_bytes);
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if let Err(refused) = file.push(&chunk) {
+                let Refused::OverBudget(busy) = refused else {
+                    return Err(too_large(max_bytes));
+                };
+                drop(field);
+                // The body limit of the multipart reader bounds this.
+                discard_rest(async move {
+                    while let Ok(Some(mut field)) = multipart.next_field().await {
+                        while let Ok(Some(_)) = field.chunk().await {}
+                    }
+                });
+                return Err(busy.into());
+            }
+        }
+        return Ok(ScanImageForm { file });
+    }
+    Err(ApiError::bad_request(
+        "the multipart body has no `file` field",
+    ))
+}
+
+/// Decodes standard base64 a block at a time, holding the bytes against `budget` as they come.
+fn decode_base64(text: &str, budget: &ByteBudget, max_bytes: u64) -> Result<HeldBytes, ApiError> {
+    let mut reader = base64::read::DecoderReader::new(text.as_bytes(), &STANDARD);
+    // The decoded bytes are three quarters of the text.
+    let mut held = budget
+        .buffer(max_bytes)
+        .expecting(text.len() as u64 / 4 * 3 + 3);
+    let mut block = [0u8; 8 * 1024];
+    loop {
+        let read = std::io::Read::read(&mut reader, &mut block)
+            .map_err(|_| ApiError::bad_request("`image` is not valid base64"))?;
+        if read == 0 {
+            return Ok(held);
+        }
+        held.push(&block[..read]).map_err(FetchError::from)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::ScanUrlRequest;
+    use super::*;
+
+    #[test]
+    fn scan_url_bodies_are_checked_field_by_field() {
+        let parsed: ScanUrlRequest = parse_json(br#"{"url":"http://x/a.png"}"#).unwrap();
+        assert_eq!(parsed.url, "http://x/a.png");
+        for (body, message) in [
+            (&b"not json"[..], None),
+            (b"[1]", Some("the request body must be a JSON object")),
+            (b"{}", Some("the request body has no `url` field")),
+            (
+                br#"{"url":null}"#,
+                Some("the request body has no `url` field"),
+            ),
+            (br#"{"url":5}"#, Some("`url` must be a string")),
+            (br#"{"url":"  "}"#, Some("`url` is empty")),
+        ] {
+            let err = parse_json::<ScanUrlRequest>(body).err().unwrap();
+            let shown = String::from_utf8_lossy(body);
+            assert_eq!(err.kind, ErrorKind::BadRequest, "{shown}");
+            match message {
+                Some(message) => assert_eq!(err.message, message, "{shown}"),
+                None => assert!(
+                    err.message
+                        .starts_with("the request body is not valid JSON: "),
+                    "{shown}"
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn image_bodies_name_their_own_field() {
+        let parsed: ScanImageRequest = parse_json(br#"{"image":"AAAA"}"#).unwrap();
+        assert_eq!(parsed.image, "AAAA");
+        for (body, message) in [
+            (
+                &br#"{"picture":"AAAA"}"#[..],
+                "the request body has no `image` field",
+            ),
+            (br#"{"image":7}"#, "`image` must be a string"),
+            (br#"{"image":""}"#, "`image` is empty"),
+        ] {
+            let err = parse_json::<ScanImageRequest>(body).err().unwrap();
+            assert_eq!(err.message, message, "{}", String::from_utf8_lossy(body));
+        }
+    }
+}

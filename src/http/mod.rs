@@ -1,0 +1,174 @@
+//! The HTTP edge: the request and response types, the application state and thin handlers.
+//! Handlers turn a request into a call to `scan` and its result into the envelope; codes and
+//! statuses come from `error.rs`. The parts each have a file: `envelope.rs` (the response body
+//! and `respond`), `auth.rs` (API keys), `body.rs` (reading bodies under the byte limit, the byte
+//! budget and the time limit, and the JSON extractor).
+
+mod auth;
+mod body;
+mod envelope;
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+
+pub use self::auth::{require_api_key, ApiKeys};
+pub use self::body::{framed_limit, HeldJson, JsonBody};
+pub use self::envelope::{respond, Envelope};
+use crate::budget::HeldBytes;
+use crate::config::HttpStatusMode;
+use crate::error::{ApiError, ErrorKind};
+use crate::metrics::Metrics;
+use crate::scan::Scanner;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub scanner: Scanner,
+    pub metrics: Arc<Metrics>,
+    pub api_keys: ApiKeys,
+    pub http_status: HttpStatusMode,
+}
+
+/// Body of `scan_url`.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ScanUrlRequest {
+    /// `http(s)` image URL, a `data:` image URL, or `file:` under `--file-root`.
+    #[serde(deserialize_with = "url_field")]
+    pub url: String,
+}
+
+impl JsonBody for ScanUrlRequest {
+    const REQUIRED: &'static str = "url";
+}
+
+fn url_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    body::text_field(d, "url")
+}
+
+/// JSON body of the upload route.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct ScanImageRequest {
+    /// The image as base64, or as a `data:` URL.
+    #[serde(deserialize_with = "image_field")]
+    pub image: String,
+}
+
+impl JsonBody for ScanImageRequest {
+    const REQUIRED: &'static str = "image";
+}
+
+fn image_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    body::text_field(d, "image")
+}
+
+/// Multipart body of the upload route: the `file` field, held as it arrived.
+#[derive(utoipa::ToSchema)]
+pub struct ScanImageForm {
+    /// The image file.
+    #[schema(value_type = String, format = Binary)]
+    pub file: HeldBytes,
+}
+
+/// `POST /api/v1/qrcode/scan_url` with `{"url": "..."}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/qrcode/scan_url",
+    tag = "scan",
+    request_body(content = ScanUrlRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
+        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 503, description = BUSY, body = Envelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn scan_url(
+    State(state): State<Arc<AppState>>,
+    body: HeldJson<ScanUrlRequest>,
+) -> Response {
+    // `body` (and the budget a `data:` URL in it takes) is held until the scan ends.
+    let result = state.scanner.scan_url(&body.value.url).await;
+    respond(state.http_status, result.map_err(ApiError::from))
+}
+
+/// 503 `description` of the scan routes.
+const BUSY: &str = "decode queue full or image memory budget spent; retry after `Retry-After`";
+
+/// `POST /api/v1/qrcode/scan`: the image itself, as multipart (`file`), a raw body or JSON.
+#[utoipa::path(
+    post,
+    path = "/api/v1/qrcode/scan",
+    tag = "scan",
+    request_body(content(
+        (ScanImageForm = "multipart/form-data"),
+        (Vec<u8> = "application/octet-stream"),
+        (Vec<u8> = "image/*"),
+        (ScanImageRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
+        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 503, description = BUSY, body = Envelope),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let upload = body::read_upload(request, &state.scanner);
+    let result = match body::within_fetch_timeout(&state.scanner, upload).await {
+        Ok(bytes) => state.scanner.scan_bytes(bytes).await.map_err(Into::into),
+        Err(err) => Err(err),
+    };
+    respond(state.http_status, result)
+}
+
+/// `GET /`: the try-it page, embedded in the binary (no CDN, no build step).
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, description = "An HTML page to try the service", content_type = "text/html")))]
+pub async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../page.html"))
+}
+
+/// `GET /metrics`: Prometheus (OpenMetrics) text.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text")))]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let scanner = &state.scanner;
+    state
+        .metrics
+        .observe_load(scanner.pool.admitted(), scanner.budget.held());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /healthz`.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "`{\"status\":\"ok\"}`")))]
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Any unknown path.
+pub async fn not_found(State(state): State<Arc<AppState>>) -> Response {
+    respond(
+        state.http_status,
+        Err(ApiError::new(ErrorKind::NotFound, "no such route")),
+    )
+}
+
+/// A known path with the wrong method.
+pub async fn method_not_allowed(State(state): State<Arc<AppState>>) -> Response {
+    respond(
+        state.http_status,
+        Err(ApiError::new(
+            ErrorKind::MethodNotAllowed,
+            "this route does not accept that method",
+        )),
+    )
+}
