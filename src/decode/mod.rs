@@ -27,7 +27,9 @@ pub use self::append::join_structured_append;
 use self::detect::Detected;
 pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
-pub use self::strategy::{Binarizer, Strategy, View, CHEAP_STRATEGIES, COSTLY_STRATEGIES};
+pub use self::strategy::{
+    Binarizer, Strategy, View, ALWAYS_TRIED, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
+};
 use crate::text::Content;
 
 /// The limits one decode runs under; built by `EngineConfig::decode_options` from the flags.
@@ -159,8 +161,11 @@ pub fn decode_luma(
     let mut found = Found::default();
     let steps = CHEAP_STRATEGIES.iter().map(|s| (s, false));
     let steps = steps.chain(COSTLY_STRATEGIES.iter().map(|s| (s, true)));
-    for (&strategy, costly) in steps {
+    for (index, (&strategy, costly)) in steps.enumerate() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        if index >= ALWAYS_TRIED && !found.codes.is_empty() && !found.expects_more() {
             break;
         }
         // The costly strategies look where a symbol was sampled and not read.
@@ -169,9 +174,6 @@ pub fn decode_luma(
             break;
         }
         found.merge(views.run(strategy, deadline, &damaged));
-        if !found.codes.is_empty() && !found.expects_more() {
-            break;
-        }
     }
     let mut codes = found.finish()?;
     if let Some(joined) = join_structured_append(&codes) {

@@ -16,11 +16,11 @@ use super::pixels;
 /// image-rotations, and each next one reads the most of what the ones before it miss.
 pub const CHEAP_STRATEGIES: &[Strategy] = &[
     finder(View::Working, Binarizer::LocalAverage, false),
+    // Light-on-dark codes; a global threshold keeps their large flat areas whole.
+    finder(View::Working, Binarizer::Otsu, true),
     // Photos larger than the working view: small codes (2-3 pixels per module in the photo)
     // lose their modules to the shrinking. Nothing to do for smaller images.
     finder(View::Full, Binarizer::LocalAverage, false),
-    // Light-on-dark codes; a global threshold keeps their large flat areas whole.
-    finder(View::Working, Binarizer::Otsu, true),
     // Blurred or noisy photos, and print dots inside modules.
     finder(View::Half, Binarizer::Otsu, false),
     finder(View::Half, Binarizer::LocalAverage, false),
@@ -33,6 +33,11 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     // reads fewer corpus images than the unpadded view.
     finder(View::Padded, Binarizer::LocalAverage, false),
 ];
+
+/// How many of `CHEAP_STRATEGIES` run on every image, whatever the first ones read: one scan
+/// for each polarity, since a light-on-dark code leaves no evidence in the dark-on-light scan
+/// (its finder patterns are the negative of the ones the scan looks for).
+pub const ALWAYS_TRIED: usize = 2;
 
 /// Strategies costing ten times more, tried only when a cheap one sampled a symbol it could
 /// not read: a code is there but the geometry is hard (tiny modules, curved paper). Gating

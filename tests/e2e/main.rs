@@ -1,6 +1,7 @@
 //! The black-box test binary: the real server on 127.0.0.1:0 beside a local image server.
 
 mod backpressure;
+mod boofcv;
 mod cli;
 mod contract;
 mod corpus;

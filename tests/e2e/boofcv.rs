@@ -1,0 +1,53 @@
+//! The decoder against the half of BoofCV's QR detection benchmark in `../shared/corpus/boofcv`
+//! (271 photos, 651 labelled codes, 16 categories). A ratchet: the codes read, pooled over the
+//! categories, may only go up. Skipped, with a message, where the corpus is not checked out.
+//! `cargo run --release --example boofcv` prints the table per category, and
+//! `benches/boofcv.sh` the same beside zxing-cpp, with times.
+
+use std::path::Path;
+use std::time::Duration;
+
+use qrscan::decode::{self, DecodeOptions};
+
+use crate::helpers::boofcv;
+
+/// Labelled codes read when this test was last raised (zxing-cpp 3.1.1 reads 523 on this
+/// machine, in the same scorer).
+const READ_AT_LEAST: usize = 532;
+
+#[test]
+fn the_boofcv_half_reads_at_least_as_many_codes_as_when_last_raised() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/boofcv");
+    if !root.is_dir() {
+        eprintln!("skipped: {} is not checked out", root.display());
+        return;
+    }
+    let images = boofcv::load(&root).unwrap();
+    assert_eq!(images.len(), 271, "the shared half has 271 labelled photos");
+    // A budget no image reaches: the ratchet is about what the decoder can read, not about how
+    // busy the machine running the tests is (the default budget is measured in benches/).
+    let options = DecodeOptions {
+        budget: Duration::from_secs(30),
+        ..DecodeOptions::default()
+    };
+    let reads = boofcv::score(&images, |bytes| {
+        decode::decode(bytes, &options).unwrap_or_default()
+    });
+    let read: usize = reads.iter().sum();
+    assert!(
+        read >= READ_AT_LEAST,
+        "read {read} codes, the ratchet is {READ_AT_LEAST}"
+    );
+}
+
+#[test]
+fn overlap_is_one_for_the_same_quadrilateral_and_zero_for_disjoint_ones() {
+    let square = [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]];
+    let mut reversed = square;
+    reversed.reverse();
+    assert!((boofcv::iou(&square, &reversed) - 1.0).abs() < 1e-9);
+    let half = [[5.0, 0.0], [15.0, 0.0], [15.0, 10.0], [5.0, 10.0]];
+    assert!((boofcv::iou(&square, &half) - 1.0 / 3.0).abs() < 1e-9);
+    let far = [[20.0, 0.0], [30.0, 0.0], [30.0, 10.0], [20.0, 10.0]];
+    assert_eq!(boofcv::iou(&square, &far), 0.0);
+}
