@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Dockerfile's image, built and run with rootful podman from Debian's packages (issue 15).
 # No registry is reachable from CI, so the base images are made here: Debian bookworm from the
-# mirror apt already uses (debootstrap), imported as localhost/debian:bookworm-slim, and for a
+# mirror apt already uses (debootstrap), imported as localhost/debian:bookworm-slim-ci<pid>, and for a
 # full build a Rust image with Debian's rustc-web. Then the container is run as Kubernetes would
 # run it (read-only root, no capabilities, no new privileges) and checked: /healthz, uid 10001,
 # the image's HEALTHCHECK, a real scan_url against an image server on 127.0.0.1, /metrics, and a
@@ -20,9 +20,11 @@ mode="${QRSCAN_CI_IMAGE_BUILD:-copy}"
 case "$mode" in copy | full) ;; *) echo "QRSCAN_CI_IMAGE_BUILD: copy or full, not $mode" >&2; exit 2 ;; esac
 cache="${QRSCAN_CI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qrscan-ci}"
 host_ca="${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}"
-base=localhost/debian:bookworm-slim
-rust=localhost/qrscan-rust:bookworm-ci
-image="localhost/qrscan:ci-$$"
+# Tags of this run only: engineers share the machine's podman storage, and a second run must not
+# remove the images a first one is still building on.
+base="localhost/debian:bookworm-slim-ci$$"
+rust="localhost/qrscan-rust:bookworm-ci$$"
+image="localhost/qrscan:ci$$"
 container="qrscan-ci-$$"
 work="$(mktemp -d)"
 mkdir -p "$cache"
