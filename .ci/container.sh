@@ -9,9 +9,11 @@
 #
 # QRSCAN_CI_IMAGE_BUILD=copy (default): the runtime stage of the Dockerfile with the binary
 #   `cargo test` already built ($QRSCAN_BIN, else target/debug/qrscan, stripped) copied in.
-#   About a minute, most of it debootstrap; the whole .ci/run stays well under 30 minutes cold.
-# QRSCAN_CI_IMAGE_BUILD=full: the whole Dockerfile, cargo inside the build (about 8 minutes
-#   more cold): run it when the Dockerfile, Cargo.toml or the toolchain changes.
+#   Measured on a loaded 2-core VM: 2 min 40 s cold (debootstrap 111-193 s of it), 26-30 s with
+#   the debootstrap tarball cached. The whole .ci/run stays well under 30 minutes cold.
+# QRSCAN_CI_IMAGE_BUILD=full: the whole Dockerfile, cargo inside the build: about 8 minutes on
+#   an idle 2-core machine, 37 under other builds; run it when the Dockerfile, Cargo.toml or the
+#   toolchain changes.
 # QRSCAN_CI_CACHE (default ~/.cache/qrscan-ci) keeps the debootstrap tarball for a week.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +80,9 @@ cgroup_manager = "cgroupfs"
 events_logger = "file"
 EOF
 export CONTAINERS_CONF="$work/containers.conf"
-build=(podman build --pull=never --network host --format docker)  # docker format keeps HEALTHCHECK
+# docker format keeps HEALTHCHECK. No layer cache: every image is removed at the end anyway, and a
+# full build's cached stage layers would leave about 2 GB of untagged images behind.
+build=(podman build --pull=never --network host --format docker --layers=false)
 
 # --- localhost/debian:bookworm-slim --------------------------------------------------------
 # The deb822 file apt uses for bookworm names the mirror; the image gets the same file, so it
