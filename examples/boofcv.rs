@@ -20,6 +20,9 @@ use qrscan::decode::{self, DecodeOptions, QrCode, Strategy, CHEAP_STRATEGIES, CO
 #[path = "../tests/e2e/helpers/boofcv.rs"]
 mod boofcv;
 
+/// One column of the table: a name and what it reads from an image's bytes.
+type Reader<'a> = (String, Box<dyn Fn(&[u8]) -> Vec<QrCode> + Sync + 'a>);
+
 fn main() -> anyhow::Result<()> {
     let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/boofcv");
     let (mut strategies, mut verbose, mut only) = (false, false, None);
@@ -37,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         images.retain(|image| &image.category == only);
     }
     let options = DecodeOptions::default();
-    let mut columns: Vec<(String, Box<dyn Fn(&[u8]) -> Vec<QrCode> + Sync>)> = vec![(
+    let mut columns: Vec<Reader> = vec![(
         "pipeline".into(),
         Box::new(|bytes: &[u8]| decode::decode(bytes, &options).unwrap_or_default()),
     )];
