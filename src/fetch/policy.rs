@@ -4,8 +4,10 @@
 //! The ranges are checked on the addresses a name resolves to, inside a `reqwest::dns::Resolve`
 //! implementation, so a connection can only ever go to an address that was checked (no DNS
 //! rebinding window); IP-literal hosts, which reqwest never resolves, are checked by the caller
-//! before sending and on every redirect hop. IPv6 forms that carry an IPv4 address (mapped,
-//! compatible, NAT64, 6to4) are judged as that IPv4 address. Pure apart from the system lookup.
+//! before sending and on every redirect hop. IPv6 forms that carry an IPv4 address at a fixed
+//! place (mapped, compatible, NAT64, 6to4) are judged as that IPv4 address; translation prefixes
+//! whose IPv4 is elsewhere or means a private translator (SIIT, local-use NAT64) are blocked
+//! whole. Pure apart from the system lookup.
 
 use std::future::Future;
 use std::io;
@@ -49,8 +51,9 @@ const BLOCKED_V4: [((Ipv4Addr, u8), RangeClass); 14] = [
     (v4(240, 0, 0, 0, 4), RangeClass::Reserved),
 ];
 
-/// The IPv6 rows that do not carry an IPv4 address.
-const BLOCKED_V6: [((Ipv6Addr, u8), RangeClass); 6] = [
+/// The IPv6 rows that do not carry an IPv4 address, and the translation prefixes whose IPv4
+/// is not reliably where `embedded_ipv4` looks (or means another host): blocked whole.
+const BLOCKED_V6: [((Ipv6Addr, u8), RangeClass); 10] = [
     ((Ipv6Addr::UNSPECIFIED, 128), RangeClass::Reserved),
     ((Ipv6Addr::LOCALHOST, 128), RangeClass::Loopback),
     (
@@ -67,6 +70,28 @@ const BLOCKED_V6: [((Ipv6Addr, u8), RangeClass); 6] = [
     ),
     (
         (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+        RangeClass::Reserved,
+    ),
+    // SIIT's IPv4-translated addresses (RFC 2765): `::ffff:0:a.b.c.d` reaches a.b.c.d through a
+    // translator, so judging it as a plain IPv6 address let `::ffff:0:7f00:1` through.
+    (
+        (Ipv6Addr::new(0, 0, 0, 0, 0xffff, 0, 0, 0), 96),
+        RangeClass::Reserved,
+    ),
+    // Local-use NAT64 (RFC 8215): the IPv4 may sit at any of RFC 6052's offsets, and the
+    // translator is the operator's own, so no address in it is public.
+    (
+        (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48),
+        RangeClass::Reserved,
+    ),
+    // Discard-only (RFC 6666): a black hole by design; nothing to fetch there.
+    (
+        (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),
+        RangeClass::Reserved,
+    ),
+    // Deprecated site-local (RFC 3879): still routed inside some old networks, like fc00::/7.
+    (
+        (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10),
         RangeClass::Reserved,
     ),
 ];
@@ -444,7 +469,6 @@ mod tests {
         let open = [
             "::2:0:0:0",
             "fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-            "fec0::",
             "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff",
             "2001:db9::",
             "2606:4700:4700::1111",
@@ -457,6 +481,72 @@ mod tests {
         for s in open {
             assert!(policy.permits(ip(s)), "{s}");
         }
+    }
+
+    #[test]
+    fn translation_discard_and_site_local_ipv6_ranges_are_blocked_at_both_edges_and_open_outside() {
+        // (range, first, last, just below, just above). Unit level only: nothing is sent.
+        let rows = [
+            (
+                "::ffff:0:0:0/96",
+                "::ffff:0:0:0",
+                "::ffff:0:ffff:ffff",
+                "::fffe:ffff:ffff:ffff",
+                "::ffff:1:0:0",
+            ),
+            (
+                "64:ff9b:1::/48",
+                "64:ff9b:1::",
+                "64:ff9b:1:ffff:ffff:ffff:ffff:ffff",
+                "64:ff9b:0:ffff:ffff:ffff:ffff:ffff",
+                "64:ff9b:2::",
+            ),
+            (
+                "100::/64",
+                "100::",
+                "100::ffff:ffff:ffff:ffff",
+                "ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "100:0:0:1::",
+            ),
+            (
+                "fec0::/10",
+                "fec0::",
+                "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+                "ff00::",
+            ),
+        ];
+        let policy = AddressPolicy::default();
+        for (range, first, last, below, above) in rows {
+            let net: Ipv6Net = range.parse().unwrap();
+            assert_eq!(IpAddr::V6(net.network()), ip(first), "{range}");
+            assert_eq!(IpAddr::V6(net.broadcast()), ip(last), "{range}");
+            for inside in [first, last] {
+                assert_eq!(
+                    blocked_range(ip(inside)),
+                    Some(RangeClass::Reserved),
+                    "{inside}"
+                );
+                assert!(!policy.permits(ip(inside)), "{inside}");
+            }
+            for outside in [below, above] {
+                assert!(!net.contains(&ip(outside)), "{outside} next to {range}");
+                // fec0::/10 sits between link-local and multicast, both blocked on their own.
+                if blocked_range(ip(outside)).is_none() {
+                    assert!(policy.permits(ip(outside)), "{outside} next to {range}");
+                }
+            }
+        }
+        // Issue 14's spelling of loopback through SIIT; a public IPv4 through it is blocked too.
+        assert!(!policy.permits(ip("::ffff:0:7f00:1")));
+        assert!(!policy.permits(ip("::ffff:0:808:808")));
+        // Only an explicit --allow-cidr opens them.
+        let cidr = AddressPolicy {
+            allow_cidrs: vec!["100::/64".parse().unwrap()],
+            ..AddressPolicy::default()
+        };
+        assert!(cidr.permits(ip("100::1")));
+        assert!(!cidr.permits(ip("fec0::1")));
     }
 
     #[test]
