@@ -7,7 +7,7 @@
 #   podman build --format docker -v /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro \
 #     --build-arg CARGO_HTTP_CAINFO=/run/host-ca.crt -t qrscan .
 # RUST_IMAGE and BASE_IMAGE replace the registry images, for mirrors and for CI, which has no
-# registry and builds its own (.ci/container.sh, deploy/README.md).
+# registry and builds its own (.ci/container.sh).
 
 ARG RUST_IMAGE=rust:1-bookworm
 ARG BASE_IMAGE=debian:bookworm-slim

@@ -208,7 +208,7 @@ check_running() {
   expected=$(cat fixtures/rqrr-panic.txt)
   python3 -c 'import json, sys; a = json.loads(sys.argv[1]); sys.exit(not (a["code"] == 0 and a["data"]["content"] == sys.argv[2]))' \
     "$answer" "$expected" || fail "scan_url answered $answer"
-  # The gauge deploy/kubernetes/keda-scaledobject.yaml scales on.
+  # The in-flight gauge a fleet autoscaler would scale on.
   curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^qrscan_in_flight_requests ' \
     || fail "/metrics has no qrscan_in_flight_requests"
 }
