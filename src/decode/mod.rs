@@ -104,6 +104,11 @@ impl QrCode {
 
     /// Whether `point` lies inside the symbol's quadrilateral (convex, either winding).
     fn contains(&self, point: [f32; 2]) -> bool {
+        // A degenerate quadrilateral (all corners on a line) would "contain" every point on
+        // that line and, collapsed to a point, every point at all: it holds none.
+        if self.area() <= 0.0 {
+            return false;
+        }
         let p = &self.points;
         let sides = (0..4).map(|i| {
             let (a, b) = (p[i], p[(i + 1) % 4]);
@@ -367,6 +372,24 @@ mod tests {
         let codes = decode_luma(&noisy, &DecodeOptions::default(), Instant::now()).unwrap();
         assert_eq!(codes[0].content.text, "https://example.com/noisy-photo");
         assert_eq!(codes[0].strategy.label(), "finder/blurred/otsu");
+    }
+
+    #[test]
+    fn a_code_holds_the_points_inside_its_corners_and_a_degenerate_one_holds_none() {
+        let code = |points| QrCode {
+            content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            version: 1,
+            ec_level: EcLevel::M,
+            points,
+            strategy: CHEAP_STRATEGIES[0],
+        };
+        let square = code([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]);
+        assert!(square.contains([5.0, 5.0]));
+        assert!(!square.contains([15.0, 5.0]));
+        let mut reversed = square.points;
+        reversed.reverse();
+        assert!(code(reversed).contains([5.0, 5.0]));
+        assert!(!code([[3.0, 3.0]; 4]).contains([3.0, 3.0]));
     }
 
     #[test]
