@@ -30,7 +30,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(config) => runtime.block_on(serve(config)),
+        Command::Serve(config) => {
+            let exit = runtime.block_on(serve(config));
+            // Past the shutdown timeout, what is left (a decode near its budget) is not waited for.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            exit
+        }
         Command::Scan(args) => runtime.block_on(scan(args)),
         Command::Health(args) => runtime.block_on(health(args)),
     }
@@ -42,7 +47,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
-    server::serve(listener, state, server::shutdown_signal()).await?;
+    let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone()));
+    server::serve(listener, state, server::shutdown_signal(), config.drain()).await?;
+    reloader.abort();
     tracing::info!("qrscan stopped");
     Ok(ExitCode::SUCCESS)
 }

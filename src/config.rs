@@ -3,6 +3,7 @@
 //! `Debug` and never logged. Depends on nothing but clap and the option types of other modules.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -98,6 +99,27 @@ pub struct ServeConfig {
     )]
     pub api_keys: Vec<String>,
 
+    /// File of API keys, one per line (`#` starts a comment line), read at start and again on
+    /// SIGHUP, so keys rotate without a restart. Combined with `--api-keys`. While it is set,
+    /// authentication is on even if the file holds no key.
+    #[arg(long, env = "QRSCAN_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+
+    /// Requests per second allowed to each API key, or to each client address when no valid key
+    /// is sent (e.g. 10, or 0.5 for one every 2 s). Past it: 429 with `Retry-After`. Unset: off.
+    #[arg(long, env = "QRSCAN_RATE_LIMIT")]
+    pub rate_limit: Option<f64>,
+
+    /// Requests one key or address may send at once before `--rate-limit` applies.
+    /// Default: the rate limit rounded up.
+    #[arg(long, env = "QRSCAN_RATE_BURST")]
+    pub rate_burst: Option<u32>,
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client, comma-separated
+    /// CIDRs (e.g. 10.0.0.0/8). From any other peer those headers are ignored.
+    #[arg(long, env = "QRSCAN_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// `compat`: HTTP 200 for every business outcome, like cli.im. `rest`: a status per code.
     #[arg(long, env = "QRSCAN_HTTP_STATUS", value_enum, default_value_t = HttpStatusMode::Compat)]
     pub http_status: HttpStatusMode,
@@ -119,8 +141,73 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_MAX_BUFFERED_BYTES", default_value = "128MiB", value_parser = parse_size)]
     pub max_buffered_bytes: u64,
 
+    /// On SIGTERM or SIGINT, keep serving this long with `/readyz` answering 503, so load
+    /// balancers stop sending work before the listener closes (e.g. 5s behind Kubernetes).
+    #[arg(long, env = "QRSCAN_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub drain_delay: Duration,
+
+    /// After the drain delay, how long requests in flight may take to finish before the
+    /// process exits anyway.
+    #[arg(long, env = "QRSCAN_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
     #[command(flatten)]
     pub engine: EngineConfig,
+}
+
+impl ServeConfig {
+    /// The rate limit, when `--rate-limit` is set.
+    pub fn rate_limit(&self) -> anyhow::Result<Option<RateLimit>> {
+        match (self.rate_limit, self.rate_burst) {
+            (None, None) => Ok(None),
+            (None, Some(_)) => anyhow::bail!("--rate-burst needs --rate-limit"),
+            (Some(rate), burst) => RateLimit::new(rate, burst)
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("--rate-limit/--rate-burst: {e}")),
+        }
+    }
+
+    /// What the server does between a shutdown signal and exit.
+    pub fn drain(&self) -> Drain {
+        Drain {
+            delay: self.drain_delay,
+            timeout: self.shutdown_timeout,
+        }
+    }
+}
+
+/// A token bucket: one token every `period`, at most `burst` saved up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    pub period: Duration,
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `per_second` tokens a second (0.001 to 1,000,000), `burst` of them at once (default: the
+    /// rate rounded up).
+    pub fn new(per_second: f64, burst: Option<u32>) -> Result<Self, String> {
+        if !(0.001..=1_000_000.0).contains(&per_second) {
+            return Err(format!(
+                "the rate must be between 0.001 and 1000000 requests per second, not {per_second}"
+            ));
+        }
+        let default_burst = per_second.ceil() as u32;
+        let burst = NonZeroU32::new(burst.unwrap_or(default_burst))
+            .ok_or("the burst must be at least 1")?;
+        Ok(RateLimit {
+            period: Duration::from_secs_f64(1.0 / per_second),
+            burst,
+        })
+    }
+}
+
+/// The shutdown sequence (`--drain-delay`, `--shutdown-timeout`): not ready at once, still
+/// serving for `delay`, then no new connections and `timeout` for the requests in flight.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Drain {
+    pub delay: Duration,
+    pub timeout: Duration,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -131,11 +218,17 @@ impl std::fmt::Debug for ServeConfig {
                 "api_keys",
                 &format_args!("[{} redacted]", self.api_keys.len()),
             )
+            .field("api_keys_file", &self.api_keys_file)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_burst", &self.rate_burst)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("http_status", &self.http_status)
             .field("workers", &self.workers)
             .field("queue", &self.queue)
             .field("cache_entries", &self.cache_entries)
             .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field("drain_delay", &self.drain_delay)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("engine", &self.engine)
             .finish()
     }
@@ -256,5 +349,20 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert!(parse_size("10XB").is_err());
         assert!(parse_size("99999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn rate_limits_take_fractions_and_default_the_burst_to_the_rate() {
+        let limit = RateLimit::new(0.5, None).unwrap();
+        assert_eq!(limit.period, Duration::from_secs(2));
+        assert_eq!(limit.burst.get(), 1);
+        let limit = RateLimit::new(10.0, None).unwrap();
+        assert_eq!(limit.period, Duration::from_millis(100));
+        assert_eq!(limit.burst.get(), 10);
+        assert_eq!(RateLimit::new(2.5, Some(7)).unwrap().burst.get(), 7);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
+            assert!(RateLimit::new(bad, None).is_err(), "{bad}");
+        }
+        assert!(RateLimit::new(1.0, Some(0)).is_err());
     }
 }

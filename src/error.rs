@@ -51,6 +51,7 @@ error_table! {
     Unauthorized = 403, "bad or missing key";
     NotFound = 404, "no such route";
     MethodNotAllowed = 405, "no such method";
+    RateLimited = 429, "rate limit for this key or client exceeded";
     Internal = 500, "bug";
     Overloaded = 503, "busy (decode queue full or image memory budget spent)";
     InvalidUrl = 1001, "URL invalid";
@@ -75,6 +76,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized => return StatusCode::FORBIDDEN,
             ErrorKind::NotFound => return StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
+            ErrorKind::RateLimited => return StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => return StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Overloaded => return StatusCode::SERVICE_UNAVAILABLE,
             _ => {}
@@ -96,6 +98,7 @@ impl ErrorKind {
             ErrorKind::Unauthorized
             | ErrorKind::NotFound
             | ErrorKind::MethodNotAllowed
+            | ErrorKind::RateLimited
             | ErrorKind::Internal
             | ErrorKind::Overloaded => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -105,6 +108,9 @@ impl ErrorKind {
 /// The status of a success, in both modes.
 pub const SUCCESS: StatusCode = StatusCode::OK;
 
+/// The status of `/readyz` while the process drains (no envelope: probes read the status).
+pub const NOT_READY: StatusCode = StatusCode::SERVICE_UNAVAILABLE;
+
 impl ErrorKind {
     /// The header API.md section 4 adds to an answer of this kind under `mode`, if any.
     pub fn header(self, mode: HttpStatusMode) -> Option<(HeaderName, HeaderValue)> {
@@ -112,7 +118,9 @@ impl ErrorKind {
             ErrorKind::Unauthorized if mode == HttpStatusMode::Rest => {
                 Some((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")))
             }
-            ErrorKind::Overloaded => Some((header::RETRY_AFTER, HeaderValue::from_static("1"))),
+            ErrorKind::Overloaded | ErrorKind::RateLimited => {
+                Some((header::RETRY_AFTER, HeaderValue::from_static("1")))
+            }
             _ => None,
         }
     }
@@ -124,6 +132,8 @@ impl ErrorKind {
 pub struct ApiError {
     pub kind: ErrorKind,
     pub message: String,
+    /// Seconds for `Retry-After`, when the error knows better than its kind's default.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -132,6 +142,29 @@ impl ApiError {
         ApiError {
             kind,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A 429: the caller's bucket has a token again in `retry_after` seconds (at least 1).
+    pub fn rate_limited(retry_after: u64) -> Self {
+        let retry_after = retry_after.max(1);
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorKind::RateLimited,
+                format!("rate limit exceeded; retry in {retry_after} s"),
+            )
+        }
+    }
+
+    /// The extra header of this answer under `mode`: its kind's, with this error's
+    /// `Retry-After` when it has one.
+    pub fn header(&self, mode: HttpStatusMode) -> Option<(HeaderName, HeaderValue)> {
+        let (name, value) = self.kind.header(mode)?;
+        match self.retry_after {
+            Some(seconds) if name == header::RETRY_AFTER => Some((name, seconds.into())),
+            _ => Some((name, value)),
         }
     }
 

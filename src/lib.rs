@@ -8,7 +8,7 @@
 //! below it on its path, never one above.
 //!
 //! ```text
-//! main -> commands -> server -> openapi -> http -> observe -> metrics
+//! main -> commands -> server -> openapi -> http -> observe -> metrics | client
 //!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
 //!      |           -> cli -> config                        scan -> metrics | budget
 //!      -> telemetry -> cli                 fetch -> budget;  decode -> text
@@ -17,7 +17,9 @@
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
 //! - `server`: state construction, the route table, `serve(listener, state, shutdown)`.
 //! - `openapi`: the OpenAPI document and its route; it names the handlers, nothing names it.
-//! - `http`: the edge: state, thin handlers, the envelope, authentication, request bodies.
+//! - `http`: the edge: state, thin handlers, the envelope, authentication, rate limits, request
+//!   bodies, readiness.
+//! - `client`: the client address of a request (the socket peer, or what trusted proxies say).
 //! - `observe`: the request middleware (request id, log line, request metrics); `metrics`: the
 //!   Prometheus registry, which knows nothing of axum.
 //! - `error`: the one table of codes, messages and HTTP statuses.
@@ -36,6 +38,7 @@
 pub mod budget;
 pub mod classify;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod decode;

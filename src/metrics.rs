@@ -31,6 +31,11 @@ struct StrategyLabels {
     strategy: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BucketLabels {
+    bucket: &'static str,
+}
+
 /// 1 ms to ~33 s, doubling: covers a cache hit and a fetch that runs into its timeout.
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -50,6 +55,8 @@ pub struct Metrics {
     buffered_bytes: Gauge,
     cache_hits: Counter,
     cache_misses: Counter,
+    rate_limited: Family<BucketLabels, Counter>,
+    rate_limit_buckets: Gauge,
 }
 
 impl Default for Metrics {
@@ -69,6 +76,8 @@ impl Default for Metrics {
         let buffered_bytes = Gauge::default();
         let cache_hits = Counter::default();
         let cache_misses = Counter::default();
+        let rate_limited = Family::<BucketLabels, Counter>::default();
+        let rate_limit_buckets = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route and envelope code",
@@ -124,6 +133,16 @@ impl Default for Metrics {
             "Decodes the cache could not answer",
             cache_misses.clone(),
         );
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429, by the bucket they were counted in (key or address)",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "rate_limit_buckets",
+            "Rate-limit buckets held (one per active key or client address)",
+            rate_limit_buckets.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -137,6 +156,8 @@ impl Default for Metrics {
             buffered_bytes,
             cache_hits,
             cache_misses,
+            rate_limited,
+            rate_limit_buckets,
         }
     }
 }
@@ -183,10 +204,28 @@ impl Metrics {
         }
     }
 
+    /// A request refused by the rate limit; `bucket` is `key` or `address`.
+    pub fn observe_rate_limited(&self, bucket: &'static str) {
+        self.rate_limited
+            .get_or_create(&BucketLabels { bucket })
+            .inc();
+    }
+
+    /// The number of rate-limit buckets, read when metrics are scraped.
+    pub fn observe_rate_limit_buckets(&self, buckets: u64) {
+        self.rate_limit_buckets
+            .set(i64::try_from(buckets).unwrap_or(i64::MAX));
+    }
+
     /// Marks a request in flight until the guard drops.
     pub fn in_flight(&self) -> InFlight<'_> {
         self.in_flight.inc();
         InFlight(&self.in_flight)
+    }
+
+    /// Requests being answered now.
+    pub fn requests_in_flight(&self) -> i64 {
+        self.in_flight.get()
     }
 
     /// The load gauges, read from the pool and the byte budget when metrics are scraped.

@@ -1,17 +1,22 @@
 //! The request middleware: a request id (`x-request-id`, taken from the caller when it is sane,
 //! generated otherwise, and returned on the response), one log line per request (route, code,
 //! status, latency; never a header value, so `Authorization` cannot leak), and request metrics.
-//! It sees only the metrics, never the application state, so it sits below the handlers: they
-//! leave a `ResponseCode` on the response and this layer reads it.
+//! It sees only the metrics and the trusted proxies, never the application state, so it sits
+//! below the handlers: they leave a `ResponseCode` on the response and this layer reads it. It
+//! decides the request's `ClientAddr` (`client.rs`) once, logs it, and leaves it on the request
+//! for the rate limits.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::client::{ClientAddr, TrustedProxies};
 use crate::metrics::Metrics;
 
 /// The header carrying the request id in both directions.
@@ -40,12 +45,19 @@ fn request_id(request: &Request) -> HeaderValue {
 
 /// Logs, counts and tags every request.
 pub async fn observe(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
+    State((metrics, proxies)): State<(Arc<Metrics>, Arc<TrustedProxies>)>,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&request);
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(ClientAddr::UNKNOWN, |peer| {
+            proxies.client(peer.0.ip(), request.headers())
+        });
+    request.extensions_mut().insert(client);
     // Unmatched paths share one label, so a scanner probing random URLs cannot grow the metrics.
     let route = request
         .extensions()
@@ -68,6 +80,7 @@ pub async fn observe(
         request_id = %id.to_str().unwrap_or_default(),
         %method,
         route,
+        %client,
         status,
         code,
         latency_ms = elapsed.as_secs_f64() * 1000.0,

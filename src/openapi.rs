@@ -24,6 +24,7 @@ use crate::error::ErrorKind;
         crate::http::scan_url,
         crate::http::scan_upload,
         crate::http::healthz,
+        crate::http::readyz,
         crate::http::metrics,
         openapi_json,
         crate::http::page

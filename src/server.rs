@@ -3,7 +3,8 @@
 //! library: it wires `http`, `observe`, `openapi` and `scan` together; nothing but `commands`
 //! (and the tests) refers to it.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -12,7 +13,8 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::budget::ByteBudget;
-use crate::config::ServeConfig;
+use crate::client::TrustedProxies;
+use crate::config::{Drain, ServeConfig};
 use crate::fetch::policy::{Lookup, SystemLookup};
 use crate::http::{self, ApiKeys, AppState};
 use crate::metrics::Metrics;
@@ -55,15 +57,33 @@ pub fn build_state_with_lookup(
             "images larger than --max-buffered-bytes are always refused with 503"
         );
     }
-    let api_keys = ApiKeys::new(&config.api_keys);
+    let api_keys = ApiKeys::new(&config.api_keys, config.api_keys_file.as_deref())?;
     if !api_keys.is_enabled() {
-        tracing::warn!("no API key configured: every caller may use the API (set QRSCAN_API_KEYS)");
+        tracing::warn!(
+            "no API key configured: every caller may use the API (set QRSCAN_API_KEYS or QRSCAN_API_KEYS_FILE)"
+        );
+    } else if api_keys.count() == 0 {
+        tracing::warn!(
+            "the API keys file holds no key: every API request is refused until it does"
+        );
+    }
+    let rate_limit = config.rate_limit()?;
+    if let Some(limit) = rate_limit {
+        tracing::info!(
+            period_ms = limit.period.as_secs_f64() * 1000.0,
+            burst = limit.burst.get(),
+            max_buckets = http::MAX_BUCKETS,
+            "rate limit per API key, or per client address without a valid key"
+        );
     }
     Ok(Arc::new(AppState {
         scanner,
         metrics,
         api_keys,
         http_status: config.http_status,
+        readiness: http::Readiness::default(),
+        limiter: http::RateLimiter::new(rate_limit),
+        proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
     }))
 }
 
@@ -84,26 +104,85 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api)
         .route("/", get(http::page))
         .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
         .route("/metrics", get(http::metrics))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
+            (state.metrics.clone(), state.proxies.clone()),
             crate::observe::observe,
         ))
         .with_state(state)
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves until `shutdown` completes, then drains (`Drain`): `/readyz` turns 503 at once, new
+/// requests are still served for `drain.delay`, then the listener closes and the requests in
+/// flight get `drain.timeout` to finish. Past it, returns anyway; the caller then exits, which
+/// ends what is left.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    drain: Drain,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let (close, closed) = tokio::sync::oneshot::channel::<()>();
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = closed.await;
+            })
+            .into_future(),
+    );
+    tokio::select! {
+        ended = &mut server => return ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        () = shutdown => {}
+    }
+    state.readiness.start_draining();
+    tracing::info!(
+        drain_delay_ms = drain.delay.as_millis(),
+        shutdown_timeout_ms = drain.timeout.as_millis(),
+        "draining: /readyz answers 503, requests are still served"
+    );
+    tokio::time::sleep(drain.delay).await;
+    let _ = close.send(());
+    tracing::info!(
+        in_flight = state.metrics.requests_in_flight(),
+        "no longer accepting connections; finishing requests in flight"
+    );
+    match tokio::time::timeout(drain.timeout, &mut server).await {
+        Ok(ended) => ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => {
+            tracing::warn!(
+                in_flight = state.metrics.requests_in_flight(),
+                "shutdown timeout reached; requests still in flight are cut"
+            );
+            server.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Re-reads the API keys file on every SIGHUP, for as long as the server runs. A file that
+/// cannot be read keeps the keys in force, and says so in the log.
+pub async fn reload_keys_on_hangup(state: Arc<AppState>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: API keys are read only at start");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match state.api_keys.reload() {
+                Ok(keys) => tracing::info!(keys, "SIGHUP: API keys reloaded"),
+                Err(err) => tracing::error!(%err, "SIGHUP: API keys kept as they were"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = state;
 }
 
 /// Completes on SIGINT or SIGTERM.
@@ -126,5 +205,5 @@ pub async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    tracing::info!("shutdown signal received");
 }

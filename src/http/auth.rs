@@ -1,47 +1,50 @@
 //! Authentication (API.md section 4, code 403): the configured API keys, compared in constant
 //! time and never shown, and the middleware that asks for one as a bearer token before any body
-//! is read.
+//! is read. Keys come from `--api-keys` and from `--api-keys-file` (one per line, `#` comments),
+//! which `reload` re-reads (on SIGHUP) so keys rotate without a restart.
+//!
+//! The middleware also applies the rate limit (`limit.rs`) first, so a flood of wrong keys is
+//! answered 429 like any other flood: a valid key has its own bucket, anything else shares the
+//! bucket of its client address.
 
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use axum::extract::{Request, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::limit::Bucket;
 use super::{respond, AppState};
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorKind};
 
-/// The configured API keys. `Debug` never shows them.
+/// Which key a request presented: the SHA-256 of it, so a rate-limit bucket can be kept per key
+/// without holding the key itself there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct KeyId([u8; 32]);
+
+/// A set of keys. `Debug` never shows them.
 #[derive(Clone, Default)]
-pub struct ApiKeys(Vec<Vec<u8>>);
+struct KeySet(Vec<Vec<u8>>);
 
-impl std::fmt::Debug for ApiKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ApiKeys([{} redacted])", self.0.len())
-    }
-}
-
-impl ApiKeys {
-    /// Keys from configuration; blank entries are dropped.
-    pub fn new(keys: &[String]) -> Self {
-        ApiKeys(
-            keys.iter()
-                .map(|k| k.trim())
-                .filter(|k| !k.is_empty())
+impl KeySet {
+    fn from_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Self {
+        KeySet(
+            lines
+                .into_iter()
+                .map(str::trim)
+                .filter(|k| !k.is_empty() && !k.starts_with('#'))
                 .map(|k| k.as_bytes().to_vec())
                 .collect(),
         )
     }
 
-    /// Whether authentication is on.
-    pub fn is_enabled(&self) -> bool {
-        !self.0.is_empty()
-    }
-
     /// Whether `candidate` is one of the keys, comparing every key in constant time.
-    pub fn accepts(&self, candidate: &[u8]) -> bool {
+    fn contains(&self, candidate: &[u8]) -> bool {
         // No short-circuit: the time taken does not reveal which key (or how much of one) matched.
         self.0
             .iter()
@@ -52,59 +55,235 @@ impl ApiKeys {
     }
 }
 
-/// Middleware: when keys are configured, the request must carry one as a bearer token.
+/// The configured API keys: the fixed ones from `--api-keys` and those last read from the keys
+/// file. `Debug` never shows them.
+#[derive(Default)]
+pub struct ApiKeys {
+    fixed: KeySet,
+    file: Option<PathBuf>,
+    from_file: RwLock<Arc<KeySet>>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ApiKeys([{} + {} redacted], file: {:?})",
+            self.fixed.0.len(),
+            self.file_keys().0.len(),
+            self.file
+        )
+    }
+}
+
+/// Why the keys file could not be used; the previous keys stay in force.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the API keys file {}: {source}", path.display())]
+pub struct KeysFileError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+fn read_keys_file(path: &Path) -> Result<KeySet, KeysFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeysFileError {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(KeySet::from_lines(text.lines()))
+}
+
+impl ApiKeys {
+    /// Keys from configuration (blank entries are dropped) and, when `file` is given, from that
+    /// file, which must be readable now.
+    pub fn new(keys: &[String], file: Option<&Path>) -> Result<Self, KeysFileError> {
+        let from_file = match file {
+            Some(path) => read_keys_file(path)?,
+            None => KeySet::default(),
+        };
+        Ok(ApiKeys {
+            fixed: KeySet::from_lines(keys.iter().map(String::as_str)),
+            file: file.map(Path::to_owned),
+            from_file: RwLock::new(Arc::new(from_file)),
+        })
+    }
+
+    fn file_keys(&self) -> Arc<KeySet> {
+        // A poisoned lock still holds a whole set: the writer only swaps an Arc.
+        match self.from_file.read() {
+            Ok(keys) => keys.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the keys file and returns how many keys are now accepted. When the file cannot
+    /// be read, the keys in force stay as they were.
+    pub fn reload(&self) -> Result<usize, KeysFileError> {
+        if let Some(path) = &self.file {
+            let keys = Arc::new(read_keys_file(path)?);
+            match self.from_file.write() {
+                Ok(mut current) => *current = keys,
+                Err(poisoned) => *poisoned.into_inner() = keys,
+            }
+        }
+        Ok(self.count())
+    }
+
+    /// How many keys are accepted now.
+    pub fn count(&self) -> usize {
+        self.fixed.0.len() + self.file_keys().0.len()
+    }
+
+    /// Whether authentication is on: some key is configured, or a keys file is (an empty file
+    /// then refuses every request rather than opening the service to everyone).
+    pub fn is_enabled(&self) -> bool {
+        self.file.is_some() || !self.fixed.0.is_empty()
+    }
+
+    /// The id of `candidate` when it is one of the keys.
+    pub fn identify(&self, candidate: &[u8]) -> Option<KeyId> {
+        // Both sets are always compared, so the time taken does not say which one matched.
+        let fixed = self.fixed.contains(candidate);
+        let from_file = self.file_keys().contains(candidate);
+        (fixed | from_file).then(|| KeyId(Sha256::digest(candidate).into()))
+    }
+}
+
+/// What a request's `Authorization` header says.
+enum Presented<'a> {
+    Missing,
+    Bearer(&'a str),
+    /// More than one `Authorization` header, or one that is not `Bearer <token>` in text.
+    Malformed,
+}
+
+fn presented(headers: &HeaderMap) -> Presented<'_> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        // Two headers: which one a proxy in front of us checked is unknown, so neither is used.
+        return if headers.contains_key(header::AUTHORIZATION) {
+            Presented::Malformed
+        } else {
+            Presented::Missing
+        };
+    };
+    let token = value.to_str().ok().and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    token.map_or(Presented::Malformed, Presented::Bearer)
+}
+
+/// Middleware of the API routes: the rate limit, then, when keys are configured, the key.
 pub async fn require_api_key(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !state.api_keys.is_enabled() {
+    let key = match presented(request.headers()) {
+        Presented::Bearer(token) if state.api_keys.is_enabled() => {
+            state.api_keys.identify(token.as_bytes())
+        }
+        _ => None,
+    };
+    let client = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(ClientAddr::UNKNOWN, |c| *c);
+    let bucket = key.map_or(Bucket::Address(client.bucket()), Bucket::Key);
+    if let Err(refusal) = state.limiter.check(bucket) {
+        state.metrics.observe_rate_limited(bucket.kind());
+        return respond(state.http_status, Err(refusal));
+    }
+    if !state.api_keys.is_enabled() || key.is_some() {
         return next.run(request).await;
     }
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    match presented {
-        Some(token) if state.api_keys.accepts(token.as_bytes()) => next.run(request).await,
-        Some(_) => respond(
-            state.http_status,
-            Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                "the API key is not valid",
-            )),
-        ),
-        None => respond(
-            state.http_status,
-            Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                "an API key is required: send `Authorization: Bearer <key>`",
-            )),
-        ),
-    }
+    let message = match presented(request.headers()) {
+        Presented::Missing => "an API key is required: send `Authorization: Bearer <key>`",
+        Presented::Malformed => {
+            "send exactly one `Authorization: Bearer <key>` header with the API key"
+        }
+        Presented::Bearer(_) => "the API key is not valid",
+    };
+    respond(
+        state.http_status,
+        Err(ApiError::new(ErrorKind::Unauthorized, message)),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(fixed: &[&str], file: Option<&Path>) -> ApiKeys {
+        let fixed: Vec<String> = fixed.iter().map(|k| (*k).to_owned()).collect();
+        ApiKeys::new(&fixed, file).expect("keys")
+    }
+
     #[test]
     fn api_keys_accept_only_configured_keys_and_never_show_them() {
-        let keys = ApiKeys::new(&["alpha".into(), " beta ".into(), "".into()]);
+        let keys = keys(&["alpha", " beta ", ""], None);
         assert!(keys.is_enabled());
-        assert!(keys.accepts(b"alpha"));
-        assert!(keys.accepts(b"beta"));
-        assert!(!keys.accepts(b"alph"));
-        assert!(!keys.accepts(b""));
+        assert!(keys.identify(b"alpha").is_some());
+        assert!(keys.identify(b"beta").is_some());
+        assert_ne!(keys.identify(b"alpha"), keys.identify(b"beta"));
+        assert!(keys.identify(b"alph").is_none());
+        assert!(keys.identify(b"").is_none());
         let shown = format!("{keys:?}");
         assert!(
             !shown.contains("alpha") && !shown.contains("beta"),
             "{shown}"
         );
-        assert!(!ApiKeys::new(&[]).is_enabled());
+        assert!(!ApiKeys::new(&[], None).expect("no keys").is_enabled());
+    }
+
+    #[test]
+    fn the_keys_file_has_one_key_per_line_with_comments_and_reloads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "# rotated 2026-12-01\n  alpha  \n\n#beta\ngamma\n").expect("write");
+        let keys = keys(&["fixed"], Some(&path));
+        assert_eq!(keys.count(), 3);
+        for key in ["alpha", "gamma", "fixed"] {
+            assert!(keys.identify(key.as_bytes()).is_some(), "{key}");
+        }
+        assert!(keys.identify(b"#beta").is_none());
+        assert!(keys.identify(b"beta").is_none());
+
+        std::fs::write(&path, "delta\n").expect("write");
+        assert_eq!(keys.reload().expect("reloads"), 2);
+        assert!(keys.identify(b"delta").is_some());
+        assert!(keys.identify(b"alpha").is_none());
+        assert!(keys.identify(b"fixed").is_some(), "--api-keys stay");
+
+        // An unreadable file keeps the keys in force, and the error names the file, not a key.
+        std::fs::remove_file(&path).expect("remove");
+        let err = keys.reload().expect_err("file is gone");
+        assert!(err.to_string().contains("keys"), "{err}");
+        assert!(keys.identify(b"delta").is_some());
+    }
+
+    #[test]
+    fn an_empty_keys_file_refuses_everyone_instead_of_turning_auth_off() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys");
+        std::fs::write(&path, "# no keys yet\n").expect("write");
+        let keys = keys(&[], Some(&path));
+        assert!(keys.is_enabled());
+        assert_eq!(keys.count(), 0);
+        assert!(keys.identify(b"").is_none());
+        assert!(ApiKeys::new(&[], Some(&dir.path().join("missing"))).is_err());
+    }
+
+    #[test]
+    fn two_authorization_headers_are_malformed_whatever_they_say() {
+        let mut headers = HeaderMap::new();
+        assert!(matches!(presented(&headers), Presented::Missing));
+        headers.append(header::AUTHORIZATION, "Bearer alpha".parse().unwrap());
+        assert!(matches!(presented(&headers), Presented::Bearer("alpha")));
+        headers.append(header::AUTHORIZATION, "Bearer alpha".parse().unwrap());
+        assert!(matches!(presented(&headers), Presented::Malformed));
+        let mut basic = HeaderMap::new();
+        basic.insert(header::AUTHORIZATION, "Basic YWxwaGE=".parse().unwrap());
+        assert!(matches!(presented(&basic), Presented::Malformed));
     }
 }

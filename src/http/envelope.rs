@@ -47,7 +47,7 @@ pub fn respond(mode: HttpStatusMode, result: Result<ScanData, ApiError>) -> Resp
     let code = envelope.code;
     let (status, header) = match &result {
         Ok(_) => (error::SUCCESS, None),
-        Err(err) => (err.kind.status(mode), err.kind.header(mode)),
+        Err(err) => (err.kind.status(mode), err.header(mode)),
     };
     let mut response = (status, Json(envelope)).into_response();
     response.extensions_mut().insert(ResponseCode(code));

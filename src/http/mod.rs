@@ -1,13 +1,15 @@
 //! The HTTP edge: the request and response types, the application state and thin handlers.
 //! Handlers turn a request into a call to `scan` and its result into the envelope; codes and
 //! statuses come from `error.rs`. The parts each have a file: `envelope.rs` (the response body
-//! and `respond`), `auth.rs` (API keys), `body.rs` (reading bodies under the byte limit, the byte
+//! and `respond`), `auth.rs` (API keys), `limit.rs` (rate limits), `body.rs` (reading bodies under the byte limit, the byte
 //! budget and the time limit, and the JSON extractor).
 
 mod auth;
 mod body;
 mod envelope;
+mod limit;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -16,10 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-pub use self::auth::{require_api_key, ApiKeys};
+pub use self::auth::{require_api_key, ApiKeys, KeysFileError};
 pub use self::body::{framed_limit, HeldJson, JsonBody};
 pub use self::envelope::{respond, Envelope};
+pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
 use crate::budget::HeldBytes;
+use crate::client::TrustedProxies;
 use crate::config::HttpStatusMode;
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
@@ -31,6 +35,26 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub api_keys: ApiKeys,
     pub http_status: HttpStatusMode,
+    pub readiness: Readiness,
+    pub limiter: RateLimiter,
+    pub proxies: Arc<TrustedProxies>,
+}
+
+/// Whether this process takes new work: ready from start until a shutdown signal.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    draining: AtomicBool,
+}
+
+impl Readiness {
+    /// From now on `/readyz` answers 503.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::Relaxed)
+    }
 }
 
 /// Body of `scan_url`.
@@ -82,6 +106,7 @@ pub struct ScanImageForm {
     responses(
         (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 429, description = "`--rate-limit` exceeded for this key or client; retry after `Retry-After` seconds", body = Envelope),
         (status = 503, description = BUSY, body = Envelope),
     ),
     security(("bearer" = []))
@@ -112,6 +137,7 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
     responses(
         (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
+        (status = 429, description = "`--rate-limit` exceeded for this key or client; retry after `Retry-After` seconds", body = Envelope),
         (status = 503, description = BUSY, body = Envelope),
     ),
     security(("bearer" = []))
@@ -138,6 +164,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state
         .metrics
         .observe_load(scanner.pool.admitted(), scanner.budget.held());
+    state
+        .metrics
+        .observe_rate_limit_buckets(state.limiter.buckets());
     (
         [(
             header::CONTENT_TYPE,
@@ -152,6 +181,23 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "`{\"status\":\"ok\"}`")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: 200 while accepting work, 503 from the shutdown signal on (the drain).
+#[utoipa::path(get, path = "/readyz", tag = "service", responses(
+    (status = 200, description = "`{\"status\":\"ready\"}`: accepting work"),
+    (status = 503, description = "`{\"status\":\"draining\"}`: shutting down; send work elsewhere"),
+))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    if state.readiness.is_ready() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            crate::error::NOT_READY,
+            Json(serde_json::json!({"status": "draining"})),
+        )
+            .into_response()
+    }
 }
 
 /// Any unknown path.

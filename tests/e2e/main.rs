@@ -8,6 +8,8 @@ mod corpus;
 mod failures;
 mod fetch_policy;
 mod helpers;
+mod lifecycle;
+mod limits;
 mod observability;
 mod openapi;
 mod providers;

@@ -31,6 +31,7 @@ async fn the_document_lists_every_route_and_the_bearer_scheme() {
         "/api/v1/qrcode/scan_url",
         "/api/v1/qrcode/scan",
         "/healthz",
+        "/readyz",
         "/metrics",
         "/openapi.json",
         "/",

@@ -7,6 +7,7 @@
 
 pub mod boofcv;
 mod images;
+mod process;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub use self::images::*;
+pub use self::process::ServeProcess;
 pub use self::upstream::ImageServer;
 
 /// The gauge of image bytes the server holds (uploads, downloads, images waiting to decode).
@@ -296,9 +298,15 @@ pub async fn spawn_app_resolving(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(qrscan::server::serve(listener, state, async move {
-        let _ = rx.await;
-    }));
+    let drain = config.drain();
+    let server = tokio::spawn(qrscan::server::serve(
+        listener,
+        state,
+        async move {
+            let _ = rx.await;
+        },
+        drain,
+    ));
     TestApp {
         address,
         client: reqwest::Client::builder()
