@@ -3,7 +3,7 @@
 # No registry is reachable from CI, so the base images are made here: Debian bookworm from the
 # mirror apt already uses (debootstrap), imported as localhost/debian:bookworm-slim-ci<pid>, and for a
 # full build a Rust image with Debian's rustc-web. Then the container is run as Kubernetes would
-# run it (read-only root, no capabilities, no new privileges) and checked: /healthz, uid 10001,
+# run it (read-only root, no capabilities, no new privileges) and checked: /healthz, /readyz, uid 10001,
 # the image's HEALTHCHECK, a real scan_url against an image server on 127.0.0.1, /metrics, and a
 # clean exit on SIGTERM. Images and containers are removed at the end.
 #
@@ -195,6 +195,7 @@ timed start start_and_wait
 fail() { say "FAILED: $*"; podman logs "$container" >&2 || true; exit 1; }
 check_running() {
   [ "$(curl -fsS "http://127.0.0.1:$port/healthz")" = '{"status":"ok"}' ] || fail "/healthz"
+  [ "$(curl -fsS "http://127.0.0.1:$port/readyz")" = '{"status":"ready"}' ] || fail "/readyz"
   [ "$(podman exec "$container" id -u)" = 10001 ] || fail "the container does not run as uid 10001"
   podman healthcheck run "$container" >/dev/null || fail "podman healthcheck run"
   for _ in $(seq 50); do
