@@ -197,6 +197,7 @@ impl EngineConfig {
             max_pixels: self.max_pixels,
             max_decoder_bytes: self.max_decode_memory,
             budget: self.decode_budget,
+            formats: crate::decode::Formats::default(),
         }
     }
 

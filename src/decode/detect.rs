@@ -3,8 +3,13 @@
 //! rxing's `cpp_port`, on a binarized `BitMatrix`; follows alignment patterns across large,
 //! curved or tilted symbols) and rqrr (flood-fills regions on its own threshold; reads some
 //! damaged finder patterns the scan-line detector rejects). Both hand their grids to
-//! `read_grid`, the only path from modules to text: rxing's decoder (format and version
+//! `read_grid`, the only path from QR modules to text: rxing's decoder (format and version
 //! information, unmasking, Reed-Solomon, mirrored retry) then `text::decode_segments`.
+//!
+//! Micro QR and rMQR symbols have one finder pattern each, so they are looked for from the
+//! finder patterns no QR symbol read claimed, with the port's single-pattern samplers, and
+//! read by `read_micro`: the port's decoder (which knows their format information, codeword
+//! placement and bit streams) then `text::from_payload`, the same charset rules.
 //!
 //! Every third-party call runs inside `catch_unwind`: both libraries index and assert in their
 //! geometry code, and one hostile image must not take down a worker.
@@ -16,11 +21,12 @@ use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
 use rxing::common::{BitMatrix, DetectorRXingResult};
 use rxing::qrcode::cpp_port::detector::{
-    DetectPureQR, FindFinderPatterns, GenerateFinderPatternSets, SampleQR,
+    DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, GenerateFinderPatternSets,
+    SampleMQR, SampleQR, SampleRMQR,
 };
 
 use super::strategy::Strategy;
-use super::{EcLevel, QrCode};
+use super::{EcLevel, Format, Formats, QrCode};
 use crate::text;
 
 /// What one detector run saw: the codes it read, and the symbols it read the format of but
@@ -79,7 +85,14 @@ impl Detected {
 /// each triple through its alignment-pattern grid. A triple whose symbol reads claims its
 /// patterns, so they are not reused for a lesser triple. Points are mapped back to the caller's
 /// image through `at`. `deadline` stops the walk over triples, which can be long on busy photos.
-pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Detected {
+/// Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
+/// pattern of a Micro QR or rMQR symbol.
+pub fn finder(
+    bits: &BitMatrix,
+    at: Placement,
+    deadline: Option<Instant>,
+    formats: Formats,
+) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         let mut patterns = FindFinderPatterns(bits, true, 0);
@@ -90,7 +103,11 @@ pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Det
                 [x, y, p.size as f32 * at.scale]
             })
             .collect();
-        let sets = GenerateFinderPatternSets(&mut patterns);
+        let sets = if formats.contains(Format::QRCode) {
+            GenerateFinderPatternSets(&mut patterns)
+        } else {
+            Default::default()
+        };
         let mut used: Vec<ConcentricPattern> = Vec::new();
         for set in sets {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -118,6 +135,20 @@ pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Det
                 Err(unread) => detected.count(unread, points),
             }
         }
+        if formats.any_micro() {
+            for &pattern in &patterns {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let [x, y] = at.to_image(pattern.p.x, pattern.p.y);
+                if used.contains(&pattern) || detected.codes.iter().any(|c| c.contains([x, y])) {
+                    continue;
+                }
+                detected
+                    .codes
+                    .extend(single_pattern(bits, pattern, at, formats));
+            }
+        }
         detected
     }));
     // A panic inside the port means it was following a candidate when it failed.
@@ -130,44 +161,151 @@ pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
     catch_unwind(AssertUnwindSafe(|| FindFinderPatterns(bits, true, 0).len())).unwrap_or(0)
 }
 
+/// A Micro QR or rMQR symbol around one finder pattern, tried in that order (a Micro QR sampler
+/// checks the quiet zone a corner of a larger symbol lacks; the rMQR one does not). A sampler
+/// that reads format information finds one most of the time on any finder-like shape (15 or
+/// 18 bits, three errors allowed), so a symbol that does not read is no evidence of a code:
+/// it neither turns "no code" into "unreadable" nor unlocks the costly strategies.
+fn single_pattern(
+    bits: &BitMatrix,
+    pattern: ConcentricPattern,
+    at: Placement,
+    formats: Formats,
+) -> Option<QrCode> {
+    for format in [Format::MicroQRCode, Format::RMQRCode] {
+        if !formats.contains(format) {
+            continue;
+        }
+        let sampled = match format {
+            Format::MicroQRCode => SampleMQR(bits, pattern),
+            _ => SampleRMQR(bits, pattern),
+        };
+        let Ok(sampled) = sampled else {
+            continue;
+        };
+        // The sampler reports top-left, top-right, bottom-left, bottom-right.
+        let corner = |i: usize| {
+            sampled
+                .getPoints()
+                .get(i)
+                .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
+        };
+        let points = [corner(0), corner(1), corner(3), corner(2)];
+        if let Some(code) = read_micro(sampled.getBits(), points, at.strategy, formats) {
+            return Some(code);
+        }
+    }
+    None
+}
+
 /// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
 /// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
 /// pixel per module, below what the scan can confirm. It expects the symbol upright, so the
 /// image is first turned by the multiple of 90 degrees its corners call for.
-pub fn pure(bits: &BitMatrix, at: Placement) -> Detected {
+pub fn pure(bits: &BitMatrix, at: Placement, formats: Formats) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut detected = Detected::default();
-        // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
-        let Some([left, top, width, height]) = bits.getEnclosingRectangle() else {
-            return detected;
+        // Anything but a square (or, for rMQR, a band) of dark pixels is rejected in one pass.
+        let Some(bounds) = bits.getEnclosingRectangle() else {
+            return Detected::default();
         };
-        if width.abs_diff(height) > 1 || width < 21 {
-            return detected;
+        let mut detected = if formats.contains(Format::QRCode) {
+            pure_qr(bits, bounds, at)
+        } else {
+            Detected::default()
+        };
+        if detected.codes.is_empty() && formats.any_micro() {
+            detected.codes.extend(pure_micro(bits, bounds, at, formats));
         }
-        // A symbol has finder patterns in three corners of its bounding box; the light corner
-        // says how far to turn it upright (bottom-right light), so only one turn is tried.
-        let (right, bottom) = (left + width - 1, top + height - 1);
-        let dark = |x: u32, y: u32, dx: i32, dy: i32| {
-            bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
-        };
-        let corners = [
-            dark(right, bottom, -1, -1),
-            dark(left, bottom, 1, -1),
-            dark(left, top, 1, 1),
-            dark(right, top, -1, 1),
-        ];
-        let Some(turns) = corners.iter().position(|&d| !d) else {
-            return detected;
-        };
-        if corners.iter().filter(|&&d| d).count() != 3 {
-            return detected;
-        }
-        let mut turned = bits.clone();
-        for _ in 0..turns {
+        detected
+    }));
+    outcome.unwrap_or_default()
+}
+
+/// `pure` for a QR symbol, whose dark pixels span `[left, top, width, height]` of `bits`.
+fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement) -> Detected {
+    let mut detected = Detected::default();
+    if width.abs_diff(height) > 1 || width < 21 {
+        return detected;
+    }
+    // A symbol has finder patterns in three corners of its bounding box; the light corner
+    // says how far to turn it upright (bottom-right light), so only one turn is tried.
+    let (right, bottom) = (left + width - 1, top + height - 1);
+    let dark = |x: u32, y: u32, dx: i32, dy: i32| {
+        bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
+    };
+    let corners = [
+        dark(right, bottom, -1, -1),
+        dark(left, bottom, 1, -1),
+        dark(left, top, 1, 1),
+        dark(right, top, -1, 1),
+    ];
+    let Some(turns) = corners.iter().position(|&d| !d) else {
+        return detected;
+    };
+    if corners.iter().filter(|&&d| d).count() != 3 {
+        return detected;
+    }
+    let mut turned = bits.clone();
+    for _ in 0..turns {
+        turned.rotate90();
+    }
+    let Ok(sampled) = DetectPureQR(&turned) else {
+        return detected;
+    };
+    // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
+    let corner = |i: usize| {
+        let p = sampled
+            .getPoints()
+            .get(i)
+            .map_or([0.0, 0.0], |p| [p.x, p.y]);
+        let [x, y] = unturn(p, turns as u32, turned.width(), turned.height());
+        at.to_image(x, y)
+    };
+    let points = [0, 1, 2, 3].map(corner);
+    match read_grid(sampled.getBits(), points, at.strategy) {
+        Ok(code) => detected.codes.push(code),
+        Err(unread) => detected.count(unread, points),
+    }
+    detected
+}
+
+/// `pure` for a Micro QR or rMQR symbol. The port's pure detectors expect the finder pattern
+/// top-left, and rMQR's long side horizontal; a Micro QR symbol's corners do not say where its
+/// one finder pattern is, so a square box is tried at four turns, a band at the two that lay it
+/// flat. A band is at least twice as long as high (R13x27 is the squarest rMQR).
+fn pure_micro(
+    bits: &BitMatrix,
+    [_, _, width, height]: [u32; 4],
+    at: Placement,
+    formats: Formats,
+) -> Option<QrCode> {
+    let (long, short) = (width.max(height), width.min(height));
+    let (format, turns): (Format, &[u32]) = if long - short <= 1 && short >= 11 {
+        (Format::MicroQRCode, &[0, 1, 2, 3])
+    } else if short >= 7 && long >= 2 * short {
+        (
+            Format::RMQRCode,
+            if width > height { &[0, 2] } else { &[1, 3] },
+        )
+    } else {
+        return None;
+    };
+    if !formats.contains(format) {
+        return None;
+    }
+    let mut turned = bits.clone();
+    let mut done = 0;
+    for &turns in turns {
+        while done < turns {
             turned.rotate90();
+            done += 1;
         }
-        let Ok(sampled) = DetectPureQR(&turned) else {
-            return detected;
+        let sampled = match format {
+            Format::MicroQRCode => DetectPureMQR(&turned),
+            _ => DetectPureRMQR(&turned),
+        };
+        let Ok(sampled) = sampled else {
+            continue;
         };
         // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
         let corner = |i: usize| {
@@ -175,17 +313,15 @@ pub fn pure(bits: &BitMatrix, at: Placement) -> Detected {
                 .getPoints()
                 .get(i)
                 .map_or([0.0, 0.0], |p| [p.x, p.y]);
-            let [x, y] = unturn(p, turns as u32, turned.width(), turned.height());
+            let [x, y] = unturn(p, turns, turned.width(), turned.height());
             at.to_image(x, y)
         };
         let points = [0, 1, 2, 3].map(corner);
-        match read_grid(sampled.getBits(), points, at.strategy) {
-            Ok(code) => detected.codes.push(code),
-            Err(unread) => detected.count(unread, points),
+        if let Some(code) = read_micro(sampled.getBits(), points, at.strategy, formats) {
+            return Some(code);
         }
-        detected
-    }));
-    outcome.unwrap_or_default()
+    }
+    None
 }
 
 /// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
@@ -283,7 +419,55 @@ pub fn read_grid(
     };
     Ok(QrCode {
         content,
+        format: Format::QRCode,
         version,
+        ec_level,
+        points,
+        strategy,
+    })
+}
+
+/// Reads a sampled Micro QR or rMQR module grid (set = dark), told apart by its shape, with
+/// rxing's port of zxing-cpp's decoder: format information (mirrored too, for Micro QR),
+/// unmasking, Reed-Solomon and the bit stream. `None` when it does not read or is of a format
+/// not in `formats`.
+pub fn read_micro(
+    modules: &BitMatrix,
+    points: [[f32; 2]; 4],
+    strategy: Strategy,
+    formats: Formats,
+) -> Option<QrCode> {
+    let format = match (modules.width(), modules.height()) {
+        (w, h) if w == h && (11..=17).contains(&w) => Format::MicroQRCode,
+        (w, h) if w > h => Format::RMQRCode,
+        _ => return None,
+    };
+    if !formats.contains(format) {
+        return None;
+    }
+    let decoded = catch_unwind(AssertUnwindSafe(|| {
+        rxing::qrcode::cpp_port::decoder::Decode(modules)
+    }))
+    .ok()?
+    .ok()?;
+    if !decoded.isValid() {
+        return None;
+    }
+    let payload = decoded.content();
+    let eci_text = payload.has_eci.then(|| payload.to_string());
+    let content = text::from_payload(payload.bytes(), eci_text);
+    // The port spells levels as letters; an M1 symbol (error detection only) reports L.
+    let ec_level = match decoded.ecLevel() {
+        "L" => EcLevel::L,
+        "M" => EcLevel::M,
+        "Q" => EcLevel::Q,
+        "H" => EcLevel::H,
+        _ => return None,
+    };
+    Some(QrCode {
+        content,
+        format,
+        version: u8::try_from(decoded.versionNumber()).ok()?,
         ec_level,
         points,
         strategy,

@@ -12,6 +12,7 @@
 
 mod append;
 mod detect;
+mod format;
 mod load;
 mod packed_png;
 mod pixels;
@@ -25,6 +26,7 @@ use image::GrayImage;
 
 pub use self::append::join_structured_append;
 use self::detect::Detected;
+pub use self::format::{Format, Formats};
 pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
 pub use self::strategy::{
@@ -41,6 +43,8 @@ pub struct DecodeOptions {
     pub max_decoder_bytes: u64,
     /// Time after which no further strategy is started (`--decode-budget`).
     pub budget: Duration,
+    /// The symbologies looked for (`--formats`, narrowed by a request's `formats`).
+    pub formats: Formats,
 }
 
 impl Default for DecodeOptions {
@@ -49,15 +53,18 @@ impl Default for DecodeOptions {
             max_pixels: 40_000_000,
             max_decoder_bytes: 512 * 1024 * 1024,
             budget: Duration::from_secs(2),
+            formats: Formats::default(),
         }
     }
 }
 
-/// One decoded QR symbol.
+/// One decoded symbol: a QR Code, a Micro QR Code or an rMQR.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QrCode {
     pub content: Content,
-    /// 1-40.
+    pub format: Format,
+    /// The symbol's own version number: 1-40 for QR Code, 1-4 for M1-M4, 1-32 for rMQR
+    /// (R7x43 to R17x139, in ISO/IEC 23941's order).
     pub version: u8,
     pub ec_level: EcLevel,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the symbol.
@@ -162,7 +169,7 @@ pub fn decode_luma(
     started: Instant,
 ) -> Result<Vec<QrCode>, DecodeError> {
     let deadline = started.checked_add(options.budget);
-    let mut views = Views::new(grey);
+    let mut views = Views::new(grey, options.formats);
     let mut found = Found::default();
     let steps = CHEAP_STRATEGIES.iter().map(|s| (s, false));
     let steps = steps.chain(COSTLY_STRATEGIES.iter().map(|s| (s, true)));
@@ -190,9 +197,9 @@ pub fn decode_luma(
 /// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
 /// Strategies that work on crops (`FinderCrops`, `Rqrr`) get the damaged symbols the cheap
-/// strategies saw.
-pub fn run_strategy(grey: &GrayImage, strategy: Strategy) -> Vec<QrCode> {
-    let mut views = Views::new(grey);
+/// strategies saw. `formats` are the symbologies looked for.
+pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> Vec<QrCode> {
+    let mut views = Views::new(grey, formats);
     let mut damaged = Found::default();
     if matches!(
         strategy,
@@ -378,6 +385,7 @@ mod tests {
     fn a_code_holds_the_points_inside_its_corners_and_a_degenerate_one_holds_none() {
         let code = |points| QrCode {
             content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
             version: 1,
             ec_level: EcLevel::M,
             points,
@@ -396,6 +404,7 @@ mod tests {
     fn codes_are_ordered_largest_first_then_top_then_left() {
         let code = |x: f32, y: f32, side: f32| QrCode {
             content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
             version: 1,
             ec_level: EcLevel::M,
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
