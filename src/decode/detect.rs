@@ -144,9 +144,7 @@ pub fn finder(
                 if used.contains(&pattern) || detected.codes.iter().any(|c| c.contains([x, y])) {
                     continue;
                 }
-                detected
-                    .codes
-                    .extend(single_pattern(bits, pattern, at, formats));
+                single_pattern(bits, pattern, at, formats, &mut detected);
             }
         }
         detected
@@ -171,7 +169,8 @@ fn single_pattern(
     pattern: ConcentricPattern,
     at: Placement,
     formats: Formats,
-) -> Option<QrCode> {
+    detected: &mut Detected,
+) {
     for format in [Format::MicroQRCode, Format::RMQRCode] {
         if !formats.contains(format) {
             continue;
@@ -191,11 +190,14 @@ fn single_pattern(
                 .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
         };
         let points = [corner(0), corner(1), corner(3), corner(2)];
-        if let Some(code) = read_micro(sampled.getBits(), points, at.strategy, formats) {
-            return Some(code);
+        match read_micro(sampled.getBits(), points, at.strategy, formats) {
+            Ok(code) => {
+                detected.codes.push(code);
+                return;
+            }
+            Err(unread) => detected.count(unread, points),
         }
     }
-    None
 }
 
 /// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
@@ -214,7 +216,7 @@ pub fn pure(bits: &BitMatrix, at: Placement, formats: Formats) -> Detected {
             Detected::default()
         };
         if detected.codes.is_empty() && formats.any_micro() {
-            detected.codes.extend(pure_micro(bits, bounds, at, formats));
+            pure_micro(bits, bounds, at, formats, &mut detected);
         }
         detected
     }));
@@ -270,15 +272,18 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
 }
 
 /// `pure` for a Micro QR or rMQR symbol. The port's pure detectors expect the finder pattern
-/// top-left, and rMQR's long side horizontal; a Micro QR symbol's corners do not say where its
-/// one finder pattern is, so a square box is tried at four turns, a band at the two that lay it
-/// flat. A band is at least twice as long as high (R13x27 is the squarest rMQR).
+/// top-left, and rMQR's long side horizontal, so the image is turned until the corner of the
+/// box holding a finder pattern is top-left: any corner of a square box, the two that lay a
+/// band flat (a band is at least twice as long as high; R13x27 is the squarest rMQR). Only
+/// corners where a finder pattern starts are turned to, since a turn copies the whole image:
+/// a square photo would otherwise pay three copies per strategy.
 fn pure_micro(
     bits: &BitMatrix,
-    [_, _, width, height]: [u32; 4],
+    [left, top, width, height]: [u32; 4],
     at: Placement,
     formats: Formats,
-) -> Option<QrCode> {
+    detected: &mut Detected,
+) {
     let (long, short) = (width.max(height), width.min(height));
     let (format, turns): (Format, &[u32]) = if long - short <= 1 && short >= 11 {
         (Format::MicroQRCode, &[0, 1, 2, 3])
@@ -288,14 +293,28 @@ fn pure_micro(
             if width > height { &[0, 2] } else { &[1, 3] },
         )
     } else {
-        return None;
+        return;
     };
     if !formats.contains(format) {
-        return None;
+        return;
     }
-    let mut turned = bits.clone();
+    let (right, bottom) = (left + width - 1, top + height - 1);
+    // The corner that turn `n` brings to the top-left (`rotate90` turns counter-clockwise),
+    // and the diagonal step from it into the box.
+    let corners = [
+        (left, top, 1, 1),
+        (right, top, -1, 1),
+        (right, bottom, -1, -1),
+        (left, bottom, 1, -1),
+    ];
+    let mut turned: Option<BitMatrix> = None;
     let mut done = 0;
     for &turns in turns {
+        let (x, y, dx, dy) = corners[turns as usize];
+        if !finder_on_diagonal(bits, x, y, dx, dy) {
+            continue;
+        }
+        let turned = turned.get_or_insert_with(|| bits.clone());
         while done < turns {
             turned.rotate90();
             done += 1;
@@ -317,11 +336,42 @@ fn pure_micro(
             at.to_image(x, y)
         };
         let points = [0, 1, 2, 3].map(corner);
-        if let Some(code) = read_micro(sampled.getBits(), points, at.strategy, formats) {
-            return Some(code);
+        match read_micro(sampled.getBits(), points, at.strategy, formats) {
+            Ok(code) => {
+                detected.codes.push(code);
+                return;
+            }
+            Err(unread) => detected.count(unread, points),
         }
     }
-    None
+}
+
+/// Whether the diagonal from (`x`, `y`), stepping (`dx`, `dy`), crosses dark, light, dark,
+/// light, dark runs of about 1:1:3:1:1, the diagonal of a finder pattern in that corner. The
+/// last run may end at the image's edge (an R7 rMQR symbol is only as tall as its pattern).
+fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> bool {
+    let mut runs = [0u32; 5];
+    let mut run = 0;
+    let (mut x, mut y) = (x, y);
+    loop {
+        let dark = bits.get(x, y);
+        if dark != (run % 2 == 0) {
+            run += 1;
+            if run == runs.len() {
+                break;
+            }
+        }
+        runs[run] += 1;
+        match (x.checked_add_signed(dx), y.checked_add_signed(dy)) {
+            (Some(nx), Some(ny)) if nx < bits.width() && ny < bits.height() => (x, y) = (nx, ny),
+            _ if run == runs.len() - 1 => break,
+            _ => return false,
+        }
+    }
+    let module = runs.iter().sum::<u32>() as f32 / 7.0;
+    runs.iter()
+        .zip([1.0, 1.0, 3.0, 1.0, 1.0])
+        .all(|(&r, w)| (r as f32 - w * module).abs() <= module * 0.75 + 1.0)
 }
 
 /// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
@@ -429,29 +479,40 @@ pub fn read_grid(
 
 /// Reads a sampled Micro QR or rMQR module grid (set = dark), told apart by its shape, with
 /// rxing's port of zxing-cpp's decoder: format information (mirrored too, for Micro QR),
-/// unmasking, Reed-Solomon and the bit stream. `None` when it does not read or is of a format
-/// not in `formats`.
+/// unmasking, Reed-Solomon and the bit stream.
+///
+/// A grid that does not read is `Damaged` (evidence of a code, worth the costly strategies)
+/// only when it is a Micro QR grid whose 15 format bits are exactly a valid codeword: the
+/// sampler accepts three wrong bits, which most finder-like shapes in photos pass, while an
+/// exact codeword happens by chance once in 500 tries. rMQR grids are never evidence.
 pub fn read_micro(
     modules: &BitMatrix,
     points: [[f32; 2]; 4],
     strategy: Strategy,
     formats: Formats,
-) -> Option<QrCode> {
+) -> Result<QrCode, Unread> {
     let format = match (modules.width(), modules.height()) {
         (w, h) if w == h && (11..=17).contains(&w) => Format::MicroQRCode,
         (w, h) if w > h => Format::RMQRCode,
-        _ => return None,
+        _ => return Err(Unread::NotASymbol),
     };
     if !formats.contains(format) {
-        return None;
+        return Err(Unread::NotASymbol);
     }
+    let unread = || {
+        if format == Format::MicroQRCode && exact_micro_format(modules) {
+            Unread::Damaged
+        } else {
+            Unread::NotASymbol
+        }
+    };
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         rxing::qrcode::cpp_port::decoder::Decode(modules)
     }))
-    .ok()?
-    .ok()?;
+    .map_err(|_| unread())?
+    .map_err(|_| unread())?;
     if !decoded.isValid() {
-        return None;
+        return Err(unread());
     }
     let payload = decoded.content();
     let eci_text = payload.has_eci.then(|| payload.to_string());
@@ -462,16 +523,28 @@ pub fn read_micro(
         "M" => EcLevel::M,
         "Q" => EcLevel::Q,
         "H" => EcLevel::H,
-        _ => return None,
+        _ => return Err(Unread::Damaged),
     };
-    Some(QrCode {
+    Ok(QrCode {
         content,
         format,
-        version: u8::try_from(decoded.versionNumber()).ok()?,
+        version: u8::try_from(decoded.versionNumber()).map_err(|_| Unread::NotASymbol)?,
         ec_level,
         points,
         strategy,
     })
+}
+
+/// Whether the format information of a sampled Micro QR grid is a valid codeword without a
+/// wrong bit. The bits are where the port's decoder reads them: row 8 from column 1 to 8, then
+/// column 8 from row 7 up to row 1.
+fn exact_micro_format(modules: &BitMatrix) -> bool {
+    let row = (1..9).map(|x| modules.get(x, 8));
+    let column = (1..=7).rev().map(|y| modules.get(8, y));
+    let bits = row
+        .chain(column)
+        .fold(0u32, |bits, dark| (bits << 1) | u32::from(dark));
+    rxing::qrcode::common::FormatInformation::DecodeMQR(bits).hammingDistance == 0
 }
 
 #[cfg(test)]
