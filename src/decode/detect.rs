@@ -309,9 +309,21 @@ fn pure_micro(
     ];
     let mut turned: Option<BitMatrix> = None;
     let mut done = 0;
+    // The finder pattern is 7 modules of the 11-17 of a Micro QR symbol's side, of the 7-17 of
+    // an rMQR symbol's height: its diagonal is that share of the box's short side.
+    let share = if format == Format::MicroQRCode {
+        7.0 / 17.0..=7.0 / 11.0
+    } else {
+        7.0 / 17.0..=1.0
+    };
     for &turns in turns {
         let (x, y, dx, dy) = corners[turns as usize];
-        if !finder_on_diagonal(bits, x, y, dx, dy) {
+        let Some(side) = finder_on_diagonal(bits, x, y, dx, dy) else {
+            continue;
+        };
+        // A pixel either way for aliasing.
+        let (low, high) = (share.start() * short as f32, share.end() * short as f32);
+        if !(low - 2.0..=high + 2.0).contains(&(side as f32)) {
             continue;
         }
         let turned = turned.get_or_insert_with(|| bits.clone());
@@ -346,10 +358,11 @@ fn pure_micro(
     }
 }
 
-/// Whether the diagonal from (`x`, `y`), stepping (`dx`, `dy`), crosses dark, light, dark,
-/// light, dark runs of about 1:1:3:1:1, the diagonal of a finder pattern in that corner. The
-/// last run may end at the image's edge (an R7 rMQR symbol is only as tall as its pattern).
-fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> bool {
+/// The side in pixels of the finder pattern in the corner at (`x`, `y`): the diagonal from
+/// there, stepping (`dx`, `dy`), crosses dark, light, dark, light, dark runs of about
+/// 1:1:3:1:1. `None` when it does not. The last run may end at the image's edge (an R7 rMQR
+/// symbol is only as tall as its pattern).
+fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> Option<u32> {
     let mut runs = [0u32; 5];
     let mut run = 0;
     let (mut x, mut y) = (x, y);
@@ -365,13 +378,15 @@ fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> boo
         match (x.checked_add_signed(dx), y.checked_add_signed(dy)) {
             (Some(nx), Some(ny)) if nx < bits.width() && ny < bits.height() => (x, y) = (nx, ny),
             _ if run == runs.len() - 1 => break,
-            _ => return false,
+            _ => return None,
         }
     }
-    let module = runs.iter().sum::<u32>() as f32 / 7.0;
+    let side = runs.iter().sum::<u32>();
+    let module = side as f32 / 7.0;
     runs.iter()
         .zip([1.0, 1.0, 3.0, 1.0, 1.0])
         .all(|(&r, w)| (r as f32 - w * module).abs() <= module * 0.75 + 1.0)
+        .then_some(side)
 }
 
 /// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
