@@ -51,10 +51,7 @@ fn main() -> anyhow::Result<()> {
             "--strategies" => strategies = true,
             "--formats" => {
                 let list = args.next().unwrap_or_default();
-                let formats = list.split(',').map(decode::Format::from_name);
-                options.formats = formats
-                    .collect::<Result<_, _>>()
-                    .map_err(anyhow::Error::msg)?;
+                options.formats = decode::Formats::parse(&list).map_err(anyhow::Error::msg)?;
             }
             _ => root = Some(PathBuf::from(arg)),
         }

@@ -73,6 +73,19 @@ impl Formats {
         Formats(self.0 & other.0)
     }
 
+    /// Parses a comma-separated list of names (`qr,microqr`), as `--formats` takes it; an
+    /// unknown name or an empty list is refused with a sentence saying why.
+    pub fn parse(list: &str) -> Result<Formats, String> {
+        let formats = list
+            .split(',')
+            .map(Format::from_name)
+            .collect::<Result<Formats, String>>()?;
+        if formats.is_empty() {
+            return Err("no format given: use qr, microqr or rmqr".into());
+        }
+        Ok(formats)
+    }
+
     /// Whether Micro QR or rMQR is in the set: the single-finder-pattern search runs at all.
     pub fn any_micro(self) -> bool {
         self.contains(Format::MicroQRCode) || self.contains(Format::RMQRCode)
@@ -120,6 +133,15 @@ mod tests {
         assert_eq!(Format::from_name(" rmqr "), Ok(Format::RMQRCode));
         let err = Format::from_name("aztec").unwrap_err();
         assert!(err.contains("qr, microqr or rmqr"), "{err}");
+    }
+
+    #[test]
+    fn lists_parse_into_sets_and_print_back() {
+        let set = Formats::parse("rmqr, QR").unwrap();
+        assert_eq!(set.to_string(), "qr,rmqr");
+        assert_eq!(Formats::parse(&Formats::ALL.to_string()), Ok(Formats::ALL));
+        assert!(Formats::parse("qr,aztec").unwrap_err().contains("`aztec`"));
+        assert!(Formats::parse("").is_err());
     }
 
     #[test]
