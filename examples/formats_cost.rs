@@ -43,7 +43,10 @@ fn main() -> anyhow::Result<()> {
         let times = folders.entry(name.to_owned()).or_default();
         for file in std::fs::read_dir(&dir)? {
             let file = file?.path();
-            let ext = file.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            let ext = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default();
             if !IMAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()) {
                 continue;
             }
@@ -94,12 +97,21 @@ fn main() -> anyhow::Result<()> {
     println!("{:<18} {:>12} {:>12} {:>8}", "folder", "qr", "all", "cost");
     for (name, [a, b]) in &folders {
         let cost = (b.as_secs_f64() / a.as_secs_f64() - 1.0) * 100.0;
-        println!("{name:<18} {:>9.1} ms {:>9.1} ms {cost:>+7.1}%", ms(*a), ms(*b));
+        println!(
+            "{name:<18} {:>9.1} ms {:>9.1} ms {cost:>+7.1}%",
+            ms(*a),
+            ms(*b)
+        );
         qr += *a;
         all += *b;
     }
     let cost = (all.as_secs_f64() / qr.as_secs_f64() - 1.0) * 100.0;
-    println!("{:<18} {:>9.1} ms {:>9.1} ms {cost:>+7.1}%", "total", ms(qr), ms(all));
+    println!(
+        "{:<18} {:>9.1} ms {:>9.1} ms {cost:>+7.1}%",
+        "total",
+        ms(qr),
+        ms(all)
+    );
     println!(
         "\"unreadable\" (1009) outcomes: {} with qr, {} with all",
         unreadable[0], unreadable[1]

@@ -332,8 +332,8 @@ fn pure_micro(
             done += 1;
         }
         let sampled = match format {
-            Format::MicroQRCode => DetectPureMQR(&turned),
-            _ => DetectPureRMQR(&turned),
+            Format::MicroQRCode => DetectPureMQR(turned),
+            _ => DetectPureRMQR(turned),
         };
         let Ok(sampled) = sampled else {
             continue;
