@@ -66,8 +66,9 @@ pub struct ScanImageRequest {
     pub formats: Option<Formats>,
 }
 
-/// A format a request may ask for: QR Code, Micro QR Code, rMQR (the names of `--formats`).
-/// Only the schema of the request field; `decode::Format::from_name` parses it.
+/// A format a request may ask for: `qr` (QR Code), `microqr` (Micro QR), `rmqr` (rMQR), as
+/// `--formats` names them.
+// Only the schema of the request field; `decode::Format::from_name` parses it.
 #[derive(utoipa::ToSchema)]
 #[schema(rename_all = "lowercase")]
 pub enum FormatName {
