@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
 fn alone(bytes: &[u8], strategy: Strategy) -> Vec<QrCode> {
     let options = DecodeOptions::default();
     decode::load_luma(bytes, &options)
-        .map(|grey| decode::run_strategy(&grey, strategy))
+        .map(|grey| decode::run_strategy(&grey, strategy, options.formats))
         .unwrap_or_default()
 }
 

@@ -47,7 +47,7 @@ fn main() {
     if each_strategy {
         for &strategy in CHEAP_STRATEGIES.iter().chain(COSTLY_STRATEGIES) {
             let started = Instant::now();
-            let read = run_strategy(&image, strategy).len();
+            let read = run_strategy(&image, strategy, DecodeOptions::default().formats).len();
             println!(
                 "{:<32} read {read} in {:.3} s",
                 strategy.label(),

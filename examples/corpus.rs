@@ -5,8 +5,12 @@
 //! structured-append set in `qrcode-7`.
 //!
 //! ```text
-//! cargo run --release --example corpus -- /work/shared/corpus/zxing-cpp [-v] [--rot 0,90] [--folder qrcode-2]
+//! cargo run --release --example corpus -- /work/shared/corpus/zxing-cpp [-v] [--rot 0,90] [--folder qrcode-2] [--formats qr,microqr,rmqr]
 //! ```
+//!
+//! `--formats` sets what is looked for (default: the decoder's default, as `--formats` of the
+//! binary); the `microqrcode-*` and `rmqrcode-*` folders are scored whatever it is, so a run with
+//! `--formats qr` shows what the QR-only default misses and the time the other formats cost.
 //!
 //! Time per image is loading (format sniffing, pixel decoding, grey conversion) plus decoding,
 //! the work one API request does; the in-memory rotation between the two is not counted.
@@ -34,6 +38,7 @@ fn main() -> anyhow::Result<()> {
     let mut rotations = ROTATIONS.to_vec();
     let mut only_folder = None;
     let mut strategies = false;
+    let mut options = DecodeOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -44,13 +49,16 @@ fn main() -> anyhow::Result<()> {
             }
             "--folder" => only_folder = args.next(),
             "--strategies" => strategies = true,
+            "--formats" => {
+                let list = args.next().unwrap_or_default();
+                options.formats = decode::Formats::parse(&list).map_err(anyhow::Error::msg)?;
+            }
             _ => root = Some(PathBuf::from(arg)),
         }
     }
     let root = root.unwrap_or_else(|| {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/zxing-cpp")
     });
-    let options = DecodeOptions::default();
 
     let folders = scored_folders(&root, only_folder.as_deref())?;
     if strategies {
@@ -70,9 +78,12 @@ fn main() -> anyhow::Result<()> {
         "p95",
         "load"
     );
+    // `total` is the QR corpus (qrcode-* and falsepositives-*), as scored before Micro QR and
+    // rMQR, so its rows compare across versions; `micro total` is the two newer folders.
     let (mut grand_total, mut grand_loading) = (Duration::ZERO, Duration::ZERO);
+    let mut micro_time = Duration::ZERO;
     for &rotation in &rotations {
-        let mut total = Score::default();
+        let (mut total, mut micro) = (Score::default(), Score::default());
         for (name, images) in &folders {
             let mut score = Score::default();
             for image in images {
@@ -80,18 +91,28 @@ fn main() -> anyhow::Result<()> {
                 score.record(image, &outcome, verbose, rotation);
             }
             score.print(name, rotation);
-            total.merge(score);
+            if name.starts_with("microqrcode") || name.starts_with("rmqrcode") {
+                micro.merge(score);
+            } else {
+                total.merge(score);
+            }
         }
         total.print("total", rotation);
+        if micro.images > 0 {
+            micro.print("micro total", rotation);
+        }
         grand_total += total.times.iter().sum::<Duration>();
         grand_loading += total.loading.iter().sum::<Duration>();
+        micro_time += micro.times.iter().sum::<Duration>();
         println!();
     }
     println!(
-        "time over all images and rotations: {:.2} s (loading {:.2} s, decoding {:.2} s)",
+        "time over all QR-corpus images and rotations: {:.2} s (loading {:.2} s, decoding {:.2} s); micro folders {:.2} s; formats {}",
         grand_total.as_secs_f64(),
         grand_loading.as_secs_f64(),
-        (grand_total - grand_loading).as_secs_f64()
+        (grand_total - grand_loading).as_secs_f64(),
+        micro_time.as_secs_f64(),
+        options.formats
     );
 
     structured_append_line(&root.join("qrcode-7"), &options)?;
@@ -116,7 +137,9 @@ fn scored_folders(root: &Path, only: Option<&str>) -> anyhow::Result<Vec<(String
             .to_owned();
         let negative = name.starts_with("falsepositives");
         // qrcode-7 is one message over several files: scored separately below.
-        let positive = name.starts_with("qrcode") && name != "qrcode-7";
+        let positive = (name.starts_with("qrcode") && name != "qrcode-7")
+            || name.starts_with("microqrcode")
+            || name.starts_with("rmqrcode");
         if !(negative || positive) || only.is_some_and(|o| o != name) {
             continue;
         }
@@ -376,7 +399,7 @@ fn strategy_matrix(
                 }
                 for (i, &strategy) in candidates.iter().enumerate() {
                     let started = Instant::now();
-                    let codes = decode::run_strategy(&grey, strategy);
+                    let codes = decode::run_strategy(&grey, strategy, options.formats);
                     times[i] += started.elapsed();
                     match &image.expected {
                         None if !codes.is_empty() => fps[i] += 1,

@@ -217,7 +217,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
 /// Scans one input, or says why it could not.
 async fn scan_one(scanner: &Scanner, input: &str, max_bytes: u64) -> Result<ScanData, Failure> {
     let bytes = match ScanInput::parse(input) {
-        ScanInput::Url(url) => return Ok(scanner.scan_url(&url).await?),
+        ScanInput::Url(url) => return Ok(scanner.scan_url(&url, scanner.formats()).await?),
         ScanInput::Stdin => read_capped(std::io::stdin().lock(), &scanner.budget, max_bytes)?,
         ScanInput::File(path) => {
             let file = std::fs::File::open(&path).map_err(|err| {
@@ -226,7 +226,7 @@ async fn scan_one(scanner: &Scanner, input: &str, max_bytes: u64) -> Result<Scan
             read_capped(file, &scanner.budget, max_bytes)?
         }
     };
-    Ok(scanner.scan_bytes(bytes).await?)
+    Ok(scanner.scan_bytes(bytes, scanner.formats()).await?)
 }
 
 /// Keeps a text-format record on one line: tabs and line breaks are escaped.

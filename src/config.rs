@@ -11,7 +11,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::classify::Rules;
-use crate::decode::DecodeOptions;
+use crate::decode::{DecodeOptions, Formats};
 use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
 use crate::fetch::FetchOptions;
 
@@ -73,6 +73,11 @@ pub struct EngineConfig {
     /// Time after which the decoder stops trying further strategies on one image.
     #[arg(long, env = "QRSCAN_DECODE_BUDGET", default_value = "2s", value_parser = humantime::parse_duration)]
     pub decode_budget: Duration,
+
+    /// Symbologies to look for, comma-separated: `qr` (QR Code), `microqr` (Micro QR, M1-M4),
+    /// `rmqr` (rectangular Micro QR). A request's `formats` may narrow this, never widen it.
+    #[arg(long, env = "QRSCAN_FORMATS", default_value_t = Formats::default(), value_parser = Formats::parse)]
+    pub formats: Formats,
 
     /// Replace the built-in provider rules with this TOML file.
     #[arg(long, env = "QRSCAN_RULES")]
@@ -290,6 +295,7 @@ impl EngineConfig {
             max_pixels: self.max_pixels,
             max_decoder_bytes: self.max_decode_memory,
             budget: self.decode_budget,
+            formats: self.formats,
         }
     }
 

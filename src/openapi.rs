@@ -29,7 +29,7 @@ use crate::error::ErrorKind;
         openapi_json,
         crate::http::page
     ),
-    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel)),
+    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel, crate::decode::Format)),
     modifiers(&BearerAuth, &CodeList),
     tags((name = "scan", description = "Find and classify QR codes"), (name = "service", description = "Operations"))
 )]

@@ -4,7 +4,8 @@
 //! `DecodePool` is the one place CPU work leaves the runtime: at most `workers` decodes run at
 //! once, at most `queue` more wait, and anything past that is refused at once with 503 instead of
 //! queueing without bound. A decoder panic is an internal error for that request only. `ResultCache`
-//! remembers decode results by the SHA-256 of the image bytes, so identical images decode once.
+//! remembers decode results by the SHA-256 of the image bytes and the formats looked for, so
+//! identical images decode once per format set.
 //! Image bytes are held against the scanner's `ByteBudget` from their first byte until their
 //! decode ends; a pool slot is only asked for once the whole image is in memory.
 //!
@@ -22,7 +23,7 @@ use tokio::sync::Semaphore;
 use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
 use crate::config::{EngineConfig, ProviderCase};
-use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, QrCode};
+use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, Format, Formats, QrCode};
 use crate::fetch::policy::Lookup;
 use crate::fetch::{FetchError, Fetcher, ImageUrl};
 use crate::metrics::Metrics;
@@ -65,6 +66,10 @@ pub struct CodeData {
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left.
     #[schema(value_type = Vec<Vec<f32>>, min_items = 4, max_items = 4)]
     pub points: [[f32; 2]; 4],
+    /// The symbology: `QRCode`, `MicroQRCode` or `rMQRCode`.
+    pub format: Format,
+    /// The symbol's own version: 1-40 for QR Code, 1-4 for Micro QR M1-M4, 1-32 for rMQR
+    /// (R7x43 to R17x139 in ISO/IEC 23941's order).
     #[schema(minimum = 1, maximum = 40)]
     pub version: u8,
     pub ec_level: EcLevel,
@@ -140,9 +145,13 @@ impl Drop for AdmissionSlot<'_> {
 /// What one decode produced; cached and shared between identical requests.
 type Outcome = Arc<Result<Vec<QrCode>, DecodeError>>;
 
-/// Decode outcomes by SHA-256 of the image bytes. It holds results, never images.
+/// A cache key: the SHA-256 of the image bytes, and the formats looked for in them (a request
+/// for QR codes only must not be answered with the Micro QR codes another request found).
+type Key = ([u8; 32], Formats);
+
+/// Decode outcomes by SHA-256 of the image bytes and format set. It holds results, never images.
 pub struct ResultCache {
-    entries: Option<moka::sync::Cache<[u8; 32], Outcome>>,
+    entries: Option<moka::sync::Cache<Key, Outcome>>,
 }
 
 impl ResultCache {
@@ -157,11 +166,11 @@ impl ResultCache {
         self.entries.is_some()
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<Outcome> {
+    fn get(&self, key: &Key) -> Option<Outcome> {
         self.entries.as_ref()?.get(key)
     }
 
-    fn remember(&self, key: [u8; 32], outcome: &Result<Vec<QrCode>, DecodeError>) {
+    fn remember(&self, key: Key, outcome: &Result<Vec<QrCode>, DecodeError>) {
         // "No code" may be the time budget running out under load, so only outcomes that the
         // same bytes always produce are kept.
         let deterministic = matches!(
@@ -210,23 +219,29 @@ impl Scanner {
         })
     }
 
-    /// Fetches `url` and scans the image behind it.
-    pub async fn scan_url(&self, url: &str) -> Result<ScanData, ScanError> {
+    /// The formats looked for when a request does not narrow them (`--formats`).
+    pub fn formats(&self) -> Formats {
+        self.decode_options.formats
+    }
+
+    /// Fetches `url` and scans the image behind it for `formats`.
+    pub async fn scan_url(&self, url: &str, formats: Formats) -> Result<ScanData, ScanError> {
         let url = ImageUrl::parse(url, self.fetcher.options())?;
         let started = Instant::now();
         let fetched = self.fetcher.fetch(&url, &self.budget).await;
         let size = fetched.as_ref().map_or(0, HeldBytes::len);
         self.metrics.observe_fetch(started.elapsed(), size);
-        self.scan_bytes(fetched?).await
+        self.scan_bytes(fetched?, formats).await
     }
 
-    /// Scans image bytes the caller already has. They (and a reservation they carry) are dropped
-    /// when the decode ends, even if the caller has gone away.
+    /// Scans image bytes the caller already has for `formats`. They (and a reservation they
+    /// carry) are dropped when the decode ends, even if the caller has gone away.
     pub async fn scan_bytes(
         &self,
         bytes: impl AsRef<[u8]> + Send + 'static,
+        formats: Formats,
     ) -> Result<ScanData, ScanError> {
-        let key: [u8; 32] = Sha256::digest(bytes.as_ref()).into();
+        let key: Key = (Sha256::digest(bytes.as_ref()).into(), formats);
         let cached = self.cache.get(&key);
         if self.cache.is_enabled() {
             self.metrics.observe_cache(cached.is_some());
@@ -234,7 +249,10 @@ impl Scanner {
         let outcome = match cached {
             Some(cached) => (*cached).clone(),
             None => {
-                let options = self.decode_options.clone();
+                let options = DecodeOptions {
+                    formats,
+                    ..self.decode_options.clone()
+                };
                 let (outcome, elapsed) = self
                     .pool
                     .run(move || {
@@ -262,6 +280,7 @@ impl Scanner {
                     content: code.content.text.clone(),
                     provider: self.spell(provider),
                     points: code.points,
+                    format: code.format,
                     version: code.version,
                     ec_level: code.ec_level,
                     encoding: code.content.encoding,
@@ -338,7 +357,8 @@ mod tests {
     #[test]
     fn the_cache_keeps_only_outcomes_the_same_bytes_always_produce() {
         let cache = ResultCache::new(16);
-        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        let key = |byte: u8| ([byte; 32], Formats::ALL);
+        let (a, b, c) = (key(1), key(2), key(3));
         cache.remember(a, &Ok(Vec::new()));
         cache.remember(b, &Err(DecodeError::NotAnImage("x".into())));
         cache.remember(c, &Err(DecodeError::NoCode));
@@ -351,5 +371,14 @@ mod tests {
         let disabled = ResultCache::new(0);
         disabled.remember(a, &Ok(Vec::new()));
         assert!(disabled.get(&a).is_none());
+    }
+
+    #[test]
+    fn the_same_bytes_looked_at_for_other_formats_are_another_entry() {
+        let cache = ResultCache::new(16);
+        let digest = [7u8; 32];
+        cache.remember((digest, Formats::ALL), &Ok(Vec::new()));
+        assert!(cache.get(&(digest, Formats::ALL)).is_some());
+        assert!(cache.get(&(digest, Formats::QR)).is_none());
     }
 }

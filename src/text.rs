@@ -132,6 +132,38 @@ pub fn decode_segments(data: &[u8], version: u8) -> Result<Content, TextError> {
     Ok(assemble(runs, structured_append))
 }
 
+/// The content of a symbol whose segments another decoder has already parsed (rxing's, for
+/// Micro QR and rMQR, whose bit streams it reads): `payload` is the bytes of every segment in
+/// order. Without an ECI they get the same charset rules as a QR symbol's. With one, rxing has
+/// decoded the text by it (`eci_text`); the charset named is the one of API.md's that reads the
+/// payload to that text, else "ECI". Lost against `decode_segments`: the kanji-mode hint, so
+/// kanji are told from GB text by the kana and GB2312 evidence alone.
+pub fn from_payload(payload: &[u8], eci_text: Option<String>) -> Content {
+    let Some(text) = eci_text else {
+        return assemble(vec![(Charset::Guess, payload.to_vec())], None);
+    };
+    let reads = |enc: &'static Encoding| {
+        enc.decode_without_bom_handling_and_without_replacement(payload)
+            .is_some_and(|t| t == text)
+    };
+    let encoding = if reads(UTF_8) {
+        "UTF-8"
+    } else if latin1(payload) == text {
+        "ISO-8859-1"
+    } else {
+        [GB18030, SHIFT_JIS]
+            .into_iter()
+            .find(|&enc| reads(enc))
+            .map_or("ECI", charset_name)
+    };
+    Content {
+        text,
+        encoding,
+        binary: None,
+        structured_append: None,
+    }
+}
+
 /// Appends bytes to the last run when it has the same charset, else starts a new run.
 fn push(runs: &mut Vec<(Charset, Vec<u8>)>, charset: Charset, bytes: &[u8]) {
     match runs.last_mut() {

@@ -46,6 +46,7 @@ fn join(parts: &[&QrCode]) -> QrCode {
     }
     QrCode {
         content,
+        format: parts[0].format,
         version: parts[0].version,
         ec_level: parts[0].ec_level,
         points: [
@@ -115,6 +116,7 @@ mod tests {
                     parity,
                 }),
             },
+            format: crate::decode::Format::QRCode,
             version: 2,
             ec_level: EcLevel::M,
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],

@@ -3,8 +3,13 @@
 //! rxing's `cpp_port`, on a binarized `BitMatrix`; follows alignment patterns across large,
 //! curved or tilted symbols) and rqrr (flood-fills regions on its own threshold; reads some
 //! damaged finder patterns the scan-line detector rejects). Both hand their grids to
-//! `read_grid`, the only path from modules to text: rxing's decoder (format and version
+//! `read_grid`, the only path from QR modules to text: rxing's decoder (format and version
 //! information, unmasking, Reed-Solomon, mirrored retry) then `text::decode_segments`.
+//!
+//! Micro QR and rMQR symbols have one finder pattern each, so they are looked for from the
+//! finder patterns no QR symbol read claimed, with the port's single-pattern samplers, and
+//! read by `read_micro`: the port's decoder (which knows their format information, codeword
+//! placement and bit streams) then `text::from_payload`, the same charset rules.
 //!
 //! Every third-party call runs inside `catch_unwind`: both libraries index and assert in their
 //! geometry code, and one hostile image must not take down a worker.
@@ -16,11 +21,12 @@ use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
 use rxing::common::{BitMatrix, DetectorRXingResult};
 use rxing::qrcode::cpp_port::detector::{
-    DetectPureQR, FindFinderPatterns, GenerateFinderPatternSets, SampleQR,
+    DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, GenerateFinderPatternSets,
+    SampleMQR, SampleQR, SampleRMQR,
 };
 
 use super::strategy::Strategy;
-use super::{EcLevel, QrCode};
+use super::{EcLevel, Format, Formats, QrCode};
 use crate::text;
 
 /// What one detector run saw: the codes it read, and the symbols it read the format of but
@@ -79,7 +85,14 @@ impl Detected {
 /// each triple through its alignment-pattern grid. A triple whose symbol reads claims its
 /// patterns, so they are not reused for a lesser triple. Points are mapped back to the caller's
 /// image through `at`. `deadline` stops the walk over triples, which can be long on busy photos.
-pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Detected {
+/// Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
+/// pattern of a Micro QR or rMQR symbol.
+pub fn finder(
+    bits: &BitMatrix,
+    at: Placement,
+    deadline: Option<Instant>,
+    formats: Formats,
+) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
         let mut patterns = FindFinderPatterns(bits, true, 0);
@@ -90,7 +103,11 @@ pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Det
                 [x, y, p.size as f32 * at.scale]
             })
             .collect();
-        let sets = GenerateFinderPatternSets(&mut patterns);
+        let sets = if formats.contains(Format::QRCode) {
+            GenerateFinderPatternSets(&mut patterns)
+        } else {
+            Default::default()
+        };
         let mut used: Vec<ConcentricPattern> = Vec::new();
         for set in sets {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -118,6 +135,18 @@ pub fn finder(bits: &BitMatrix, at: Placement, deadline: Option<Instant>) -> Det
                 Err(unread) => detected.count(unread, points),
             }
         }
+        if formats.any_micro() {
+            for &pattern in &patterns {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let [x, y] = at.to_image(pattern.p.x, pattern.p.y);
+                if used.contains(&pattern) || detected.codes.iter().any(|c| c.contains([x, y])) {
+                    continue;
+                }
+                single_pattern(bits, pattern, at, formats, &mut detected);
+            }
+        }
         detected
     }));
     // A panic inside the port means it was following a candidate when it failed.
@@ -130,44 +159,184 @@ pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
     catch_unwind(AssertUnwindSafe(|| FindFinderPatterns(bits, true, 0).len())).unwrap_or(0)
 }
 
+/// A Micro QR or rMQR symbol around one finder pattern, tried in that order (a Micro QR sampler
+/// checks the quiet zone a corner of a larger symbol lacks; the rMQR one does not). A sampler
+/// that reads format information finds one most of the time on any finder-like shape (15 or
+/// 18 bits, three errors allowed), so a symbol that does not read is no evidence of a code:
+/// it neither turns "no code" into "unreadable" nor unlocks the costly strategies.
+fn single_pattern(
+    bits: &BitMatrix,
+    pattern: ConcentricPattern,
+    at: Placement,
+    formats: Formats,
+    detected: &mut Detected,
+) {
+    for format in [Format::MicroQRCode, Format::RMQRCode] {
+        if !formats.contains(format) {
+            continue;
+        }
+        let sampled = match format {
+            Format::MicroQRCode => SampleMQR(bits, pattern),
+            _ => SampleRMQR(bits, pattern),
+        };
+        let Ok(sampled) = sampled else {
+            continue;
+        };
+        // The sampler reports top-left, top-right, bottom-left, bottom-right.
+        let corner = |i: usize| {
+            sampled
+                .getPoints()
+                .get(i)
+                .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
+        };
+        let points = [corner(0), corner(1), corner(3), corner(2)];
+        match read_micro(sampled.getBits(), points, at.strategy, formats) {
+            Ok(code) => {
+                detected.codes.push(code);
+                return;
+            }
+            Err(unread) => detected.count(unread, points),
+        }
+    }
+}
+
 /// zxing-cpp's "pure" detector: the image holds one unskewed symbol and a white margin, as in
 /// generated images and screenshots. Needs no finder-pattern scan, so it reads symbols of one
 /// pixel per module, below what the scan can confirm. It expects the symbol upright, so the
 /// image is first turned by the multiple of 90 degrees its corners call for.
-pub fn pure(bits: &BitMatrix, at: Placement) -> Detected {
+pub fn pure(bits: &BitMatrix, at: Placement, formats: Formats) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut detected = Detected::default();
-        // Anything but a square of dark pixels (photos, most images) is rejected in one pass.
-        let Some([left, top, width, height]) = bits.getEnclosingRectangle() else {
-            return detected;
+        // Anything but a square (or, for rMQR, a band) of dark pixels is rejected in one pass.
+        let Some(bounds) = bits.getEnclosingRectangle() else {
+            return Detected::default();
         };
-        if width.abs_diff(height) > 1 || width < 21 {
-            return detected;
+        let mut detected = if formats.contains(Format::QRCode) {
+            pure_qr(bits, bounds, at)
+        } else {
+            Detected::default()
+        };
+        if detected.codes.is_empty() && formats.any_micro() {
+            pure_micro(bits, bounds, at, formats, &mut detected);
         }
-        // A symbol has finder patterns in three corners of its bounding box; the light corner
-        // says how far to turn it upright (bottom-right light), so only one turn is tried.
-        let (right, bottom) = (left + width - 1, top + height - 1);
-        let dark = |x: u32, y: u32, dx: i32, dy: i32| {
-            bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
+        detected
+    }));
+    outcome.unwrap_or_default()
+}
+
+/// `pure` for a QR symbol, whose dark pixels span `[left, top, width, height]` of `bits`.
+fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement) -> Detected {
+    let mut detected = Detected::default();
+    if width.abs_diff(height) > 1 || width < 21 {
+        return detected;
+    }
+    // A symbol has finder patterns in three corners of its bounding box; the light corner
+    // says how far to turn it upright (bottom-right light), so only one turn is tried.
+    let (right, bottom) = (left + width - 1, top + height - 1);
+    let dark = |x: u32, y: u32, dx: i32, dy: i32| {
+        bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
+    };
+    let corners = [
+        dark(right, bottom, -1, -1),
+        dark(left, bottom, 1, -1),
+        dark(left, top, 1, 1),
+        dark(right, top, -1, 1),
+    ];
+    let Some(turns) = corners.iter().position(|&d| !d) else {
+        return detected;
+    };
+    if corners.iter().filter(|&&d| d).count() != 3 {
+        return detected;
+    }
+    let mut turned = bits.clone();
+    for _ in 0..turns {
+        turned.rotate90();
+    }
+    let Ok(sampled) = DetectPureQR(&turned) else {
+        return detected;
+    };
+    // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
+    let corner = |i: usize| {
+        let p = sampled
+            .getPoints()
+            .get(i)
+            .map_or([0.0, 0.0], |p| [p.x, p.y]);
+        let [x, y] = unturn(p, turns as u32, turned.width(), turned.height());
+        at.to_image(x, y)
+    };
+    let points = [0, 1, 2, 3].map(corner);
+    match read_grid(sampled.getBits(), points, at.strategy) {
+        Ok(code) => detected.codes.push(code),
+        Err(unread) => detected.count(unread, points),
+    }
+    detected
+}
+
+/// `pure` for a Micro QR or rMQR symbol. The port's pure detectors expect the finder pattern
+/// top-left, and rMQR's long side horizontal, so the image is turned until the corner of the
+/// box holding a finder pattern is top-left: any corner of a square box, the two that lay a
+/// band flat (a band is at least twice as long as high; R13x27 is the squarest rMQR). Only
+/// corners where a finder pattern starts are turned to, since a turn copies the whole image:
+/// a square photo would otherwise pay three copies per strategy.
+fn pure_micro(
+    bits: &BitMatrix,
+    [left, top, width, height]: [u32; 4],
+    at: Placement,
+    formats: Formats,
+    detected: &mut Detected,
+) {
+    let (long, short) = (width.max(height), width.min(height));
+    let (format, turns): (Format, &[u32]) = if long - short <= 1 && short >= 11 {
+        (Format::MicroQRCode, &[0, 1, 2, 3])
+    } else if short >= 7 && long >= 2 * short {
+        (
+            Format::RMQRCode,
+            if width > height { &[0, 2] } else { &[1, 3] },
+        )
+    } else {
+        return;
+    };
+    if !formats.contains(format) {
+        return;
+    }
+    let (right, bottom) = (left + width - 1, top + height - 1);
+    // The corner that turn `n` brings to the top-left (`rotate90` turns counter-clockwise),
+    // and the diagonal step from it into the box.
+    let corners = [
+        (left, top, 1, 1),
+        (right, top, -1, 1),
+        (right, bottom, -1, -1),
+        (left, bottom, 1, -1),
+    ];
+    let mut turned: Option<BitMatrix> = None;
+    let mut done = 0;
+    // The finder pattern is 7 modules of the 11-17 of a Micro QR symbol's side, of the 7-17 of
+    // an rMQR symbol's height: its diagonal is that share of the box's short side.
+    let share = if format == Format::MicroQRCode {
+        7.0 / 17.0..=7.0 / 11.0
+    } else {
+        7.0 / 17.0..=1.0
+    };
+    for &turns in turns {
+        let (x, y, dx, dy) = corners[turns as usize];
+        let Some(side) = finder_on_diagonal(bits, x, y, dx, dy) else {
+            continue;
         };
-        let corners = [
-            dark(right, bottom, -1, -1),
-            dark(left, bottom, 1, -1),
-            dark(left, top, 1, 1),
-            dark(right, top, -1, 1),
-        ];
-        let Some(turns) = corners.iter().position(|&d| !d) else {
-            return detected;
-        };
-        if corners.iter().filter(|&&d| d).count() != 3 {
-            return detected;
+        // A pixel either way for aliasing.
+        let (low, high) = (share.start() * short as f32, share.end() * short as f32);
+        if !(low - 2.0..=high + 2.0).contains(&(side as f32)) {
+            continue;
         }
-        let mut turned = bits.clone();
-        for _ in 0..turns {
+        let turned = turned.get_or_insert_with(|| bits.clone());
+        while done < turns {
             turned.rotate90();
+            done += 1;
         }
-        let Ok(sampled) = DetectPureQR(&turned) else {
-            return detected;
+        let sampled = match format {
+            Format::MicroQRCode => DetectPureMQR(turned),
+            _ => DetectPureRMQR(turned),
+        };
+        let Ok(sampled) = sampled else {
+            continue;
         };
         // Corners come top-left, top-right, bottom-right, bottom-left of the turned image.
         let corner = |i: usize| {
@@ -175,17 +344,49 @@ pub fn pure(bits: &BitMatrix, at: Placement) -> Detected {
                 .getPoints()
                 .get(i)
                 .map_or([0.0, 0.0], |p| [p.x, p.y]);
-            let [x, y] = unturn(p, turns as u32, turned.width(), turned.height());
+            let [x, y] = unturn(p, turns, turned.width(), turned.height());
             at.to_image(x, y)
         };
         let points = [0, 1, 2, 3].map(corner);
-        match read_grid(sampled.getBits(), points, at.strategy) {
-            Ok(code) => detected.codes.push(code),
+        match read_micro(sampled.getBits(), points, at.strategy, formats) {
+            Ok(code) => {
+                detected.codes.push(code);
+                return;
+            }
             Err(unread) => detected.count(unread, points),
         }
-        detected
-    }));
-    outcome.unwrap_or_default()
+    }
+}
+
+/// The side in pixels of the finder pattern in the corner at (`x`, `y`): the diagonal from
+/// there, stepping (`dx`, `dy`), crosses dark, light, dark, light, dark runs of about
+/// 1:1:3:1:1. `None` when it does not. The last run may end at the image's edge (an R7 rMQR
+/// symbol is only as tall as its pattern).
+fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> Option<u32> {
+    let mut runs = [0u32; 5];
+    let mut run = 0;
+    let (mut x, mut y) = (x, y);
+    loop {
+        let dark = bits.get(x, y);
+        if dark != (run % 2 == 0) {
+            run += 1;
+            if run == runs.len() {
+                break;
+            }
+        }
+        runs[run] += 1;
+        match (x.checked_add_signed(dx), y.checked_add_signed(dy)) {
+            (Some(nx), Some(ny)) if nx < bits.width() && ny < bits.height() => (x, y) = (nx, ny),
+            _ if run == runs.len() - 1 => break,
+            _ => return None,
+        }
+    }
+    let side = runs.iter().sum::<u32>();
+    let module = side as f32 / 7.0;
+    runs.iter()
+        .zip([1.0, 1.0, 3.0, 1.0, 1.0])
+        .all(|(&r, w)| (r as f32 - w * module).abs() <= module * 0.75 + 1.0)
+        .then_some(side)
 }
 
 /// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
@@ -283,11 +484,82 @@ pub fn read_grid(
     };
     Ok(QrCode {
         content,
+        format: Format::QRCode,
         version,
         ec_level,
         points,
         strategy,
     })
+}
+
+/// Reads a sampled Micro QR or rMQR module grid (set = dark), told apart by its shape, with
+/// rxing's port of zxing-cpp's decoder: format information (mirrored too, for Micro QR),
+/// unmasking, Reed-Solomon and the bit stream.
+///
+/// A grid that does not read is `Damaged` (evidence of a code, worth the costly strategies)
+/// only when it is a Micro QR grid whose 15 format bits are exactly a valid codeword: the
+/// sampler accepts three wrong bits, which most finder-like shapes in photos pass, while an
+/// exact codeword happens by chance once in 500 tries. rMQR grids are never evidence.
+pub fn read_micro(
+    modules: &BitMatrix,
+    points: [[f32; 2]; 4],
+    strategy: Strategy,
+    formats: Formats,
+) -> Result<QrCode, Unread> {
+    let format = match (modules.width(), modules.height()) {
+        (w, h) if w == h && (11..=17).contains(&w) => Format::MicroQRCode,
+        (w, h) if w > h => Format::RMQRCode,
+        _ => return Err(Unread::NotASymbol),
+    };
+    if !formats.contains(format) {
+        return Err(Unread::NotASymbol);
+    }
+    let unread = || {
+        if format == Format::MicroQRCode && exact_micro_format(modules) {
+            Unread::Damaged
+        } else {
+            Unread::NotASymbol
+        }
+    };
+    let decoded = catch_unwind(AssertUnwindSafe(|| {
+        rxing::qrcode::cpp_port::decoder::Decode(modules)
+    }))
+    .map_err(|_| unread())?
+    .map_err(|_| unread())?;
+    if !decoded.isValid() {
+        return Err(unread());
+    }
+    let payload = decoded.content();
+    let eci_text = payload.has_eci.then(|| payload.to_string());
+    let content = text::from_payload(payload.bytes(), eci_text);
+    // The port spells levels as letters; an M1 symbol (error detection only) reports L.
+    let ec_level = match decoded.ecLevel() {
+        "L" => EcLevel::L,
+        "M" => EcLevel::M,
+        "Q" => EcLevel::Q,
+        "H" => EcLevel::H,
+        _ => return Err(Unread::Damaged),
+    };
+    Ok(QrCode {
+        content,
+        format,
+        version: u8::try_from(decoded.versionNumber()).map_err(|_| Unread::NotASymbol)?,
+        ec_level,
+        points,
+        strategy,
+    })
+}
+
+/// Whether the format information of a sampled Micro QR grid is a valid codeword without a
+/// wrong bit. The bits are where the port's decoder reads them: row 8 from column 1 to 8, then
+/// column 8 from row 7 up to row 1.
+fn exact_micro_format(modules: &BitMatrix) -> bool {
+    let row = (1..9).map(|x| modules.get(x, 8));
+    let column = (1..=7).rev().map(|y| modules.get(8, y));
+    let bits = row
+        .chain(column)
+        .fold(0u32, |bits, dark| (bits << 1) | u32::from(dark));
+    rxing::qrcode::common::FormatInformation::DecodeMQR(bits).hammingDistance == 0
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 mod append;
 mod detect;
+mod format;
 mod load;
 mod packed_png;
 mod pixels;
@@ -25,6 +26,7 @@ use image::GrayImage;
 
 pub use self::append::join_structured_append;
 use self::detect::Detected;
+pub use self::format::{Format, Formats};
 pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
 pub use self::strategy::{
@@ -41,6 +43,8 @@ pub struct DecodeOptions {
     pub max_decoder_bytes: u64,
     /// Time after which no further strategy is started (`--decode-budget`).
     pub budget: Duration,
+    /// The symbologies looked for (`--formats`, narrowed by a request's `formats`).
+    pub formats: Formats,
 }
 
 impl Default for DecodeOptions {
@@ -49,15 +53,18 @@ impl Default for DecodeOptions {
             max_pixels: 40_000_000,
             max_decoder_bytes: 512 * 1024 * 1024,
             budget: Duration::from_secs(2),
+            formats: Formats::default(),
         }
     }
 }
 
-/// One decoded QR symbol.
+/// One decoded symbol: a QR Code, a Micro QR Code or an rMQR.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QrCode {
     pub content: Content,
-    /// 1-40.
+    pub format: Format,
+    /// The symbol's own version number: 1-40 for QR Code, 1-4 for M1-M4, 1-32 for rMQR
+    /// (R7x43 to R17x139, in ISO/IEC 23941's order).
     pub version: u8,
     pub ec_level: EcLevel,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the symbol.
@@ -162,7 +169,7 @@ pub fn decode_luma(
     started: Instant,
 ) -> Result<Vec<QrCode>, DecodeError> {
     let deadline = started.checked_add(options.budget);
-    let mut views = Views::new(grey);
+    let mut views = Views::new(grey, options.formats);
     let mut found = Found::default();
     let steps = CHEAP_STRATEGIES.iter().map(|s| (s, false));
     let steps = steps.chain(COSTLY_STRATEGIES.iter().map(|s| (s, true)));
@@ -190,9 +197,9 @@ pub fn decode_luma(
 /// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
 /// Strategies that work on crops (`FinderCrops`, `Rqrr`) get the damaged symbols the cheap
-/// strategies saw.
-pub fn run_strategy(grey: &GrayImage, strategy: Strategy) -> Vec<QrCode> {
-    let mut views = Views::new(grey);
+/// strategies saw. `formats` are the symbologies looked for.
+pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> Vec<QrCode> {
+    let mut views = Views::new(grey, formats);
     let mut damaged = Found::default();
     if matches!(
         strategy,
@@ -322,9 +329,104 @@ fn bounding_box(points: &[[f32; 2]; 4]) -> [f32; 4] {
 
 #[cfg(test)]
 mod tests {
-    use super::testkit::{assert_centre, qr_field};
+    use super::testkit::{assert_centre, assert_corners, micro_qr, qr_field};
     use super::*;
     use crate::text;
+
+    /// `grey` turned clockwise by `degrees` (a multiple of 90), and where a point of it goes.
+    fn turned(grey: &GrayImage, degrees: u32) -> (GrayImage, impl Fn([f32; 2]) -> [f32; 2]) {
+        let (w, h) = (grey.width() as f32, grey.height() as f32);
+        let image = match degrees {
+            90 => image::imageops::rotate90(grey),
+            180 => image::imageops::rotate180(grey),
+            270 => image::imageops::rotate270(grey),
+            _ => grey.clone(),
+        };
+        let map = move |[x, y]: [f32; 2]| match degrees {
+            90 => [h - y, x],
+            180 => [w - x, h - y],
+            270 => [y, w - x],
+            _ => [x, y],
+        };
+        (image, map)
+    }
+
+    #[test]
+    fn a_micro_qr_code_is_read_at_any_turn_with_its_format_version_and_corners() {
+        let (scale, quiet) = (4, 8.0);
+        let symbol = micro_qr("MICRO-QR1", 3, scale);
+        // M3 is 15 modules a side; corners are the symbol's own, finder pattern first.
+        let (near, far) = (quiet, quiet + 15.0 * scale as f32);
+        let corners = [[near, near], [far, near], [far, far], [near, far]];
+        for degrees in [0, 90, 180, 270] {
+            let (image, map) = turned(&symbol, degrees);
+            let codes = decode_luma(&image, &DecodeOptions::default(), Instant::now()).unwrap();
+            assert_eq!(codes.len(), 1, "at {degrees}");
+            let code = &codes[0];
+            assert_eq!(code.content.text, "MICRO-QR1");
+            assert_eq!(code.format, Format::MicroQRCode);
+            assert_eq!((code.version, code.ec_level), (3, EcLevel::M));
+            assert_corners(code, corners.map(&map));
+        }
+    }
+
+    #[test]
+    fn a_mirrored_or_light_on_dark_micro_qr_code_is_read() {
+        let symbol = micro_qr("12345678", 2, 5);
+        let mut mirrored = image::imageops::flip_horizontal(&symbol);
+        let code = &decode_luma(&mirrored, &DecodeOptions::default(), Instant::now()).unwrap()[0];
+        assert_eq!(
+            (code.content.text.as_str(), code.format),
+            ("12345678", Format::MicroQRCode)
+        );
+        image::imageops::invert(&mut mirrored);
+        let code = &decode_luma(&mirrored, &DecodeOptions::default(), Instant::now()).unwrap()[0];
+        assert_eq!(code.content.text, "12345678");
+    }
+
+    #[test]
+    fn an_rmqr_code_is_read_at_any_turn_with_its_format_version_and_corners() {
+        // fixtures/README.md: R13x43 (version 18), level M, 4 px per module, 2-module margin.
+        let bytes = include_bytes!("../../fixtures/rmqr-r13x43.png");
+        let expected = include_str!("../../fixtures/rmqr-r13x43.txt");
+        let grey = load_luma(bytes, &DecodeOptions::default()).unwrap();
+        let (near, right, bottom) = (8.0, 8.0 + 43.0 * 4.0, 8.0 + 13.0 * 4.0);
+        let corners = [[near, near], [right, near], [right, bottom], [near, bottom]];
+        for degrees in [0, 90, 180, 270] {
+            let (image, map) = turned(&grey, degrees);
+            let codes = decode_luma(&image, &DecodeOptions::default(), Instant::now()).unwrap();
+            assert_eq!(codes.len(), 1, "at {degrees}");
+            let code = &codes[0];
+            assert_eq!(code.content.text, expected);
+            assert_eq!(code.format, Format::RMQRCode);
+            assert_eq!((code.version, code.ec_level), (18, EcLevel::M));
+            assert_corners(code, corners.map(&map));
+        }
+    }
+
+    #[test]
+    fn only_the_formats_asked_for_are_looked_for() {
+        let micro = micro_qr("MICRO-QR1", 3, 4);
+        let qr_only = DecodeOptions {
+            formats: Formats::QR,
+            ..DecodeOptions::default()
+        };
+        let found = decode_luma(&micro, &qr_only, Instant::now());
+        assert_eq!(found.unwrap_err(), DecodeError::NoCode);
+        let rmqr_only = DecodeOptions {
+            formats: Formats::parse("rmqr").unwrap(),
+            ..DecodeOptions::default()
+        };
+        assert!(decode_luma(&micro, &rmqr_only, Instant::now()).is_err());
+        let qr = qr_field("https://example.com/qr", 4, 1);
+        let micro_only = DecodeOptions {
+            formats: Formats::parse("microqr,rmqr").unwrap(),
+            ..DecodeOptions::default()
+        };
+        assert!(decode_luma(&qr, &micro_only, Instant::now()).is_err());
+        let code = &decode_luma(&qr, &DecodeOptions::default(), Instant::now()).unwrap()[0];
+        assert_eq!(code.format, Format::QRCode);
+    }
 
     #[test]
     fn a_photo_cropped_tight_to_the_symbol_is_read_inside_a_margin() {
@@ -378,6 +480,7 @@ mod tests {
     fn a_code_holds_the_points_inside_its_corners_and_a_degenerate_one_holds_none() {
         let code = |points| QrCode {
             content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
             version: 1,
             ec_level: EcLevel::M,
             points,
@@ -396,6 +499,7 @@ mod tests {
     fn codes_are_ordered_largest_first_then_top_then_left() {
         let code = |x: f32, y: f32, side: f32| QrCode {
             content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
             version: 1,
             ec_level: EcLevel::M,
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],

@@ -8,7 +8,7 @@ use image::GrayImage;
 use rxing::common::BitMatrix;
 
 use super::detect::{self, Detected, Placement};
-use super::pixels;
+use super::{pixels, Formats};
 
 /// The strategies `decode_luma` always tries, in order, until one reads a code. Each costs
 /// about a millisecond on a 640x480 image; the order comes from measurements over the zxing-cpp
@@ -149,18 +149,21 @@ const DOUBLE_MAX_SIDE: u32 = 600;
 /// Short side a downscaled view must keep to be worth scanning.
 const MIN_SCALED_SIDE: u32 = 120;
 
-/// The views and binarizations made so far for one image, so strategies share them.
+/// The views and binarizations made so far for one image, so strategies share them, and the
+/// formats every strategy looks for in them.
 pub(super) struct Views<'a> {
     grey: &'a GrayImage,
+    formats: Formats,
     /// Each view with the factor from its pixels to the original image's; `None`: not applicable.
     views: HashMap<View, Option<(GrayImage, f32)>>,
     binarized: HashMap<(View, Binarizer), Option<BitMatrix>>,
 }
 
 impl<'a> Views<'a> {
-    pub(super) fn new(grey: &'a GrayImage) -> Self {
+    pub(super) fn new(grey: &'a GrayImage, formats: Formats) -> Self {
         Views {
             grey,
+            formats,
             views: HashMap::new(),
             binarized: HashMap::new(),
         }
@@ -282,6 +285,7 @@ impl<'a> Views<'a> {
                 } else {
                     [0.0, 0.0]
                 };
+                let formats = self.formats;
                 let Some(bits) = self.binarized(view, binarizer) else {
                     return Detected::default();
                 };
@@ -301,11 +305,11 @@ impl<'a> Views<'a> {
                     scale,
                     strategy,
                 };
-                let detected = detect::finder(bits, at, deadline);
+                let detected = detect::finder(bits, at, deadline, formats);
                 if detected.codes.is_empty() {
                     // The pure detector costs one pass over the bits; it reads what is too
                     // small for the scan (one pixel per module) when nothing else is there.
-                    let pure = detect::pure(bits, at);
+                    let pure = detect::pure(bits, at, formats);
                     if !pure.codes.is_empty() {
                         return pure;
                     }
@@ -313,12 +317,13 @@ impl<'a> Views<'a> {
                 detected
             }
             Strategy::FinderCrops { view, binarizer } => {
+                let formats = self.formats;
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
                     let bits = match binarizer {
                         Binarizer::LocalAverage => pixels::local_average(&crop),
                         Binarizer::Otsu => pixels::otsu(&crop),
                     };
-                    bits.map(|bits| detect::finder(&bits, at, deadline))
+                    bits.map(|bits| detect::finder(&bits, at, deadline, formats))
                         .unwrap_or_default()
                 })
             }
@@ -398,16 +403,19 @@ mod tests {
         let side = one.width() as f32;
         let damaged = [[212.0, 112.0, 188.0 + side, 88.0 + side]];
 
-        let read = Views::new(&page).run(rqrr, None, &damaged);
+        let read = Views::new(&page, Formats::default()).run(rqrr, None, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, "https://example.com/crop");
         // Points come back in page pixels, not crop pixels.
         assert_centre(&read.codes[0], [200.0 + side / 2.0, 100.0 + side / 2.0]);
 
         // No damaged symbol, no crop: the code elsewhere in the page is not rqrr's to find.
-        assert!(Views::new(&page).run(rqrr, None, &[]).codes.is_empty());
+        assert!(Views::new(&page, Formats::default())
+            .run(rqrr, None, &[])
+            .codes
+            .is_empty());
         let elsewhere = [[0.0, 0.0, 60.0, 60.0]];
-        assert!(Views::new(&page)
+        assert!(Views::new(&page, Formats::default())
             .run(rqrr, None, &elsewhere)
             .codes
             .is_empty());
@@ -423,13 +431,19 @@ mod tests {
             invert: false,
         };
         let whole = [[0.0, 0.0, field.width() as f32, field.height() as f32]];
-        assert!(Views::new(&field).run(rqrr, None, &whole).codes.is_empty());
+        assert!(Views::new(&field, Formats::default())
+            .run(rqrr, None, &whole)
+            .codes
+            .is_empty());
 
         // Four symbols' worth is allowed: 2 x 2 codes hold 12 patterns.
         let four = qr_field("https://example.com/field", 2, 2);
         assert!(few_finder_patterns(&four));
         let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
-        assert!(!Views::new(&four).run(rqrr, None, &whole).codes.is_empty());
+        assert!(!Views::new(&four, Formats::default())
+            .run(rqrr, None, &whole)
+            .codes
+            .is_empty());
     }
 
     #[test]
@@ -447,17 +461,20 @@ mod tests {
             binarizer: Binarizer::LocalAverage,
         };
 
-        let read = Views::new(&photo).run(crops, None, &damaged);
+        let read = Views::new(&photo, Formats::default()).run(crops, None, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
         assert_centre(&read.codes[0], [1601.0 + side / 2.0, 599.0 + side / 2.0]);
-        assert!(Views::new(&photo).run(crops, None, &[]).codes.is_empty());
+        assert!(Views::new(&photo, Formats::default())
+            .run(crops, None, &[])
+            .codes
+            .is_empty());
 
         // An image the working view does not shrink has no full view apart from it.
         let mut page = GrayImage::from_pixel(1000, 800, image::Luma([255]));
         image::imageops::replace(&mut page, &code, 300, 200);
         let damaged = [[300.0, 200.0, 300.0 + side, 200.0 + side]];
-        assert!(Views::new(&page)
+        assert!(Views::new(&page, Formats::default())
             .run(crops, None, &damaged)
             .codes
             .is_empty());

@@ -48,6 +48,24 @@ pub fn qr_field(text: &str, scale: u32, count: u32) -> GrayImage {
     })
 }
 
+/// A Micro QR symbol of `text` at `version` (2-4 for M2-M4) and level M, `scale` pixels per
+/// module, with the 2-module quiet zone Micro QR asks for. Level M because qrcode 0.14 writes
+/// M3-L symbols that rxing does not read, while segno's M3-L symbols and the
+/// corpus's (microqrcode-1/1.png) read.
+pub fn micro_qr(text: &str, version: i16, scale: u32) -> GrayImage {
+    let code =
+        qrcode::QrCode::with_version(text, qrcode::Version::Micro(version), qrcode::EcLevel::M)
+            .unwrap();
+    let modules = code.width() as u32;
+    let side = (modules + 4) * scale;
+    GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / scale).wrapping_sub(2), (y / scale).wrapping_sub(2));
+        let dark =
+            mx < modules && my < modules && code[(mx as usize, my as usize)] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    })
+}
+
 /// Asserts that `code`'s centre is within 4 pixels of `expected`, in the caller's pixels.
 pub fn assert_centre(code: &QrCode, expected: [f32; 2]) {
     let [x, y] = code.center();
@@ -55,4 +73,15 @@ pub fn assert_centre(code: &QrCode, expected: [f32; 2]) {
         (x - expected[0]).abs() < 4.0 && (y - expected[1]).abs() < 4.0,
         "centre ({x}, {y}), expected {expected:?}"
     );
+}
+
+/// Asserts that `code`'s corners (top-left, top-right, bottom-right, bottom-left of the symbol)
+/// are each within 2 pixels of `expected`.
+pub fn assert_corners(code: &QrCode, expected: [[f32; 2]; 4]) {
+    let close = code
+        .points
+        .iter()
+        .zip(&expected)
+        .all(|(p, e)| (p[0] - e[0]).abs() <= 2.0 && (p[1] - e[1]).abs() <= 2.0);
+    assert!(close, "corners {:?}, expected {expected:?}", code.points);
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::{respond, AppState, ScanImageForm, ScanImageRequest};
 use crate::budget::{ByteBudget, HeldBytes, Refused, Reservation};
+use crate::decode::{Format, Formats};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{decode_data_url, max_base64_len, FetchError};
 use crate::scan::Scanner;
@@ -165,8 +166,49 @@ pub fn text_field<'de, D: Deserializer<'de>>(
     }
 }
 
+/// `formats` of a request body, for `#[serde(deserialize_with)]`: a non-empty list of names
+/// (`["qr", "microqr"]`); `null` is as if absent. An unknown name says which names there are.
+pub fn formats_field<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Formats>, D::Error> {
+    let names = match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Null => return Ok(None),
+        serde_json::Value::Array(names) if names.is_empty() => {
+            return Err(D::Error::custom("`formats` is empty"))
+        }
+        serde_json::Value::Array(names) => names,
+        _ => return Err(D::Error::custom("`formats` must be a list of format names")),
+    };
+    let formats = names.iter().map(|name| match name {
+        serde_json::Value::String(name) => Format::from_name(name),
+        _ => Err("`formats` must be a list of format names".to_owned()),
+    });
+    formats
+        .collect::<Result<Formats, String>>()
+        .map(Some)
+        .map_err(D::Error::custom)
+}
+
+/// The `formats` parameter of a query string (`?formats=qr,microqr`), if any.
+pub fn formats_query(query: Option<&str>) -> Result<Option<Formats>, ApiError> {
+    let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes());
+    let mut formats = None;
+    for (name, value) in pairs.filter(|(name, _)| name == "formats") {
+        let asked =
+            Formats::parse(&value).map_err(|e| ApiError::bad_request(format!("`{name}`: {e}")))?;
+        formats = Some(formats.unwrap_or(Formats::ALL).intersection(asked));
+    }
+    Ok(formats)
+}
+
+/// An upload: the image bytes, and the formats its JSON body asks for.
+pub struct Upload {
+    pub bytes: HeldBytes,
+    pub formats: Option<Formats>,
+}
+
 /// The image bytes of an upload, whatever its form, within the byte limit and the byte budget.
-pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<HeldBytes, ApiError> {
+pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, ApiError> {
     let max_bytes = scanner.fetcher.options().max_bytes;
     let budget = &scanner.budget;
     // Every buffer below is capped at `max_bytes`; only emptiness is left to check.
@@ -191,7 +233,10 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<HeldByte
         .to_ascii_lowercase();
 
     match essence.as_str() {
-        "multipart/form-data" => check_size(read_form(request, budget, max_bytes).await?.file),
+        "multipart/form-data" => Ok(Upload {
+            bytes: check_size(read_form(request, budget, max_bytes).await?.file)?,
+            formats: None,
+        }),
         "application/json" => {
             let body = read_body(request.into_body(), budget, framed_limit(max_bytes), max_bytes)
                 .await?;
@@ -211,11 +256,15 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<HeldByte
                 }
                 decode_base64(image, budget, max_bytes)?
             };
-            check_size(bytes)
+            Ok(Upload {
+                bytes: check_size(bytes)?,
+                formats: request.formats,
+            })
         }
-        t if t.starts_with("image/") || t == "application/octet-stream" => {
-            check_size(read_body(request.into_body(), budget, max_bytes, max_bytes).await?)
-        }
+        t if t.starts_with("image/") || t == "application/octet-stream" => Ok(Upload {
+            bytes: check_size(read_body(request.into_body(), budget, max_bytes, max_bytes).await?)?,
+            formats: None,
+        }),
         "" => Err(ApiError::bad_request(
             "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
         )),
@@ -313,6 +362,44 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn formats_in_a_body_are_a_list_of_known_names() {
+        let parsed: ScanUrlRequest =
+            parse_json(br#"{"url":"http://x/a.png","formats":["microqr","RMQR"]}"#).unwrap();
+        assert_eq!(parsed.formats.unwrap().to_string(), "microqr,rmqr");
+        let absent: ScanUrlRequest = parse_json(br#"{"url":"u","formats":null}"#).unwrap();
+        assert_eq!(absent.formats, None);
+        for (body, message) in [
+            (
+                &br#"{"url":"u","formats":["qr","aztec"]}"#[..],
+                "unknown format `aztec`: use qr, microqr or rmqr",
+            ),
+            (br#"{"url":"u","formats":[]}"#, "`formats` is empty"),
+            (
+                br#"{"url":"u","formats":"qr"}"#,
+                "`formats` must be a list of format names",
+            ),
+            (
+                br#"{"url":"u","formats":[1]}"#,
+                "`formats` must be a list of format names",
+            ),
+        ] {
+            let err = parse_json::<ScanUrlRequest>(body).err().unwrap();
+            assert_eq!(err.kind, ErrorKind::BadRequest);
+            assert_eq!(err.message, message, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    #[test]
+    fn the_upload_query_names_formats_too() {
+        assert_eq!(formats_query(None).unwrap(), None);
+        assert_eq!(formats_query(Some("x=1")).unwrap(), None);
+        let asked = formats_query(Some("formats=qr%2Cmicroqr")).unwrap();
+        assert_eq!(asked.unwrap().to_string(), "qr,microqr");
+        let err = formats_query(Some("formats=dm")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::BadRequest);
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
 use crate::budget::HeldBytes;
 use crate::client::TrustedProxies;
 use crate::config::HttpStatusMode;
+use crate::decode::Formats;
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
 use crate::scan::Scanner;
@@ -63,6 +64,10 @@ pub struct ScanUrlRequest {
     /// `http(s)` image URL, a `data:` image URL, or `file:` under `--file-root`.
     #[serde(deserialize_with = "url_field")]
     pub url: String,
+    /// Look only for these formats (of the server's `--formats`); absent: all of those.
+    #[serde(default, deserialize_with = "body::formats_field")]
+    #[schema(value_type = Option<Vec<FormatName>>, min_items = 1)]
+    pub formats: Option<Formats>,
 }
 
 impl JsonBody for ScanUrlRequest {
@@ -79,6 +84,37 @@ pub struct ScanImageRequest {
     /// The image as base64, or as a `data:` URL.
     #[serde(deserialize_with = "image_field")]
     pub image: String,
+    /// Look only for these formats (of the server's `--formats`); absent: all of those.
+    #[serde(default, deserialize_with = "body::formats_field")]
+    #[schema(value_type = Option<Vec<FormatName>>, min_items = 1)]
+    pub formats: Option<Formats>,
+}
+
+/// A format a request may ask for: `qr` (QR Code), `microqr` (Micro QR), `rmqr` (rMQR), as
+/// `--formats` names them.
+// Only the schema of the request field; `decode::Format::from_name` parses it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum FormatName {
+    Qr,
+    Microqr,
+    Rmqr,
+}
+
+/// The formats a request looks for: the server's, narrowed by each set the request names (its
+/// body's `formats`, the upload route's `?formats=` query). A request left with none is refused.
+fn narrow(scanner: &Scanner, requested: &[Option<Formats>]) -> Result<Formats, ApiError> {
+    let enabled = scanner.formats();
+    let formats = requested
+        .iter()
+        .flatten()
+        .fold(enabled, |formats, &asked| formats.intersection(asked));
+    if formats.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "none of the requested formats is looked for by this server (--formats {enabled})"
+        )));
+    }
+    Ok(formats)
 }
 
 impl JsonBody for ScanImageRequest {
@@ -116,8 +152,15 @@ pub async fn scan_url(
     body: HeldJson<ScanUrlRequest>,
 ) -> Response {
     // `body` (and the budget a `data:` URL in it takes) is held until the scan ends.
-    let result = state.scanner.scan_url(&body.value.url).await;
-    respond(state.http_status, result.map_err(ApiError::from))
+    let result = match narrow(&state.scanner, &[body.value.formats]) {
+        Ok(formats) => state
+            .scanner
+            .scan_url(&body.value.url, formats)
+            .await
+            .map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    respond(state.http_status, result)
 }
 
 /// 503 `description` of the scan routes.
@@ -134,6 +177,7 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
         (Vec<u8> = "image/*"),
         (ScanImageRequest = "application/json"),
     )),
+    params(("formats" = Option<String>, Query, description = "Comma-separated formats to look for (`qr`, `microqr`, `rmqr`), narrowing the server's `--formats`; for any form of upload")),
     responses(
         (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
         (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
@@ -143,12 +187,14 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
     security(("bearer" = []))
 )]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let upload = body::read_upload(request, &state.scanner);
-    let result = match body::within_fetch_timeout(&state.scanner, upload).await {
-        Ok(bytes) => state.scanner.scan_bytes(bytes).await.map_err(Into::into),
-        Err(err) => Err(err),
+    let result = async {
+        let query = body::formats_query(request.uri().query())?;
+        let upload = body::read_upload(request, &state.scanner);
+        let upload = body::within_fetch_timeout(&state.scanner, upload).await?;
+        let formats = narrow(&state.scanner, &[query, upload.formats])?;
+        Ok(state.scanner.scan_bytes(upload.bytes, formats).await?)
     };
-    respond(state.http_status, result)
+    respond(state.http_status, result.await)
 }
 
 /// `GET /`: the try-it page, embedded in the binary (no CDN, no build step).

@@ -7,6 +7,7 @@ mod contract;
 mod corpus;
 mod failures;
 mod fetch_policy;
+mod formats;
 mod helpers;
 mod lifecycle;
 mod limits;

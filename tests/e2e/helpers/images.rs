@@ -47,6 +47,30 @@ pub fn png(image: &image::DynamicImage) -> Vec<u8> {
     out
 }
 
+/// A PNG of a Micro QR code (M4, level M) for `text`: 6 pixels per module, 2-module quiet zone.
+pub fn micro_qr_png(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::with_version(text, qrcode::Version::Micro(4), qrcode::EcLevel::M)
+        .expect("text fits an M4 symbol");
+    let (width, scale) = (code.width() as u32, 6);
+    let modules = code.to_colors();
+    let side = (width + 4) * scale;
+    let grey = GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / scale).wrapping_sub(2), (y / scale).wrapping_sub(2));
+        let dark =
+            mx < width && my < width && modules[(my * width + mx) as usize] == qrcode::Color::Dark;
+        Luma([if dark { 0 } else { 255 }])
+    });
+    png(&image::DynamicImage::ImageLuma8(grey))
+}
+
+/// The stored rMQR symbol (no Rust encoder writes rMQR; `fixtures/README.md`) and its text.
+pub fn rmqr_png() -> (Vec<u8>, String) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let png = std::fs::read(root.join("rmqr-r13x43.png")).expect("fixture");
+    let text = std::fs::read_to_string(root.join("rmqr-r13x43.txt")).expect("fixture");
+    (png, text)
+}
+
 /// A PNG of the code for `text`.
 pub fn qr_png(text: &str) -> Vec<u8> {
     png(&image::DynamicImage::ImageLuma8(qr_gray(text, 6)))

@@ -110,6 +110,11 @@ impl Answer {
                 .iter()
                 .all(|p| p.as_array().is_some_and(|xy| xy.len() == 2)));
             assert!((1..=40).contains(&code["version"].as_i64().expect("version")));
+            let format = code["format"].as_str().expect("format");
+            assert!(
+                ["QRCode", "MicroQRCode", "rMQRCode"].contains(&format),
+                "{code}"
+            );
             assert!(["L", "M", "Q", "H"].contains(&code["ec_level"].as_str().expect("ec_level")));
             assert!(code["encoding"].is_string());
         }
@@ -139,6 +144,15 @@ impl TestApp {
             request = request.bearer_auth(key);
         }
         answer(request.send().await.expect("qrscan answers")).await
+    }
+
+    /// POST /api/v1/qrcode/scan with a JSON body: `image` base64, plus the other `fields`.
+    pub async fn upload_json(&self, png: &[u8], fields: Value) -> Answer {
+        use base64::Engine;
+        let mut body = fields;
+        body["image"] = base64::engine::general_purpose::STANDARD.encode(png).into();
+        self.upload("application/json", body.to_string().into_bytes(), None)
+            .await
     }
 
     /// POST /api/v1/qrcode/scan with a raw PNG body.
