@@ -356,7 +356,11 @@ fn candidate_strategies() -> Vec<Strategy> {
     let mut all = Vec::new();
     for view in views {
         for invert in [false, true] {
-            for binarizer in [Binarizer::LocalAverage, Binarizer::Otsu] {
+            for binarizer in [
+                Binarizer::LocalAverage,
+                Binarizer::LocalMidrange,
+                Binarizer::Otsu,
+            ] {
                 all.push(Strategy::Finder {
                     view,
                     binarizer,
@@ -372,6 +376,9 @@ fn candidate_strategies() -> Vec<Strategy> {
             binarizer,
         });
     }
+    all.push(Strategy::ZoomedCrops {
+        view: View::Working,
+    });
     all
 }
 

@@ -203,7 +203,7 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
     let mut damaged = Found::default();
     if matches!(
         strategy,
-        Strategy::Rqrr { .. } | Strategy::FinderCrops { .. }
+        Strategy::Rqrr { .. } | Strategy::FinderCrops { .. } | Strategy::ZoomedCrops { .. }
     ) {
         for &cheap in CHEAP_STRATEGIES {
             damaged.merge(Detected {

@@ -11,46 +11,16 @@ use rxing::common::{BitArray, BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
 /// inside a large module is not split into noise. Images under 40 pixels a side fall back to
 /// Otsu, as zxing falls back to its global histogram.
 pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
-    const BLOCK: usize = 8;
-    const MIN_DYNAMIC_RANGE: u32 = 24;
-    let (width, height) = (grey.width() as usize, grey.height() as usize);
-    if width < BLOCK * 5 || height < BLOCK * 5 {
+    let Some(blocks) = Blocks::of(grey) else {
         return otsu(grey);
-    }
-    let pixels = grey.as_raw();
-    let (sub_width, sub_height) = (width.div_ceil(BLOCK), height.div_ceil(BLOCK));
+    };
+    let (sub_width, sub_height) = (blocks.width, blocks.height);
     let mut black = vec![0u32; sub_width * sub_height];
-    // Sum, minimum and maximum of each column over a band of BLOCK rows, then of each block over
-    // BLOCK columns: element-wise passes over whole rows, which the compiler vectorises.
-    let (mut sums, mut mins, mut maxes) = (vec![0u16; width], vec![0u8; width], vec![0u8; width]);
     for by in 0..sub_height {
-        // The last block of a row or column overlaps its neighbour instead of running off the edge.
-        let y0 = (by * BLOCK).min(height - BLOCK);
-        let band = &pixels[y0 * width..(y0 + BLOCK) * width];
-        sums.iter_mut()
-            .zip(band)
-            .for_each(|(s, &p)| *s = u16::from(p));
-        mins.copy_from_slice(&band[..width]);
-        maxes.copy_from_slice(&band[..width]);
-        for row in band.chunks_exact(width).skip(1) {
-            sums.iter_mut()
-                .zip(row)
-                .for_each(|(s, &p)| *s += u16::from(p));
-            mins.iter_mut()
-                .zip(row)
-                .for_each(|(m, &p)| *m = (*m).min(p));
-            maxes
-                .iter_mut()
-                .zip(row)
-                .for_each(|(m, &p)| *m = (*m).max(p));
-        }
         for bx in 0..sub_width {
-            let x0 = (bx * BLOCK).min(width - BLOCK);
-            let columns = x0..x0 + BLOCK;
-            let sum: u32 = sums[columns.clone()].iter().map(|&s| u32::from(s)).sum();
-            let min = u32::from(*mins[columns.clone()].iter().min().unwrap_or(&0));
-            let max = u32::from(*maxes[columns].iter().max().unwrap_or(&0));
-            let mut average = sum / (BLOCK * BLOCK) as u32;
+            let at = by * sub_width + bx;
+            let (min, max) = (u32::from(blocks.min[at]), u32::from(blocks.max[at]));
+            let mut average = blocks.sum[at] / (BLOCK * BLOCK) as u32;
             if max - min <= MIN_DYNAMIC_RANGE {
                 // A flat block is assumed white (half its minimum) unless its neighbours say the
                 // background here is darker; then it takes their level.
@@ -65,7 +35,7 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
                     }
                 }
             }
-            black[by * sub_width + bx] = average;
+            black[at] = average;
         }
     }
     let mut thresholds = vec![0u32; sub_width * sub_height];
@@ -80,28 +50,163 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
             thresholds[by * sub_width + bx] = sum / 25;
         }
     }
-    // The last block of a row or column is shifted to end at the edge, so it owns the pixels
-    // it shares with its neighbour.
-    let block = |at: usize, size: usize, count: usize| {
-        if at >= size - BLOCK {
-            count - 1
-        } else {
-            at / BLOCK
-        }
+    blocks.threshold(grey, &thresholds)
+}
+
+/// zxing-cpp's current local threshold (its "new algorithm"): each 8x8 block with contrast
+/// (range over 24) proposes the middle of its range, the proposals are averaged over the 5x5
+/// blocks around each block (its own counted three times), ignoring flat blocks, and blocks
+/// with no contrast anywhere near take the next level in reading order. Unlike the mean of
+/// `local_average`, the middle of the range does not lean towards whichever colour fills more
+/// of a block, so module edges stay where they are on blurred or ink-spread prints.
+pub fn local_midrange(grey: &GrayImage) -> Option<BitMatrix> {
+    let Some(blocks) = Blocks::of(grey) else {
+        return otsu(grey);
     };
-    let block_x: Vec<usize> = (0..width).map(|x| block(x, width, sub_width)).collect();
-    let mut band = usize::MAX;
-    pack(grey, |y, levels| {
-        // Rows of one band of blocks share their thresholds: spread them out once per band.
-        let by = block(y, height, sub_height);
-        if by != band {
-            band = by;
-            let row = &thresholds[by * sub_width..(by + 1) * sub_width];
-            for (level, &bx) in levels.iter_mut().zip(&block_x) {
-                *level = row[bx] as u8;
+    let (sub_width, sub_height) = (blocks.width, blocks.height);
+    let proposed: Vec<u32> = blocks
+        .min
+        .iter()
+        .zip(&blocks.max)
+        .map(|(&min, &max)| {
+            let (min, max) = (u32::from(min), u32::from(max));
+            if max - min > MIN_DYNAMIC_RANGE {
+                (max + min) / 2
+            } else {
+                0
+            }
+        })
+        .collect();
+    let mut thresholds = vec![0u32; sub_width * sub_height];
+    for by in 0..sub_height {
+        let top = by.clamp(2, sub_height - 3);
+        for bx in 0..sub_width {
+            let left = bx.clamp(2, sub_width - 3);
+            let own = proposed[by * sub_width + bx];
+            let (mut sum, mut count) = (own * 2, u32::from(own > 0) * 2);
+            for row in proposed[(top - 2) * sub_width..].chunks(sub_width).take(5) {
+                for &level in &row[left - 2..=left + 2] {
+                    sum += level;
+                    count += u32::from(level > 0);
+                }
+            }
+            thresholds[by * sub_width + bx] = sum.checked_div(count).unwrap_or(0);
+        }
+    }
+    // Flat regions wider than the window take the next level in reading order; the tail takes
+    // the last one.
+    let mut next = thresholds
+        .iter()
+        .rev()
+        .copied()
+        .find(|&t| t > 0)
+        .unwrap_or(0);
+    for level in thresholds.iter_mut().rev() {
+        if *level > 0 {
+            next = *level;
+        } else {
+            *level = next;
+        }
+    }
+    blocks.threshold(grey, &thresholds)
+}
+
+/// The side of the blocks of the local binarizers, and the range under which a block is flat.
+const BLOCK: usize = 8;
+const MIN_DYNAMIC_RANGE: u32 = 24;
+
+/// Sum, minimum and maximum of each 8x8 block of an image, in reading order. The last block
+/// of a row or column overlaps its neighbour instead of running off the edge.
+struct Blocks {
+    width: usize,
+    height: usize,
+    sum: Vec<u32>,
+    min: Vec<u8>,
+    max: Vec<u8>,
+}
+
+impl Blocks {
+    /// `None` for images under 5 blocks a side, too small for a 5x5 window.
+    fn of(grey: &GrayImage) -> Option<Blocks> {
+        let (width, height) = (grey.width() as usize, grey.height() as usize);
+        if width < BLOCK * 5 || height < BLOCK * 5 {
+            return None;
+        }
+        let pixels = grey.as_raw();
+        let (sub_width, sub_height) = (width.div_ceil(BLOCK), height.div_ceil(BLOCK));
+        let mut blocks = Blocks {
+            width: sub_width,
+            height: sub_height,
+            sum: Vec::with_capacity(sub_width * sub_height),
+            min: Vec::with_capacity(sub_width * sub_height),
+            max: Vec::with_capacity(sub_width * sub_height),
+        };
+        // Each column over a band of BLOCK rows, then each block over BLOCK columns:
+        // element-wise passes over whole rows, which the compiler vectorises.
+        let (mut sums, mut mins, mut maxes) =
+            (vec![0u16; width], vec![0u8; width], vec![0u8; width]);
+        for by in 0..sub_height {
+            let y0 = (by * BLOCK).min(height - BLOCK);
+            let band = &pixels[y0 * width..(y0 + BLOCK) * width];
+            sums.iter_mut()
+                .zip(band)
+                .for_each(|(s, &p)| *s = u16::from(p));
+            mins.copy_from_slice(&band[..width]);
+            maxes.copy_from_slice(&band[..width]);
+            for row in band.chunks_exact(width).skip(1) {
+                sums.iter_mut()
+                    .zip(row)
+                    .for_each(|(s, &p)| *s += u16::from(p));
+                mins.iter_mut()
+                    .zip(row)
+                    .for_each(|(m, &p)| *m = (*m).min(p));
+                maxes
+                    .iter_mut()
+                    .zip(row)
+                    .for_each(|(m, &p)| *m = (*m).max(p));
+            }
+            for bx in 0..sub_width {
+                let x0 = (bx * BLOCK).min(width - BLOCK);
+                let columns = x0..x0 + BLOCK;
+                blocks
+                    .sum
+                    .push(sums[columns.clone()].iter().map(|&s| u32::from(s)).sum());
+                blocks
+                    .min
+                    .push(*mins[columns.clone()].iter().min().unwrap_or(&0));
+                blocks.max.push(*maxes[columns].iter().max().unwrap_or(&0));
             }
         }
-    })
+        Some(blocks)
+    }
+
+    /// Marks each pixel dark when it is at or below its block's threshold.
+    fn threshold(&self, grey: &GrayImage, thresholds: &[u32]) -> Option<BitMatrix> {
+        let (width, height) = (grey.width() as usize, grey.height() as usize);
+        let (sub_width, sub_height) = (self.width, self.height);
+        // The last block of a row or column is shifted to end at the edge, so it owns the
+        // pixels it shares with its neighbour.
+        let block = |at: usize, size: usize, count: usize| {
+            if at >= size - BLOCK {
+                count - 1
+            } else {
+                at / BLOCK
+            }
+        };
+        let block_x: Vec<usize> = (0..width).map(|x| block(x, width, sub_width)).collect();
+        let mut band = usize::MAX;
+        pack(grey, |y, levels| {
+            // Rows of one band of blocks share their thresholds: spread them out once per band.
+            let by = block(y, height, sub_height);
+            if by != band {
+                band = by;
+                let row = &thresholds[by * sub_width..(by + 1) * sub_width];
+                for (level, &bx) in levels.iter_mut().zip(&block_x) {
+                    *level = row[bx].min(255) as u8;
+                }
+            }
+        })
+    }
 }
 
 /// Builds a `BitMatrix` a row of machine words at a time: a pixel is set (dark) when it is at
@@ -324,6 +429,31 @@ mod tests {
         let bits = local_average(&grey).unwrap();
         assert!(bits.get(5, 5));
         assert!(!bits.get(60, 5));
+    }
+
+    #[test]
+    fn local_midrange_thresholds_at_the_middle_and_keeps_flat_areas_light() {
+        // A dark square on white: every flat block far from it takes a level from the nearest
+        // blocks with contrast, the middle of 20 and 230, so the white stays white.
+        let grey = GrayImage::from_fn(200, 120, |x, y| {
+            let inside = (90..106).contains(&x) && (40..56).contains(&y);
+            image::Luma([if inside { 20 } else { 230 }])
+        });
+        let bits = local_midrange(&grey).unwrap();
+        for y in 0..120 {
+            for x in 0..200 {
+                let inside = (90..106).contains(&x) && (40..56).contains(&y);
+                assert_eq!(bits.get(x, y), inside, "({x}, {y})");
+            }
+        }
+        // A step inside a block splits at the step.
+        let skewed =
+            GrayImage::from_fn(64, 64, |x, _| image::Luma([if x < 34 { 200 } else { 100 }]));
+        let bits = local_midrange(&skewed).unwrap();
+        assert!(!bits.get(33, 10) && bits.get(34, 10));
+        // A flat image has no level anywhere: nothing is dark but true black.
+        let flat = GrayImage::from_pixel(64, 64, image::Luma([128]));
+        assert!((0..64).all(|x| !local_midrange(&flat).unwrap().get(x, 7)));
     }
 
     #[test]

@@ -18,12 +18,18 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     finder(View::Working, Binarizer::LocalAverage, false),
     // Light-on-dark codes; a global threshold keeps their large flat areas whole.
     finder(View::Working, Binarizer::Otsu, true),
+    // zxing-cpp's current threshold, the middle of each block's range: reads photos the mean
+    // misplaces module edges on (ink-spread prints, glare, codes beside a dark logo) and
+    // misses others (bright spots). Together they read 542 of BoofCV's 651 codes, the mean
+    // alone 533, the midrange alone 530.
+    finder(View::Working, Binarizer::LocalMidrange, false),
     // Photos larger than the working view: small codes (2-3 pixels per module in the photo)
     // lose their modules to the shrinking. Nothing to do for smaller images.
     finder(View::Full, Binarizer::LocalAverage, false),
     // Blurred or noisy photos, and print dots inside modules.
     finder(View::Half, Binarizer::Otsu, false),
     finder(View::Half, Binarizer::LocalAverage, false),
+    finder(View::Half, Binarizer::LocalMidrange, false),
     finder(View::Working, Binarizer::Otsu, false),
     // Heavy sensor noise and low contrast: the blur restores finder patterns' runs, and one
     // global threshold does not follow the noise as an 8x8 local one does.
@@ -32,6 +38,7 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     // zone. Not first: the margin shifts the local thresholds near the edge, and alone it
     // reads fewer corpus images than the unpadded view.
     finder(View::Padded, Binarizer::LocalAverage, false),
+    finder(View::Padded, Binarizer::LocalMidrange, false),
 ];
 
 /// How many of `CHEAP_STRATEGIES` run on every image, whatever the first ones read: one scan
@@ -48,6 +55,12 @@ pub const COSTLY_STRATEGIES: &[Strategy] = &[
     Strategy::FinderCrops {
         view: View::Full,
         binarizer: Binarizer::LocalAverage,
+    },
+    // A symbol found but misread at 3-10 pixels per module: upscaled twice, the 8x8 blocks
+    // of the local threshold and the sampling grid fall on module boundaries differently.
+    // Any image size, unlike the `Double` view, since only the crops are enlarged.
+    Strategy::ZoomedCrops {
+        view: View::Working,
     },
     finder(View::Double, Binarizer::LocalAverage, false),
     // rqrr fits each symbol's perspective to its timing patterns: reads curved and crumpled
@@ -83,6 +96,9 @@ pub enum Strategy {
     /// The finder-pattern detector on crops of a view around the symbols earlier strategies
     /// sampled but could not read.
     FinderCrops { view: View, binarizer: Binarizer },
+    /// The finder-pattern detector (local average) on crops of a view around the symbols
+    /// earlier strategies sampled but could not read, upscaled twice.
+    ZoomedCrops { view: View },
     /// rqrr (it thresholds on its own) on crops of a grey view around the symbols earlier
     /// strategies sampled but could not read.
     Rqrr { view: View, invert: bool },
@@ -100,6 +116,7 @@ impl Strategy {
             Strategy::FinderCrops { view, binarizer } => {
                 ("finder-crops", view, Some(binarizer), false)
             }
+            Strategy::ZoomedCrops { view } => ("finder-crops-x2", view, None, false),
             Strategy::Rqrr { view, invert } => ("rqrr", view, None, invert),
         };
         let mut label = format!("{name}/{view:?}");
@@ -138,6 +155,9 @@ pub enum View {
 pub enum Binarizer {
     /// zxing's local-average threshold over 8x8 blocks: robust to shadows and gradients.
     LocalAverage,
+    /// zxing-cpp's current local threshold: the middle of each 8x8 block's range, averaged
+    /// over the blocks around it that have contrast.
+    LocalMidrange,
     /// One global threshold (Otsu): keeps large flat modules whole.
     Otsu,
 }
@@ -254,6 +274,7 @@ impl<'a> Views<'a> {
         if !self.binarized.contains_key(&key) {
             let bits = self.pixels(view).and_then(|(grey, _)| match binarizer {
                 Binarizer::LocalAverage => pixels::local_average(grey),
+                Binarizer::LocalMidrange => pixels::local_midrange(grey),
                 Binarizer::Otsu => pixels::otsu(grey),
             });
             self.binarized.insert(key, bits);
@@ -321,9 +342,25 @@ impl<'a> Views<'a> {
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
                     let bits = match binarizer {
                         Binarizer::LocalAverage => pixels::local_average(&crop),
+                        Binarizer::LocalMidrange => pixels::local_midrange(&crop),
                         Binarizer::Otsu => pixels::otsu(&crop),
                     };
                     bits.map(|bits| detect::finder(&bits, at, deadline, formats))
+                        .unwrap_or_default()
+                })
+            }
+            Strategy::ZoomedCrops { view } => {
+                let formats = self.formats;
+                self.on_crops(strategy, view, damaged, deadline, |crop, at| {
+                    let zoomed = pixels::upscale(&crop, 2);
+                    // Zoomed pixel (x, y) is crop pixel (x / 2, y / 2).
+                    let at = Placement {
+                        origin: at.origin.map(|o| o * 2.0),
+                        scale: at.scale / 2.0,
+                        ..at
+                    };
+                    pixels::local_average(&zoomed)
+                        .map(|bits| detect::finder(&bits, at, deadline, formats))
                         .unwrap_or_default()
                 })
             }
@@ -442,6 +479,28 @@ mod tests {
         let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
         assert!(!Views::new(&four, Formats::default())
             .run(rqrr, None, &whole)
+            .codes
+            .is_empty());
+    }
+
+    #[test]
+    fn zoomed_crops_read_around_a_damaged_symbol_and_place_it_in_the_image() {
+        let text = "https://example.com/zoomed";
+        let code = qr_field(text, 3, 1);
+        let mut page = GrayImage::from_pixel(900, 700, image::Luma([200]));
+        image::imageops::replace(&mut page, &code, 500, 300);
+        let side = code.width() as f32;
+        let damaged = [[512.0, 312.0, 488.0 + side, 288.0 + side]];
+        let zoomed = Strategy::ZoomedCrops {
+            view: View::Working,
+        };
+
+        let read = Views::new(&page, Formats::default()).run(zoomed, None, &damaged);
+        assert_eq!(read.codes.len(), 1);
+        assert_eq!(read.codes[0].content.text, text);
+        assert_centre(&read.codes[0], [500.0 + side / 2.0, 300.0 + side / 2.0]);
+        assert!(Views::new(&page, Formats::default())
+            .run(zoomed, None, &[])
             .codes
             .is_empty());
     }
