@@ -306,6 +306,7 @@ pub async fn spawn_app_resolving(
             let _ = rx.await;
         },
         drain,
+        config.connections(),
     ));
     TestApp {
         address,
