@@ -8,6 +8,7 @@
 pub mod boofcv;
 mod images;
 mod process;
+pub mod raw;
 mod upstream;
 
 use std::net::SocketAddr;
