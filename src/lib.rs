@@ -10,8 +10,8 @@
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics | client
 //!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
-//!      |           |         server -> listener -> metrics | config
-//!      |           -> listener;  -> cli -> config                scan -> metrics | budget
+//!      |           |  server -> listener -> metrics | config
+//!      |           -> listener | cli -> config                   scan -> metrics | budget
 //!      -> telemetry -> cli                 fetch -> budget;  decode -> text
 //! ```
 //!
