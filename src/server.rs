@@ -1,6 +1,7 @@
 //! The service: `AppState` construction, `router` (the only list of routes and layers) and
-//! `serve`, which runs on a listener and a shutdown signal the caller owns. The top of the
-//! library: it wires `http`, `observe`, `openapi` and `scan` together; nothing but `commands`
+//! `serve`, which runs on a listener and a shutdown signal the caller owns, and sequences the
+//! drain; the accept loop and its connection limits are `listener`'s. The top of the library: it
+//! wires `http`, `observe`, `openapi`, `listener` and `scan` together; nothing but `commands`
 //! (and the tests) refers to it.
 
 use std::future::Future;
