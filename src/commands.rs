@@ -48,10 +48,38 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
     let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone()));
-    server::serve(listener, state, server::shutdown_signal(), config.drain()).await?;
+    let connections = config.connections();
+    fit_open_files_limit(connections.max_connections);
+    server::serve(
+        listener,
+        state,
+        server::shutdown_signal(),
+        config.drain(),
+        connections,
+    )
+    .await?;
     reloader.abort();
     tracing::info!("qrscan stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes room for `max_connections` client sockets and as many downloads (one per request in
+/// flight), plus some for the process itself; warns when the hard limit does not allow it,
+/// since then accepting fails (and is retried) before the cap is reached.
+fn fit_open_files_limit(max_connections: usize) {
+    let needed = 2 * max_connections as u64 + 64;
+    #[cfg(target_os = "linux")]
+    match crate::listener::raise_open_files_limit(needed) {
+        Ok(limit) if limit >= needed => {}
+        Ok(limit) => tracing::warn!(
+            open_files_limit = limit,
+            needed,
+            "the open-files limit is below 2 x --max-connections + 64: lower --max-connections or raise the hard limit (ulimit -Hn)"
+        ),
+        Err(err) => tracing::warn!(%err, needed, "cannot read or raise the open-files limit"),
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = needed;
 }
 
 /// One output line of `qrscan scan`: the API envelope plus the input it answers.

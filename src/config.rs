@@ -156,6 +156,23 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_SHUTDOWN_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Time a client has to send a whole request head: from opening the connection, or from
+    /// the first byte of its next request on a kept-alive one. Past it the connection is closed.
+    #[arg(long, env = "QRSCAN_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Time a kept-alive connection may wait for its next request, sending nothing, before it
+    /// is closed. Longer than a load balancer's own idle timeout (60 s on AWS), so the balancer
+    /// never reuses a connection this server is closing.
+    #[arg(long, env = "QRSCAN_IDLE_TIMEOUT", default_value = "75s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Client connections open at once; past it, new ones wait in the listen backlog until one
+    /// closes. Each needs a file descriptor, and each request in flight may need another for its
+    /// download: the soft open-files limit is raised to fit, up to the hard limit.
+    #[arg(long, env = "QRSCAN_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
     #[command(flatten)]
     pub engine: EngineConfig,
 }
@@ -179,6 +196,24 @@ impl ServeConfig {
             timeout: self.shutdown_timeout,
         }
     }
+
+    /// What one client connection may hold.
+    pub fn connections(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections as usize,
+        }
+    }
+}
+
+/// The limits on client connections (`--header-read-timeout`, `--idle-timeout`,
+/// `--max-connections`): what a client that connects and then sends slowly, or nothing, can hold.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
 }
 
 /// A token bucket: one token every `period`, at most `burst` saved up.
@@ -234,6 +269,9 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_buffered_bytes", &self.max_buffered_bytes)
             .field("drain_delay", &self.drain_delay)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .field("engine", &self.engine)
             .finish()
     }

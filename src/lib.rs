@@ -10,12 +10,15 @@
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics | client
 //!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
-//!      |           -> cli -> config                        scan -> metrics | budget
+//!      |           |  server -> listener -> metrics | config
+//!      |           -> listener | cli -> config                   scan -> metrics | budget
 //!      -> telemetry -> cli                 fetch -> budget;  decode -> text
 //! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
 //! - `server`: state construction, the route table, `serve(listener, state, shutdown)`.
+//! - `listener`: the accept loop: the connection cap, the header-read and idle timeouts, the
+//!   peer address on each request, and closing connections on shutdown.
 //! - `openapi`: the OpenAPI document and its route; it names the handlers, nothing names it.
 //! - `http`: the edge: state, thin handlers, the envelope, authentication, rate limits, request
 //!   bodies, readiness.
@@ -45,6 +48,7 @@ pub mod decode;
 pub mod error;
 pub mod fetch;
 pub mod http;
+pub mod listener;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;

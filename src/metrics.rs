@@ -1,7 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): requests by route and code, latency histograms for the
 //! request, the fetch and the decode, bytes fetched, the decode strategy that succeeded, requests
-//! in flight, decodes admitted to the pool, image bytes held in memory, and result-cache hits and
-//! misses.
+//! in flight, client connections open, decodes admitted to the pool, image bytes held in memory,
+//! and result-cache hits and misses.
 //!
 //! Each `AppState` owns its own registry (no global recorder), so servers started side by side in
 //! one process — as the tests do — never mix their numbers. Knows nothing of axum or reqwest.
@@ -57,6 +57,7 @@ pub struct Metrics {
     cache_misses: Counter,
     rate_limited: Family<BucketLabels, Counter>,
     rate_limit_buckets: Gauge,
+    open_connections: Gauge,
 }
 
 impl Default for Metrics {
@@ -78,6 +79,7 @@ impl Default for Metrics {
         let cache_misses = Counter::default();
         let rate_limited = Family::<BucketLabels, Counter>::default();
         let rate_limit_buckets = Gauge::default();
+        let open_connections = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route and envelope code",
@@ -143,6 +145,11 @@ impl Default for Metrics {
             "Rate-limit buckets held (one per active key or client address)",
             rate_limit_buckets.clone(),
         );
+        registry.register(
+            "open_connections",
+            "Client connections open now (--max-connections at most)",
+            open_connections.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -158,6 +165,7 @@ impl Default for Metrics {
             cache_misses,
             rate_limited,
             rate_limit_buckets,
+            open_connections,
         }
     }
 }
@@ -223,6 +231,13 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
+    /// Counts a client connection as open until the guard drops; owned, so the connection's
+    /// task can hold it.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.open_connections.inc();
+        OpenConnection(self.open_connections.clone())
+    }
+
     /// Requests being answered now.
     pub fn requests_in_flight(&self) -> i64 {
         self.in_flight.get()
@@ -248,6 +263,15 @@ impl Metrics {
 pub struct InFlight<'a>(&'a Gauge);
 
 impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Decrements the open-connections gauge when the connection closes.
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.dec();
     }

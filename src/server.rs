@@ -1,10 +1,10 @@
 //! The service: `AppState` construction, `router` (the only list of routes and layers) and
-//! `serve`, which runs on a listener and a shutdown signal the caller owns. The top of the
-//! library: it wires `http`, `observe`, `openapi` and `scan` together; nothing but `commands`
+//! `serve`, which runs on a listener and a shutdown signal the caller owns, and sequences the
+//! drain; the accept loop and its connection limits are `listener`'s. The top of the library: it
+//! wires `http`, `observe`, `openapi`, `listener` and `scan` together; nothing but `commands`
 //! (and the tests) refers to it.
 
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::budget::ByteBudget;
 use crate::client::TrustedProxies;
-use crate::config::{Drain, ServeConfig};
+use crate::config::{ConnectionLimits, Drain, ServeConfig};
 use crate::fetch::policy::{Lookup, SystemLookup};
 use crate::http::{self, ApiKeys, AppState};
 use crate::metrics::Metrics;
@@ -118,25 +118,34 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 /// Serves until `shutdown` completes, then drains (`Drain`): `/readyz` turns 503 at once, new
 /// requests are still served for `drain.delay`, then the listener closes and the requests in
-/// flight get `drain.timeout` to finish. Past it, returns anyway; the caller then exits, which
-/// ends what is left.
+/// flight get `drain.timeout` to finish. Past it, returns anyway; the connections left are cut.
+/// Every connection is held to `connections` (`listener`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Drain,
+    connections: ConnectionLimits,
 ) -> std::io::Result<()> {
     let (close, closed) = tokio::sync::oneshot::channel::<()>();
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let mut server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = closed.await;
-            })
-            .into_future(),
-    );
+    let after_close = state.clone();
+    let mut server = tokio::spawn(crate::listener::serve_connections(
+        listener,
+        router(state.clone()),
+        connections,
+        state.metrics.clone(),
+        async move {
+            let _ = closed.await;
+        },
+        move || {
+            tracing::info!(
+                in_flight = after_close.metrics.requests_in_flight(),
+                "no longer accepting connections; finishing requests in flight"
+            );
+        },
+    ));
     tokio::select! {
-        ended = &mut server => return ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        ended = &mut server => return ended.map_err(std::io::Error::other),
         () = shutdown => {}
     }
     state.readiness.start_draining();
@@ -147,12 +156,8 @@ pub async fn serve(
     );
     tokio::time::sleep(drain.delay).await;
     let _ = close.send(());
-    tracing::info!(
-        in_flight = state.metrics.requests_in_flight(),
-        "no longer accepting connections; finishing requests in flight"
-    );
     match tokio::time::timeout(drain.timeout, &mut server).await {
-        Ok(ended) => ended.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Ok(ended) => ended.map_err(std::io::Error::other),
         Err(_) => {
             tracing::warn!(
                 in_flight = state.metrics.requests_in_flight(),

@@ -1,7 +1,8 @@
 //! Request bodies, read under three limits: the byte limit (`--max-image-bytes`, 1005), the
 //! server's byte budget (`--max-buffered-bytes`, 503) and the time a download would get
-//! (`--fetch-timeout`, 1004). Every body is pushed chunk by chunk into a `HeldBytes`, which
-//! enforces the first two. `HeldJson` is the JSON extractor built on it: its rejection is our
+//! (`--fetch-timeout`, 1004). A declared `Content-Length` over the byte limit is refused before
+//! the body is read, so before `100 Continue`. Every body is pushed chunk by chunk into a
+//! `HeldBytes`, which enforces the first two. `HeldJson` is the JSON extractor built on it: its rejection is our
 //! envelope, never axum's plain text. `read_upload` takes an image in any of the upload forms.
 
 use std::sync::Arc;
@@ -30,6 +31,22 @@ pub fn framed_limit(max_bytes: u64) -> u64 {
 
 fn too_large(max_bytes: u64) -> ApiError {
     ApiError::from(FetchError::TooLarge { limit: max_bytes })
+}
+
+/// 1005 at once when the body's declared `Content-Length` is over `limit`. Checked before the
+/// body is first polled, which is when hyper would send `100 Continue`: a client that asked
+/// first hears the refusal without sending a byte, and nobody waits `--fetch-timeout` for a
+/// body that would be cut anyway. A body with no length (chunked) is cut as it arrives.
+fn refuse_declared_over(request: &Request, limit: u64, max_bytes: u64) -> Result<(), ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit => Err(too_large(max_bytes)),
+        _ => Ok(()),
+    }
 }
 
 /// Runs `read` (the reading of a request body) within `--fetch-timeout`, the time a download
@@ -114,8 +131,9 @@ impl<T: JsonBody + Send> FromRequest<Arc<AppState>> for HeldJson<T> {
         let scanner = &state.scanner;
         let max_bytes = scanner.fetcher.options().max_bytes;
         let limit = framed_limit(max_bytes);
-        let read = read_body(request.into_body(), &scanner.budget, limit, max_bytes);
         let held = async {
+            refuse_declared_over(&request, limit, max_bytes)?;
+            let read = read_body(request.into_body(), &scanner.budget, limit, max_bytes);
             let body = within_fetch_timeout(scanner, read).await?;
             let value = parse_json::<T>(body.as_ref())?;
             Ok::<_, ApiError>(HeldJson {
@@ -233,11 +251,15 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
         .to_ascii_lowercase();
 
     match essence.as_str() {
-        "multipart/form-data" => Ok(Upload {
-            bytes: check_size(read_form(request, budget, max_bytes).await?.file)?,
-            formats: None,
-        }),
+        "multipart/form-data" => {
+            refuse_declared_over(&request, framed_limit(max_bytes), max_bytes)?;
+            Ok(Upload {
+                bytes: check_size(read_form(request, budget, max_bytes).await?.file)?,
+                formats: None,
+            })
+        }
         "application/json" => {
+            refuse_declared_over(&request, framed_limit(max_bytes), max_bytes)?;
             let body = read_body(request.into_body(), budget, framed_limit(max_bytes), max_bytes)
                 .await?;
             let request: ScanImageRequest = parse_json(body.as_ref())?;
@@ -261,10 +283,15 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
                 formats: request.formats,
             })
         }
-        t if t.starts_with("image/") || t == "application/octet-stream" => Ok(Upload {
-            bytes: check_size(read_body(request.into_body(), budget, max_bytes, max_bytes).await?)?,
-            formats: None,
-        }),
+        t if t.starts_with("image/") || t == "application/octet-stream" => {
+            refuse_declared_over(&request, max_bytes, max_bytes)?;
+            Ok(Upload {
+                bytes: check_size(
+                    read_body(request.into_body(), budget, max_bytes, max_bytes).await?,
+                )?,
+                formats: None,
+            })
+        }
         "" => Err(ApiError::bad_request(
             "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
         )),

@@ -3,8 +3,10 @@
 mod backpressure;
 mod boofcv;
 mod cli;
+mod connections;
 mod contract;
 mod corpus;
+mod expect_continue;
 mod failures;
 mod fetch_policy;
 mod formats;

@@ -119,7 +119,7 @@ async fn upload_over_the_byte_limit_is_1005_in_every_form() {
     app.upload("application/json", json, None)
         .await
         .assert_failure(200, 1005);
-    // Far past the limit the body itself is cut off while it is read.
+    // Far past the limit, refused from its Content-Length (expect_continue.rs has the rest).
     app.upload("image/png", vec![0u8; 1024 * 1024], None)
         .await
         .assert_failure(200, 1005);

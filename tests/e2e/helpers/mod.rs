@@ -8,6 +8,7 @@
 pub mod boofcv;
 mod images;
 mod process;
+pub mod raw;
 mod upstream;
 
 use std::net::SocketAddr;
@@ -320,6 +321,7 @@ pub async fn spawn_app_resolving(
             let _ = rx.await;
         },
         drain,
+        config.connections(),
     ));
     TestApp {
         address,

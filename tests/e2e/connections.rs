@@ -1,0 +1,113 @@
+//! What one client connection can hold (`--header-read-timeout`, `--idle-timeout`,
+//! `--max-connections`): a request head trickled a byte at a time is cut, an idle kept-alive
+//! connection is closed, yet one idle for longer than the header timeout still serves its next
+//! request; past the cap a new connection waits until one closes. Bounds on "was closed" are
+//! generous, and each is well short of the other timeout that could have closed it.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::raw::{self, closed_within, read_response, send_get};
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_request_head_sent_a_byte_at_a_time_is_cut_at_the_header_read_timeout() {
+    let app = spawn_app(&["--header-read-timeout", "1s"]).await;
+    let (mut from_server, mut to_server) = raw::connect(app.address).await.into_split();
+    let opened = Instant::now();
+    // A head that never ends, a byte every 50 ms: each read is quick, the head never completes.
+    let trickle = tokio::spawn(async move {
+        let start = b"GET /healthz HTTP/1.1\r\nHost: qrscan\r\nX-Slow: ";
+        for byte in start.iter().chain(std::iter::repeat(&b'a')) {
+            if to_server.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+
+    // The idle timeout (75 s) and the fetch timeout cannot close it within 30 s.
+    let closed = closed_within(&mut from_server, Duration::from_secs(30)).await;
+
+    assert!(closed, "the slow head was still open after 30 s");
+    assert!(
+        opened.elapsed() >= Duration::from_millis(500),
+        "closed at once, not by a timeout"
+    );
+    trickle.abort();
+    assert_eq!(app.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_at_the_idle_timeout() {
+    let app = spawn_app(&["--idle-timeout", "1s", "--header-read-timeout", "120s"]).await;
+    let mut stream = raw::connect(app.address).await;
+    send_get(&mut stream, "/healthz").await;
+    let answer = read_response(&mut stream).await.expect("an answer");
+    assert_eq!(answer.status(), 200);
+    assert!(!answer.has_header("connection: close"), "kept alive");
+
+    // Far short of the 120 s header timeout: only the idle timeout can close it.
+    let closed = closed_within(&mut stream, Duration::from_secs(30)).await;
+
+    assert!(closed, "the idle connection was still open after 30 s");
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_idle_past_the_header_read_timeout_still_serves_its_next_request() {
+    // hyper's own header timer runs between requests too, and would close this at 1 s.
+    let app = spawn_app(&["--header-read-timeout", "1s"]).await;
+    let mut stream = raw::connect(app.address).await;
+    send_get(&mut stream, "/healthz").await;
+    assert_eq!(
+        read_response(&mut stream).await.expect("answer").status(),
+        200
+    );
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    send_get(&mut stream, "/healthz").await;
+    let second = read_response(&mut stream).await;
+
+    let second = second.expect("the same connection serves after 3 s idle");
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.json(), json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn past_max_connections_a_new_connection_waits_until_one_closes() {
+    let app = spawn_app(&["--max-connections", "2"]).await;
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = raw::connect(app.address).await;
+        send_get(&mut stream, "/healthz").await;
+        // Answered, so accepted; kept alive and idle, it keeps its slot.
+        assert_eq!(
+            read_response(&mut stream).await.expect("answer").status(),
+            200
+        );
+        held.push(stream);
+    }
+
+    let mut waiting = raw::connect(app.address).await;
+    send_get(&mut waiting, "/healthz").await;
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut waiting)).await;
+    assert!(
+        early.is_err(),
+        "a third connection was served past the cap of 2"
+    );
+
+    drop(held.pop());
+    let answer = tokio::time::timeout(Duration::from_secs(30), read_response(&mut waiting))
+        .await
+        .expect("served once a slot freed")
+        .expect("an answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.json(), json!({"status": "ok"}));
+
+    drop((held, waiting));
+    // Every closed connection gave its slot back: only the scrape's own is left.
+    app.wait_for_metric("qrscan_open_connections", |open| open == 1.0)
+        .await;
+}
