@@ -21,8 +21,8 @@ use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
 use rxing::common::{BitMatrix, DetectorRXingResult};
 use rxing::qrcode::cpp_port::detector::{
-    DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, GenerateFinderPatternSets,
-    SampleMQR, SampleQR, SampleRMQR,
+    DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, FinderPatternSet,
+    GenerateFinderPatternSets, SampleMQR, SampleQR, SampleRMQR,
 };
 
 use super::strategy::Strategy;
@@ -85,6 +85,8 @@ impl Detected {
 /// each triple through its alignment-pattern grid. A triple whose symbol reads claims its
 /// patterns, so they are not reused for a lesser triple. Points are mapped back to the caller's
 /// image through `at`. `deadline` stops the walk over triples, which can be long on busy photos.
+/// Then the patterns no code claimed are tried in the triples zxing-cpp's wider rules allow
+/// and rxing's port does not (`tilted_sets`): symbols photographed at a steep angle.
 /// Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
 /// pattern of a Micro QR or rMQR symbol.
 pub fn finder(
@@ -109,15 +111,12 @@ pub fn finder(
             Default::default()
         };
         let mut used: Vec<ConcentricPattern> = Vec::new();
-        for set in sets {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
-                break;
-            }
+        let mut sample = |set: &FinderPatternSet, used: &mut Vec<ConcentricPattern>| {
             if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
-                continue;
+                return;
             }
-            let Ok(sampled) = SampleQR(bits, &set) else {
-                continue;
+            let Ok(sampled) = SampleQR(bits, set) else {
+                return;
             };
             // The sampler reports top-left, top-right, bottom-left, bottom-right.
             let corner = |i: usize| {
@@ -133,6 +132,22 @@ pub fn finder(
                     detected.codes.push(code);
                 }
                 Err(unread) => detected.count(unread, points),
+            }
+        };
+        let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
+        for set in &sets {
+            if past_deadline() {
+                break;
+            }
+            sample(set, &mut used);
+        }
+        if formats.contains(Format::QRCode) {
+            // The patterns no code claimed, in the triples rxing's narrower rules left out.
+            for set in tilted_sets(&patterns, &used, &sets) {
+                if past_deadline() {
+                    break;
+                }
+                sample(&set, &mut used);
             }
         }
         if formats.any_micro() {
@@ -151,6 +166,99 @@ pub fn finder(
     }));
     // A panic inside the port means it was following a candidate when it failed.
     outcome.unwrap_or_else(|_| Detected::panicked())
+}
+
+/// Most extra sets `tilted_sets` returns, the most plausible first, as zxing-cpp keeps.
+const MAX_TILTED_SETS: usize = 256;
+/// Most patterns `tilted_sets` combines: its work grows with the cube of the count.
+const MAX_TILTED_PATTERNS: usize = 40;
+
+/// Triples of finder patterns that may be a strongly tilted symbol, by zxing-cpp's rules, which
+/// rxing's faster port narrowed: the corner angle within 45 degrees of square (the port: 30),
+/// distances scaled by the square of the size ratio (foreshortening shrinks the far patterns),
+/// and ordered by how far the triangle is from an isosceles right one. Only triples of patterns
+/// outside `skip` (patterns of codes read) that rxing did not propose (`proposed`) come back.
+fn tilted_sets(
+    patterns: &[ConcentricPattern],
+    skip: &[ConcentricPattern],
+    proposed: &[FinderPatternSet],
+) -> Vec<FinderPatternSet> {
+    let mut free: Vec<ConcentricPattern> = patterns
+        .iter()
+        .filter(|p| !skip.contains(p))
+        .copied()
+        .collect();
+    free.sort_by_key(|p| p.size);
+    free.truncate(MAX_TILTED_PATTERNS);
+    let key = |a: &ConcentricPattern, b: &ConcentricPattern, c: &ConcentricPattern| {
+        let mut k = [(a.p.x, a.p.y), (b.p.x, b.p.y), (c.p.x, c.p.y)]
+            .map(|(x, y)| (x.to_bits(), y.to_bits()));
+        k.sort_unstable();
+        k
+    };
+    let known: Vec<_> = proposed.iter().map(|s| key(&s.bl, &s.tl, &s.tr)).collect();
+    let squared = |a: &ConcentricPattern, b: &ConcentricPattern| {
+        let (dx, dy) = (f64::from(a.p.x - b.p.x), f64::from(a.p.y - b.p.y));
+        (dx * dx + dy * dy) * (f64::from(b.size) / f64::from(a.size)).powi(2)
+    };
+    let (cos_upper, cos_lower) = (
+        std::f64::consts::FRAC_PI_4.cos(),
+        (3.0 * std::f64::consts::FRAC_PI_4).cos(),
+    );
+    let mut sets: Vec<(f64, FinderPatternSet)> = Vec::new();
+    let n = free.len();
+    for i in 0..n.saturating_sub(2) {
+        for j in i + 1..n - 1 {
+            for k in j + 1..n {
+                let (mut a, mut b, mut c) = (&free[i], &free[j], &free[k]);
+                // Sorted by size: past twice the smallest, no later pattern fits either.
+                if c.size > a.size * 2 {
+                    break;
+                }
+                let (mut ab, mut bc, mut ac) = (squared(a, b), squared(b, c), squared(a, c));
+                if bc >= ab && bc >= ac {
+                    std::mem::swap(&mut a, &mut b);
+                    std::mem::swap(&mut bc, &mut ac);
+                } else if ab >= ac && ab >= bc {
+                    std::mem::swap(&mut b, &mut c);
+                    std::mem::swap(&mut ab, &mut ac);
+                }
+                let (dist_ab, dist_bc) = (ab.sqrt(), bc.sqrt());
+                if dist_ab > 2.0 * dist_bc || dist_bc > 2.0 * dist_ab {
+                    continue;
+                }
+                let module = 2.0 * f64::from(a.size + b.size + c.size) / 21.0;
+                let modules = (dist_ab + dist_bc) / module + 7.0;
+                if !(21.0 * 0.9..=177.0 * 1.5).contains(&modules) {
+                    continue;
+                }
+                let cos = (ab + bc - ac) / (2.0 * dist_ab * dist_bc);
+                if cos.is_nan() || cos > cos_upper || cos < cos_lower {
+                    continue;
+                }
+                let score = (ac - 2.0 * ab).abs() + (ac - 2.0 * bc).abs();
+                let cross = f64::from(c.p.x - b.p.x) * f64::from(a.p.y - b.p.y)
+                    - f64::from(c.p.y - b.p.y) * f64::from(a.p.x - b.p.x);
+                if cross < 0.0 {
+                    std::mem::swap(&mut a, &mut c);
+                }
+                if known.contains(&key(a, b, c)) {
+                    continue;
+                }
+                sets.push((
+                    score,
+                    FinderPatternSet {
+                        bl: *a,
+                        tl: *b,
+                        tr: *c,
+                    },
+                ));
+            }
+        }
+    }
+    sets.sort_by(|x, y| x.0.total_cmp(&y.0));
+    sets.truncate(MAX_TILTED_SETS);
+    sets.into_iter().map(|(_, set)| set).collect()
 }
 
 /// How many finder patterns zxing-cpp's scan confirms in `bits`: a cheap count (one pass) of
@@ -565,6 +673,40 @@ fn exact_micro_format(modules: &BitMatrix) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pattern(x: f32, y: f32, size: i32) -> ConcentricPattern {
+        ConcentricPattern {
+            p: rxing::Point { x, y },
+            size,
+        }
+    }
+
+    #[test]
+    fn tilted_sets_propose_the_strongly_tilted_triples_rxing_leaves_out() {
+        // The finder patterns of a code photographed at a steep angle (BoofCV's perspective
+        // set): foreshortened, so the corner is far from square and the sizes differ.
+        let mut patterns = vec![
+            pattern(426.1, 321.4, 31),
+            pattern(432.6, 422.4, 28),
+            pattern(498.3, 448.2, 33),
+        ];
+        let proposed = GenerateFinderPatternSets(&mut patterns);
+        assert!(proposed.is_empty(), "rxing's rules reject the triple");
+        let sets = tilted_sets(&patterns, &[], &proposed);
+        assert_eq!(sets.len(), 1);
+        // The corner pattern is the one opposite the longest side.
+        assert_eq!(sets[0].tl, pattern(432.6, 422.4, 28));
+
+        // Patterns of a code already read are not reused, and a far-off pattern of another
+        // size makes no set.
+        assert!(tilted_sets(&patterns, &patterns[..1], &[]).is_empty());
+        let lone = [
+            pattern(0.0, 0.0, 30),
+            pattern(100.0, 0.0, 30),
+            pattern(2000.0, 40.0, 90),
+        ];
+        assert!(tilted_sets(&lone, &[], &[]).is_empty());
+    }
 
     #[test]
     fn unturn_undoes_rotate90() {
