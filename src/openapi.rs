@@ -7,7 +7,8 @@
 //! status with the codes it carries and the headers `ErrorKind::header` adds. So the document
 //! describes the server that serves it: a `rest` server declares 400, 413, 415, 422, 502 and 504
 //! where a `compat` one answers 200, and a server without API keys declares neither `security`
-//! nor the status of a refused key.
+//! nor the status of a refused key. `FormatsQuery` writes the pattern of the upload route's
+//! `?formats=` from `Format::ALL`, as `Formats::parse` reads it.
 //!
 //! This module sits above `http` (it names the handlers); nothing below it refers to it.
 
@@ -18,12 +19,14 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use utoipa::openapi::header::Header;
+use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{Content, Object, Ref, RefOr, Type};
+use utoipa::openapi::{Content, Object, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::config::HttpStatusMode;
+use crate::decode::Format;
 use crate::error::{self, ErrorKind};
 use crate::http::AppState;
 
@@ -167,11 +170,51 @@ fn scan_responses(served: Served) -> BTreeMap<String, RefOr<Response>> {
         .collect()
 }
 
+/// Gives the `formats` query parameter the grammar `Formats::parse` accepts: one or more format
+/// names, comma-separated, each in any ASCII case and with blanks around it. Without it the
+/// parameter is any string, and `?formats=` (refused: no format) would be a valid request.
+struct FormatsQuery;
+
+impl Modify for FormatsQuery {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let pattern = formats_pattern();
+        for operation in scan_operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "formats" && parameter.parameter_in == ParameterIn::Query {
+                    let schema = ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .pattern(Some(pattern.clone()))
+                        .build();
+                    parameter.schema = Some(RefOr::T(Schema::Object(schema)));
+                }
+            }
+        }
+    }
+}
+
+/// `^\s*(qr|microqr|rmqr)\s*(,\s*(qr|microqr|rmqr)\s*)*$`, each letter a class of both cases
+/// (a JSON Schema pattern has no flags).
+fn formats_pattern() -> String {
+    let names: Vec<String> = Format::ALL
+        .iter()
+        .map(|format| {
+            format
+                .name()
+                .chars()
+                .map(|c| format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase()))
+                .collect()
+        })
+        .collect();
+    let name = format!(r"\s*({})\s*", names.join("|"));
+    format!("^{name}(,{name})*$")
+}
+
 /// The document a server configured as `served` serves at `/openapi.json`.
 pub fn document(served: Served) -> utoipa::openapi::OpenApi {
     let mut openapi = ApiDoc::openapi();
     ScanResponses(served).modify(&mut openapi);
     BearerAuth(served).modify(&mut openapi);
+    FormatsQuery.modify(&mut openapi);
     openapi
 }
 
