@@ -13,7 +13,6 @@
 //! This module sits above `http` (it names the handlers); nothing below it refers to it.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -143,20 +142,12 @@ fn scan_responses(served: Served) -> BTreeMap<String, RefOr<Response>> {
     by_status
         .into_iter()
         .map(|(status, (kinds, headers))| {
-            let mut text = String::from("The envelope. `code`: ");
-            if status == error::SUCCESS.as_u16() {
-                text.push_str("0 success");
-            }
-            for (i, kind) in kinds.iter().enumerate() {
-                let sep = if i == 0 && status != error::SUCCESS.as_u16() {
-                    ""
-                } else {
-                    "; "
-                };
-                // Writing to a String cannot fail.
-                let _ = write!(text, "{sep}{} {}", kind.code(), kind.meaning());
-            }
-            text.push('.');
+            let success = (status == error::SUCCESS.as_u16()).then(|| "0 success".to_owned());
+            let rows = kinds
+                .iter()
+                .map(|kind| format!("{} {}", kind.code(), kind.meaning()));
+            let rows: Vec<String> = success.into_iter().chain(rows).collect();
+            let text = format!("The envelope. `code`: {}.", rows.join("; "));
             let envelope = Content::new(Some(Ref::from_schema_name("Envelope")));
             let mut response = ResponseBuilder::new()
                 .description(text)
