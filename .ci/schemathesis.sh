@@ -27,7 +27,13 @@ if [ "${1:-}" != --offline ]; then
     exit 1
   fi
   if [ ! -x "$venv/bin/schemathesis" ]; then
-    python3 -m venv "$venv"
+    if ! python3 -m venv "$venv"; then
+      # Debian's python3 leaves venv (ensurepip) to the python3-venv package.
+      rm -rf "$venv"
+      apt-get update
+      DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
+      python3 -m venv "$venv"
+    fi
     "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$version"
   fi
   if unshare -n true 2>/dev/null; then
