@@ -63,6 +63,8 @@ impl Readiness {
 pub struct ScanUrlRequest {
     /// `http(s)` image URL, a `data:` image URL, or `file:` under `--file-root`.
     #[serde(deserialize_with = "url_field")]
+    // `text_field` refuses a blank one: it must hold something other than white space.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub url: String,
     /// Look only for these formats (of the server's `--formats`); absent: all of those.
     #[serde(default, deserialize_with = "body::formats_field")]
@@ -83,6 +85,8 @@ fn url_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error>
 pub struct ScanImageRequest {
     /// The image as base64, or as a `data:` URL.
     #[serde(deserialize_with = "image_field")]
+    // `text_field` refuses a blank one: it must hold something other than white space.
+    #[schema(min_length = 1, pattern = r"\S")]
     pub image: String,
     /// Look only for these formats (of the server's `--formats`); absent: all of those.
     #[serde(default, deserialize_with = "body::formats_field")]
@@ -133,19 +137,21 @@ pub struct ScanImageForm {
     pub file: HeldBytes,
 }
 
+/// A raw upload body (`image/*`, `application/octet-stream`): the image's bytes.
+// Only the schema of the body; `body::read_upload` reads it.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct RawImage(pub Vec<u8>);
+
 /// `POST /api/v1/qrcode/scan_url` with `{"url": "..."}`.
 #[utoipa::path(
     post,
     path = "/api/v1/qrcode/scan_url",
     tag = "scan",
     request_body(content = ScanUrlRequest, content_type = "application/json"),
-    responses(
-        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
-        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
-        (status = 429, description = "`--rate-limit` exceeded for this key or client; retry after `Retry-After` seconds", body = Envelope),
-        (status = 503, description = BUSY, body = Envelope),
-    ),
-    security(("bearer" = []))
+    // Every status, and `security`, depend on the server's configuration: `openapi.rs`
+    // writes them from the error table.
+    responses((status = 200, description = "The envelope", body = Envelope))
 )]
 pub async fn scan_url(
     State(state): State<Arc<AppState>>,
@@ -163,9 +169,6 @@ pub async fn scan_url(
     respond(state.http_status, result)
 }
 
-/// 503 `description` of the scan routes.
-const BUSY: &str = "decode queue full or image memory budget spent; retry after `Retry-After`";
-
 /// `POST /api/v1/qrcode/scan`: the image itself, as multipart (`file`), a raw body or JSON.
 #[utoipa::path(
     post,
@@ -173,18 +176,14 @@ const BUSY: &str = "decode queue full or image memory budget spent; retry after 
     tag = "scan",
     request_body(content(
         (ScanImageForm = "multipart/form-data"),
-        (Vec<u8> = "application/octet-stream"),
-        (Vec<u8> = "image/*"),
+        (RawImage = "application/octet-stream"),
+        (RawImage = "image/*"),
         (ScanImageRequest = "application/json"),
     )),
     params(("formats" = Option<String>, Query, description = "Comma-separated formats to look for (`qr`, `microqr`, `rmqr`), narrowing the server's `--formats`; for any form of upload")),
-    responses(
-        (status = 200, description = "The envelope; `openapi.rs` lists its codes here", body = Envelope),
-        (status = 403, description = "API keys are configured and the bearer key is missing or wrong (compat mode; 401 in rest mode)", body = Envelope),
-        (status = 429, description = "`--rate-limit` exceeded for this key or client; retry after `Retry-After` seconds", body = Envelope),
-        (status = 503, description = BUSY, body = Envelope),
-    ),
-    security(("bearer" = []))
+    // Every status, and `security`, depend on the server's configuration: `openapi.rs`
+    // writes them from the error table.
+    responses((status = 200, description = "The envelope", body = Envelope))
 )]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
