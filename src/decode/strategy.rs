@@ -359,9 +359,16 @@ impl<'a> Views<'a> {
                         scale: at.scale / 2.0,
                         ..at
                     };
-                    pixels::local_average(&zoomed)
+                    let mut detected = pixels::local_average(&zoomed)
                         .map(|bits| detect::finder(&bits, at, deadline, formats))
-                        .unwrap_or_default()
+                        .unwrap_or_default();
+                    if detected.codes.is_empty() {
+                        if let Some(bits) = pixels::local_midrange(&zoomed) {
+                            let other = detect::finder(&bits, at, deadline, formats);
+                            detected.codes = other.codes;
+                        }
+                    }
+                    detected
                 })
             }
             Strategy::Rqrr { view, invert } => {

@@ -13,7 +13,7 @@ use crate::helpers::boofcv;
 
 /// Labelled codes read when this test was last raised (zxing-cpp 3.1.1 reads 523 on this
 /// machine, in the same scorer).
-const READ_AT_LEAST: usize = 544;
+const READ_AT_LEAST: usize = 546;
 
 #[test]
 fn the_boofcv_half_reads_at_least_as_many_codes_as_when_last_raised() {
