@@ -145,6 +145,14 @@ pub enum DecodeError {
     NotAnImage(String),
     #[error("image is {width}x{height} pixels, over the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error(
+        "image is {width}x{height} pixels, its long side over {max_ratio} times its short side"
+    )]
+    TooElongated {
+        width: u32,
+        height: u32,
+        max_ratio: u32,
+    },
     #[error("no QR code found in the image")]
     NoCode,
     #[error("a QR code was found but could not be read")]
