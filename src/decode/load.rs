@@ -65,6 +65,11 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
             return grey;
         }
     }
+    if format == ImageFormat::Jpeg {
+        if let Some(grey) = load_jpeg(bytes, width, height, options) {
+            return grey;
+        }
+    }
     if format == ImageFormat::Png {
         if let Some(grey) = packed_png::load(bytes, options.max_decoder_bytes) {
             return grey;
@@ -102,6 +107,97 @@ fn check_shape(width: u32, height: u32) -> Result<(), DecodeError> {
         });
     }
     Ok(())
+}
+
+/// YCbCr, RGB and grey JPEGs through zune-jpeg (the decoder `image` wraps), the colour frame
+/// turned to grey in its own buffer: through `image` the RGB frame and its grey copy were both
+/// held, 4 bytes a pixel at the peak instead of 3. Asking zune-jpeg for luma would save two more,
+/// but JPEG's Y is Rec. 601 where `luma` is Rec. 709, and on the BoofCV photos that grey read
+/// one code fewer (`bright_spots/image021.jpg`). `None` for CMYK and YCCK, left to `image`.
+fn load_jpeg(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    options: &DecodeOptions,
+) -> Option<Result<GrayImage, DecodeError>> {
+    use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options};
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::NotAnImage(format!("{e}"));
+    let zune_options = options::DecoderOptions::default()
+        .set_strict_mode(false)
+        .set_max_width(width as usize)
+        .set_max_height(height as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), zune_options);
+    if let Err(e) = decoder.decode_headers() {
+        return Some(Err(corrupt(e)));
+    }
+    let info = decoder.info()?;
+    let out = match decoder.input_colorspace()? {
+        ColorSpace::YCbCr | ColorSpace::RGB => ColorSpace::RGB,
+        ColorSpace::Luma => ColorSpace::Luma,
+        _ => return None,
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let progressive = !info.sof.is_sequential_dct();
+    let needed = jpeg_decoder_bytes(
+        width,
+        height,
+        out.num_components(),
+        info.components,
+        progressive,
+    );
+    if needed > options.max_decoder_bytes {
+        return Some(Err(DecodeError::TooManyPixels {
+            width,
+            height,
+            limit: options.max_pixels,
+        }));
+    }
+    let frame = match decoder.decode() {
+        Ok(frame) => frame,
+        Err(e) => return Some(Err(corrupt(e))),
+    };
+    let grey = if out == ColorSpace::RGB {
+        grey_in_place(frame)
+    } else {
+        frame
+    };
+    let image = GrayImage::from_raw(width, height, grey);
+    Some(image.ok_or_else(|| DecodeError::NotAnImage("the JPEG frame is short".into())))
+}
+
+/// RGB pixels to grey in the same buffer, then the buffer shrunk to the grey: pixel `i`'s grey
+/// is written at `i`, never past `3 * i`, the first byte of the pixel still to be read. A
+/// frame this large is its own memory mapping, so shrinking it hands the rest back at once.
+fn grey_in_place(mut rgb: Vec<u8>) -> Vec<u8> {
+    let pixels = rgb.len() / 3;
+    for i in 0..pixels {
+        let p = 3 * i;
+        rgb[i] = luma(rgb[p], rgb[p + 1], rgb[p + 2]) as u8;
+    }
+    rgb.truncate(pixels);
+    rgb.shrink_to_fit();
+    rgb
+}
+
+/// What zune-jpeg holds at its peak while decoding a JPEG, an upper bound: the output frame
+/// (`channels` bytes a pixel), and for a progressive JPEG every component's DCT coefficients
+/// until the last scan (two bytes each, a coefficient a pixel at full resolution; chroma
+/// subsampling makes it less). A baseline JPEG decodes a row of blocks at a time.
+fn jpeg_decoder_bytes(
+    width: u32,
+    height: u32,
+    channels: usize,
+    components: u8,
+    progressive: bool,
+) -> u64 {
+    let padded = |side: u32| u64::from(side.div_ceil(16) * 16);
+    let frame = u64::from(width) * u64::from(height) * channels as u64;
+    let coefficients = if progressive {
+        padded(width) * padded(height) * u64::from(components) * 2
+    } else {
+        0
+    };
+    frame + coefficients
 }
 
 /// Still WebP images through libwebp, which decodes them three to four times faster than the
@@ -361,6 +457,65 @@ mod tests {
             let codes = decode(&bytes, &DecodeOptions::default()).unwrap();
             assert_eq!(codes[0].content.text, "https://example.com/banner");
         }
+    }
+
+    #[test]
+    fn baseline_and_progressive_colour_jpegs_are_read() {
+        // fixtures/README.md: a colour 4:2:0 progressive JPEG; image's encoder writes baseline.
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let expected = include_str!("../../fixtures/progressive.txt");
+        let codes = decode(progressive, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, expected);
+
+        let (rgba, side) = qr_rgba("https://example.com/baseline", [255, 255, 255, 255]);
+        let colour = image::RgbaImage::from_raw(side, side, rgba).unwrap();
+        let mut baseline = Vec::new();
+        DynamicImage::ImageRgba8(colour)
+            .to_rgb8()
+            .write_to(&mut Cursor::new(&mut baseline), ImageFormat::Jpeg)
+            .unwrap();
+        let grey = load_luma(&baseline, &DecodeOptions::default()).unwrap();
+        assert_eq!(grey.dimensions(), (side, side));
+        let codes = decode(&baseline, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, "https://example.com/baseline");
+    }
+
+    #[test]
+    fn a_progressive_jpegs_coefficients_count_against_the_memory_cap() {
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        // 429 x 429, three components, padded to 432 x 432 blocks of coefficients.
+        let needed = 429 * 429 * 3 + 432 * 432 * 3 * 2;
+        assert_eq!(jpeg_decoder_bytes(429, 429, 3, 3, true), needed);
+        assert_eq!(jpeg_decoder_bytes(429, 429, 1, 1, false), 429 * 429);
+        let capped = DecodeOptions {
+            max_decoder_bytes: needed - 1,
+            ..DecodeOptions::default()
+        };
+        let err = decode(progressive, &capped).unwrap_err();
+        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
+        let at_cap = DecodeOptions {
+            max_decoder_bytes: needed,
+            ..DecodeOptions::default()
+        };
+        assert!(decode(progressive, &at_cap).is_ok());
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_not_an_image() {
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let err = load_luma(&progressive[..200], &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::NotAnImage(_)), "{err:?}");
+    }
+
+    #[test]
+    fn grey_in_place_is_the_grey_of_each_rgb_pixel() {
+        let rgb = vec![255, 255, 255, 0, 0, 0, 255, 0, 0, 10, 200, 30];
+        let expected: Vec<u8> = rgb
+            .chunks_exact(3)
+            .map(|p| luma(p[0], p[1], p[2]) as u8)
+            .collect();
+        assert_eq!(grey_in_place(rgb), expected);
+        assert_eq!(expected[..3], [255, 0, 54]);
     }
 
     #[test]
