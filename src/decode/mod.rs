@@ -39,7 +39,8 @@ use crate::text::Content;
 pub struct DecodeOptions {
     /// Largest width x height accepted, checked from the header (`--max-pixels`).
     pub max_pixels: u64,
-    /// Largest allocation the image decoder may make (`--max-decode-memory`).
+    /// Largest allocation the image decoder may make; for a JPEG, its frame and (progressive)
+    /// coefficients together (`--max-decode-memory`).
     pub max_decoder_bytes: u64,
     /// Time after which no further strategy is started (`--decode-budget`).
     pub budget: Duration,
