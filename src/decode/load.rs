@@ -3,7 +3,7 @@
 //! or our own expansion of packed grey PNGs), and composite transparency onto white.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
-//! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.4 s and 350 MiB in the png crate's
+//! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
 //! row loop. An image whose short side is under `MIN_SIDE` cannot hold any symbol we read, so it
 //! answers "no code" at once; one whose long side is over `MAX_ASPECT_RATIO` times its short side
 //! is refused with the pixel limit's error.
