@@ -4,20 +4,25 @@
 A few-kilobyte PNG can declare millions of pixels in one row or column; every decode step must
 cost a constant times the pixel count whatever the shape, so each of these returns within the
 budget plus a small margin. The family: 1 x N, N x 1, 2 x N, N x 2 and 40 x N (the smallest side
-the local-average binarizer takes on) up to the default --max-pixels of 40 MP, in plain white
-(the issue's file) and in bars of 1:1:3:1:1 runs (what the finder-pattern scan looks for, so the
-detectors have candidates to follow).
+the local-average binarizer takes on) up to the default --max-pixels of 40 MP, and the largest
+shapes at and just past the 100:1 aspect ratio `decode::load` accepts (632 x 63,200 and its
+mirror, 40 MP: a real decode), in plain white (the issue's file) and in bars of 1:1:3:1:1 runs
+(what the finder-pattern scan looks for, so the detectors have candidates to follow). Shapes
+under 7 pixels on a side answer 1008 and those past 100:1 answer 1006 from the header; a square
+6324 x 6324 (40 MP) shows what any image at the pixel limit costs, whatever its shape.
 
     python3 benches/degenerate.py            # builds release first
     python3 benches/degenerate.py --no-build --budget 200ms --runs 3
 
-Prints one row per image: its shape, file size, the slowest of the runs, the exit status, and
-whether it returned within the budget plus 100 ms. Exits 1 if any did not. Images are written to
+Prints one row per image: its shape, file size, the slowest of the runs, the API code of the last
+run (1008 no code, 1006 refused; `kill` when it was killed), and whether it returned within the
+budget plus 100 ms. Exits 1 if any did not. Images are written to
 a temporary folder and removed afterwards.
 """
 
 import argparse
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -61,6 +66,10 @@ def shapes():
     for n in [100_000, 1_000_000]:
         yield n, 40
         yield 40, n
+    for long in [63_200, 63_201]:
+        yield long, 632
+        yield 632, long
+    yield 6324, 6324
 
 
 def images():
@@ -93,7 +102,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     limit_ms = budget_ms + 100
     print(f"qrscan scan --decode-budget {args.budget} FILE; limit {limit_ms:.0f} ms; slowest of {args.runs}")
-    print(f"{'image':<24} {'bytes':>9} {'ms':>9} {'exit':>5}  within")
+    print(f"{'image':<24} {'bytes':>9} {'ms':>9} {'code':>6}  within")
     failed = 0
     with tempfile.TemporaryDirectory() as folder:
         for name, data in images():
@@ -105,15 +114,16 @@ def main():
                 started = time.monotonic()
                 try:
                     done = subprocess.run([binary, "scan", "--decode-budget", args.budget, path],
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                           timeout=args.timeout)
-                    status = done.returncode
+                    found = re.search(rb'"code":\s*(\d+)', done.stdout)
+                    status = found.group(1).decode() if found else f"exit {done.returncode}"
                 except subprocess.TimeoutExpired:
                     status = "kill"
                 slowest = max(slowest, (time.monotonic() - started) * 1000)
             ok = slowest <= limit_ms and status != "kill"
             failed += not ok
-            print(f"{name:<24} {len(data):>9} {slowest:>9.0f} {status!s:>5}  {'yes' if ok else 'NO'}",
+            print(f"{name:<24} {len(data):>9} {slowest:>9.0f} {status!s:>6}  {'yes' if ok else 'NO'}",
                   flush=True)
             os.remove(path)
     sys.exit(1 if failed else 0)

@@ -66,7 +66,8 @@ pub struct EngineConfig {
     #[arg(long, env = "QRSCAN_MAX_PIXELS", default_value_t = 40_000_000)]
     pub max_pixels: u64,
 
-    /// Largest allocation the image decoder may make.
+    /// Largest allocation the image decoder may make; for a JPEG, its frame and (progressive)
+    /// coefficients together.
     #[arg(long, env = "QRSCAN_MAX_DECODE_MEMORY", default_value = "512MiB", value_parser = parse_size)]
     pub max_decode_memory: u64,
 

@@ -241,7 +241,10 @@ impl From<DecodeError> for ApiError {
     fn from(err: DecodeError) -> Self {
         let kind = match &err {
             DecodeError::NotAnImage(_) => ErrorKind::NotAnImage,
-            DecodeError::TooManyPixels { .. } => ErrorKind::TooManyPixels,
+            // API.md's 1006 is about the image's dimensions: a shape no real image has is one.
+            DecodeError::TooManyPixels { .. } | DecodeError::TooElongated { .. } => {
+                ErrorKind::TooManyPixels
+            }
             DecodeError::NoCode => ErrorKind::NoCode,
             DecodeError::Unreadable => ErrorKind::Unreadable,
         };

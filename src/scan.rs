@@ -175,7 +175,10 @@ impl ResultCache {
         // same bytes always produce are kept.
         let deterministic = matches!(
             outcome,
-            Ok(_) | Err(DecodeError::NotAnImage(_) | DecodeError::TooManyPixels { .. })
+            Ok(_)
+                | Err(DecodeError::NotAnImage(_)
+                    | DecodeError::TooManyPixels { .. }
+                    | DecodeError::TooElongated { .. })
         );
         if let (Some(cache), true) = (&self.entries, deterministic) {
             cache.insert(key, Arc::new(outcome.clone()));

@@ -1,6 +1,13 @@
-//! Image bytes -> one grey image: sniff the format from the bytes, check the pixel count from the
-//! header before any pixel is decoded, decode under `image::Limits` (or libwebp, or our own
-//! expansion of packed grey PNGs), and composite transparency onto white.
+//! Image bytes -> one grey image: sniff the format from the bytes, check the pixel count and the
+//! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
+//! or zune-jpeg directly, or our own expansion of packed grey PNGs), and composite transparency
+//! onto white.
+//!
+//! The shape is checked because a cost per row or column is paid whatever the pixel count: a
+//! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
+//! row loop. An image whose short side is under `MIN_SIDE` cannot hold any symbol we read, so it
+//! answers "no code" at once; one whose long side is over `MAX_ASPECT_RATIO` times its short side
+//! is refused with the pixel limit's error.
 
 use std::io::Cursor;
 
@@ -16,6 +23,19 @@ const ACCEPTED_FORMATS: [ImageFormat; 5] = [
     ImageFormat::WebP,
     ImageFormat::Bmp,
 ];
+
+/// The shortest side that can hold a symbol: an rMQR code is 7 modules tall (R7x43 to R7x139)
+/// and a module takes at least a pixel. QR Code needs 21 and Micro QR 11, but the rule does
+/// not depend on `--formats`: it says what no image can hold, not what was looked for.
+pub const MIN_SIDE: u32 = 7;
+
+/// How many times its short side an image's long side may be. No photo in the zxing-cpp and
+/// BoofCV corpora goes past 2.7:1; the most elongated images there are generated (an R17x139
+/// rMQR at 6.8:1, a strip of EAN-8 codes at 37:1), and an R7x139 rMQR without its quiet zone
+/// is 20:1. A phone's scrolling screenshot 1080 pixels wide reaches 34:1 at the default
+/// `--max-pixels`, 720 wide 77:1: 100 keeps all of them and bounds the rows (or columns) of an
+/// image at the pixel limit to 63,200.
+pub const MAX_ASPECT_RATIO: u32 = 100;
 
 /// Sniffs the format of `bytes`; `None` when it is not one we decode.
 pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
@@ -40,8 +60,14 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
             limit: options.max_pixels,
         });
     }
+    check_shape(width, height)?;
     if format == ImageFormat::WebP {
         if let Some(grey) = load_webp(bytes, width, height, options) {
+            return grey;
+        }
+    }
+    if format == ImageFormat::Jpeg {
+        if let Some(grey) = load_jpeg(bytes, width, height, options) {
             return grey;
         }
     }
@@ -65,6 +91,114 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         other => corrupt(other),
     })?;
     Ok(to_luma_on_white(image))
+}
+
+/// Refuses, from the header, shapes that cannot hold a code or that no real image has (the
+/// module doc says why).
+fn check_shape(width: u32, height: u32) -> Result<(), DecodeError> {
+    let (short, long) = (width.min(height), width.max(height));
+    if short < MIN_SIDE {
+        return Err(DecodeError::NoCode);
+    }
+    if u64::from(long) > u64::from(short) * u64::from(MAX_ASPECT_RATIO) {
+        return Err(DecodeError::TooElongated {
+            width,
+            height,
+            max_ratio: MAX_ASPECT_RATIO,
+        });
+    }
+    Ok(())
+}
+
+/// YCbCr, RGB and grey JPEGs through zune-jpeg (the decoder `image` wraps), the colour frame
+/// turned to grey in its own buffer: through `image` the RGB frame and its grey copy were both
+/// held, 4 bytes a pixel at the peak instead of 3. Asking zune-jpeg for luma would save two more,
+/// but JPEG's Y is Rec. 601 where `luma` is Rec. 709, and on the BoofCV photos that grey read
+/// one code fewer (`bright_spots/image021.jpg`). `None` for CMYK and YCCK, left to `image`.
+fn load_jpeg(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    options: &DecodeOptions,
+) -> Option<Result<GrayImage, DecodeError>> {
+    use zune_jpeg::zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options};
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::NotAnImage(format!("{e}"));
+    let zune_options = options::DecoderOptions::default()
+        .set_strict_mode(false)
+        .set_max_width(width as usize)
+        .set_max_height(height as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), zune_options);
+    if let Err(e) = decoder.decode_headers() {
+        return Some(Err(corrupt(e)));
+    }
+    let info = decoder.info()?;
+    let out = match decoder.input_colorspace()? {
+        ColorSpace::YCbCr | ColorSpace::RGB => ColorSpace::RGB,
+        ColorSpace::Luma => ColorSpace::Luma,
+        _ => return None,
+    };
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let progressive = !info.sof.is_sequential_dct();
+    let needed = jpeg_decoder_bytes(
+        width,
+        height,
+        out.num_components(),
+        info.components,
+        progressive,
+    );
+    if needed > options.max_decoder_bytes {
+        return Some(Err(DecodeError::TooManyPixels {
+            width,
+            height,
+            limit: options.max_pixels,
+        }));
+    }
+    let frame = match decoder.decode() {
+        Ok(frame) => frame,
+        Err(e) => return Some(Err(corrupt(e))),
+    };
+    let grey = if out == ColorSpace::RGB {
+        grey_in_place(frame)
+    } else {
+        frame
+    };
+    let image = GrayImage::from_raw(width, height, grey);
+    Some(image.ok_or_else(|| DecodeError::NotAnImage("the JPEG frame is short".into())))
+}
+
+/// RGB pixels to grey in the same buffer, then the buffer shrunk to the grey: pixel `i`'s grey
+/// is written at `i`, never past `3 * i`, the first byte of the pixel still to be read. A
+/// frame this large is its own memory mapping, so shrinking it hands the rest back at once.
+fn grey_in_place(mut rgb: Vec<u8>) -> Vec<u8> {
+    let pixels = rgb.len() / 3;
+    for i in 0..pixels {
+        let p = 3 * i;
+        rgb[i] = luma(rgb[p], rgb[p + 1], rgb[p + 2]) as u8;
+    }
+    rgb.truncate(pixels);
+    rgb.shrink_to_fit();
+    rgb
+}
+
+/// What zune-jpeg holds at its peak while decoding a JPEG, an upper bound: the output frame
+/// (`channels` bytes a pixel), and for a progressive JPEG every component's DCT coefficients
+/// until the last scan (two bytes each, a coefficient a pixel at full resolution; chroma
+/// subsampling makes it less). A baseline JPEG decodes a row of blocks at a time.
+fn jpeg_decoder_bytes(
+    width: u32,
+    height: u32,
+    channels: usize,
+    components: u8,
+    progressive: bool,
+) -> u64 {
+    let padded = |side: u32| u64::from(side.div_ceil(16) * 16);
+    let frame = u64::from(width) * u64::from(height) * channels as u64;
+    let coefficients = if progressive {
+        padded(width) * padded(height) * u64::from(components) * 2
+    } else {
+        0
+    };
+    frame + coefficients
 }
 
 /// Still WebP images through libwebp, which decodes them three to four times faster than the
@@ -148,7 +282,7 @@ fn grey_from_rgba(raw: &[u8], width: u32, height: u32) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::super::decode;
-    use super::super::testkit::{png, qr_rgba};
+    use super::super::testkit::{png, qr_field, qr_rgba};
     use super::*;
 
     #[test]
@@ -226,6 +360,163 @@ mod tests {
             ..options
         };
         assert_eq!(decode(&bytes, &at_limit).unwrap_err(), DecodeError::NoCode);
+    }
+
+    /// A real 1x1 grey PNG whose header is rewritten to claim `width` x `height`: past the
+    /// header checks, decoding its pixels fails, so an answer other than `NotAnImage` was given
+    /// from the header alone.
+    fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+        let mut bytes = png(&DynamicImage::new_luma8(1, 1));
+        // IHDR's data follows the 8-byte signature and the chunk's length and type.
+        bytes[16..20].copy_from_slice(&width.to_be_bytes());
+        bytes[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        bytes
+    }
+
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &byte in data {
+            crc ^= u32::from(byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn an_image_thinner_than_the_smallest_symbol_has_no_code_without_decoding_its_pixels() {
+        let options = DecodeOptions::default();
+        for (width, height) in [(1, 40_000_000), (40_000_000, 1), (2, 20_000_000), (6, 600)] {
+            let bytes = png_claiming(width, height);
+            let answer = decode(&bytes, &options);
+            assert_eq!(answer.unwrap_err(), DecodeError::NoCode, "{width}x{height}");
+        }
+        // At the smallest side the pixels are decoded (and this body has none).
+        let answer = decode(&png_claiming(MIN_SIDE, 600), &options);
+        assert!(
+            matches!(answer, Err(DecodeError::NotAnImage(_))),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn an_image_longer_than_the_ratio_allows_is_refused_from_its_header() {
+        let options = DecodeOptions::default();
+        let over = MIN_SIDE * MAX_ASPECT_RATIO + 1;
+        for (width, height) in [
+            (MIN_SIDE, over),
+            (over, MIN_SIDE),
+            (632, 63_201),
+            (100, 400_000),
+        ] {
+            let answer = decode(&png_claiming(width, height), &options);
+            assert_eq!(
+                answer.unwrap_err(),
+                DecodeError::TooElongated {
+                    width,
+                    height,
+                    max_ratio: MAX_ASPECT_RATIO
+                }
+            );
+        }
+        // The pixel limit is checked first; both are 1006 to a client.
+        let answer = decode(&png_claiming(7, 40_000_000), &options);
+        assert!(
+            matches!(answer, Err(DecodeError::TooManyPixels { .. })),
+            "{answer:?}"
+        );
+        // At the ratio, the pixels are decoded.
+        for (width, height) in [(MIN_SIDE, MIN_SIDE * MAX_ASPECT_RATIO), (63_200, 632)] {
+            let answer = decode(&png_claiming(width, height), &options);
+            assert!(
+                matches!(answer, Err(DecodeError::NotAnImage(_))),
+                "{answer:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_in_a_wide_banner_or_a_long_screenshot_is_still_read() {
+        let code = qr_field("https://example.com/banner", 4, 1);
+        let side = code.width();
+        // 20:1 either way, the code near one end.
+        let wide = GrayImage::from_fn(side * 20, side, |x, y| {
+            *code
+                .get_pixel_checked(x.wrapping_sub(side), y)
+                .unwrap_or(&image::Luma([255]))
+        });
+        let tall = image::imageops::rotate90(&wide);
+        for banner in [wide, tall] {
+            let bytes = png(&DynamicImage::ImageLuma8(banner));
+            let codes = decode(&bytes, &DecodeOptions::default()).unwrap();
+            assert_eq!(codes[0].content.text, "https://example.com/banner");
+        }
+    }
+
+    #[test]
+    fn baseline_and_progressive_colour_jpegs_are_read() {
+        // fixtures/README.md: a colour 4:2:0 progressive JPEG; image's encoder writes baseline.
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let expected = include_str!("../../fixtures/progressive.txt");
+        let codes = decode(progressive, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, expected);
+
+        let (rgba, side) = qr_rgba("https://example.com/baseline", [255, 255, 255, 255]);
+        let colour = image::RgbaImage::from_raw(side, side, rgba).unwrap();
+        let mut baseline = Vec::new();
+        DynamicImage::ImageRgba8(colour)
+            .to_rgb8()
+            .write_to(&mut Cursor::new(&mut baseline), ImageFormat::Jpeg)
+            .unwrap();
+        let grey = load_luma(&baseline, &DecodeOptions::default()).unwrap();
+        assert_eq!(grey.dimensions(), (side, side));
+        let codes = decode(&baseline, &DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].content.text, "https://example.com/baseline");
+    }
+
+    #[test]
+    fn a_progressive_jpegs_coefficients_count_against_the_memory_cap() {
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        // 429 x 429, three components, padded to 432 x 432 blocks of coefficients.
+        let needed = 429 * 429 * 3 + 432 * 432 * 3 * 2;
+        assert_eq!(jpeg_decoder_bytes(429, 429, 3, 3, true), needed);
+        assert_eq!(jpeg_decoder_bytes(429, 429, 1, 1, false), 429 * 429);
+        let capped = DecodeOptions {
+            max_decoder_bytes: needed - 1,
+            ..DecodeOptions::default()
+        };
+        let err = decode(progressive, &capped).unwrap_err();
+        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
+        let at_cap = DecodeOptions {
+            max_decoder_bytes: needed,
+            ..DecodeOptions::default()
+        };
+        assert!(decode(progressive, &at_cap).is_ok());
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_not_an_image() {
+        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let err = load_luma(&progressive[..200], &DecodeOptions::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::NotAnImage(_)), "{err:?}");
+    }
+
+    #[test]
+    fn grey_in_place_is_the_grey_of_each_rgb_pixel() {
+        let rgb = vec![255, 255, 255, 0, 0, 0, 255, 0, 0, 10, 200, 30];
+        let expected: Vec<u8> = rgb
+            .chunks_exact(3)
+            .map(|p| luma(p[0], p[1], p[2]) as u8)
+            .collect();
+        assert_eq!(grey_in_place(rgb), expected);
+        assert_eq!(expected[..3], [255, 0, 54]);
     }
 
     #[test]

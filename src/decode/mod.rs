@@ -39,7 +39,8 @@ use crate::text::Content;
 pub struct DecodeOptions {
     /// Largest width x height accepted, checked from the header (`--max-pixels`).
     pub max_pixels: u64,
-    /// Largest allocation the image decoder may make (`--max-decode-memory`).
+    /// Largest allocation the image decoder may make; for a JPEG, its frame and (progressive)
+    /// coefficients together (`--max-decode-memory`).
     pub max_decoder_bytes: u64,
     /// Time after which no further strategy is started (`--decode-budget`).
     pub budget: Duration,
@@ -145,6 +146,14 @@ pub enum DecodeError {
     NotAnImage(String),
     #[error("image is {width}x{height} pixels, over the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    #[error(
+        "image is {width}x{height} pixels, its long side over {max_ratio} times its short side"
+    )]
+    TooElongated {
+        width: u32,
+        height: u32,
+        max_ratio: u32,
+    },
     #[error("no QR code found in the image")]
     NoCode,
     #[error("a QR code was found but could not be read")]

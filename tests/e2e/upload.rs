@@ -157,3 +157,32 @@ async fn upload_needs_a_key_when_keys_are_configured() {
         "https://cli.im/auth-upload"
     );
 }
+
+#[tokio::test]
+async fn upload_answers_1008_for_an_image_too_thin_for_any_code_and_1006_past_100_to_1() {
+    // Arrange: a column a pixel wide, a strip just past 100:1, and a code in a 20:1 banner.
+    let column = png(&image::DynamicImage::new_luma8(1, 100_000));
+    let strip = png(&image::DynamicImage::new_luma8(7, 701));
+    let code = qr_gray("https://cli.im/banner", 4);
+    let side = code.width();
+    let banner = image::GrayImage::from_fn(side * 20, side, |x, y| {
+        *code
+            .get_pixel_checked(x.wrapping_sub(side * 10), y)
+            .unwrap_or(&image::Luma([255]))
+    });
+    let banner = png(&image::DynamicImage::ImageLuma8(banner));
+    for (mode, unprocessable) in [("compat", 200), ("rest", 422)] {
+        let app = spawn_app(&["--http-status", mode]).await;
+
+        // Act and assert.
+        app.upload_png(column.clone())
+            .await
+            .assert_failure(unprocessable, 1008);
+        let refused = app.upload_png(strip.clone()).await;
+        refused.assert_failure(unprocessable, 1006);
+        let message = refused.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("100 times"), "{message}");
+        let data = app.upload_png(banner.clone()).await;
+        assert_eq!(data.assert_success()["content"], "https://cli.im/banner");
+    }
+}
