@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Writes the seed corpora under fuzz/corpus/<target>/ (not committed: generated here, or copied
+# from fixtures/ and, when it is beside the repository, ../shared/corpus). libFuzzer adds what it
+# finds to the same folders; running this again only adds seeds.
+set -euo pipefail
+cd "$(dirname "$0")"
+mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify
+
+# Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
+# fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
+cp ../fixtures/*.png corpus/decode_image/
+if [ -d ../../shared/corpus/zxing-cpp ]; then
+  find ../../shared/corpus/zxing-cpp -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.gif' \
+    -o -name '*.webp' -o -name '*.bmp' \) -size -4k | sort | head -n 40 |
+    while read -r f; do cp "$f" "corpus/decode_image/$(echo "$f" | md5sum | cut -c1-12).${f##*.}"; done
+fi
+python3 - <<'PY'
+import struct, zlib
+
+def png(width, height, raw, depth=8):
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+for w, h in [(5000, 1), (1, 5000), (2, 3000), (3000, 2), (40, 2000)]:
+    open(f"corpus/decode_image/thin-{w}x{h}.png", "wb").write(png(w, h, (b"\0" + b"\xff" * w) * h))
+# A 1-bit grey PNG: the packed loader's path.
+open("corpus/decode_image/packed-1bit.png", "wb").write(png(16, 16, (b"\0" + b"\xaa\x55") * 16, depth=1))
+
+# Segments: version byte, then data codewords. Byte mode "hello", numeric, alphanumeric, kanji,
+# ECI 26 (UTF-8) + byte, structured append, FNC1 (GS1), and an empty stream.
+seeds = {
+    "byte": bytes([1, 0x40, 0x56, 0x86, 0x56, 0xC6, 0xC6, 0xF0, 0xEC, 0x11]),
+    "numeric": bytes([1, 0x10, 0x20, 0x0C, 0x56, 0x61, 0x80, 0xEC, 0x11]),
+    "alnum": bytes([1, 0x20, 0x5B, 0x0B, 0x78, 0xD1, 0x72, 0xDC, 0x4D, 0x43, 0x40, 0xEC]),
+    "kanji": bytes([1, 0x80, 0x26, 0xCF, 0xEA, 0xA8, 0x00, 0xEC]),
+    "eci-utf8": bytes([1, 0x71, 0xA4, 0x02, 0xC3, 0xA9, 0x00, 0xEC, 0x11]),
+    "append": bytes([1, 0x30, 0x1A, 0x54, 0x01, 0x60, 0x00, 0xEC]),
+    "gs1": bytes([1, 0x51, 0x00, 0x80, 0xEC]),
+    "v40-empty": bytes([40, 0x00]),
+}
+for name, data in seeds.items():
+    open(f"corpus/decode_segments/{name}", "wb").write(data)
+
+urls = [
+    "https://example.com/a.png", "http://[::ffff:0:7f00:1]:1/", "http://127.0.0.1/x",
+    "data:image/png;base64,iVBORw0KGgo=", "file:///etc/passwd", "http://xn--nxasmq6b.com/",
+    "HTTPS://EXAMPLE.COM:443/%2e%2e/", "http://0x7f.1/", "gopher://x/", "http://user:pw@host/",
+]
+for i, u in enumerate(urls):
+    open(f"corpus/image_url/seed-{i}", "w").write(u)
+
+texts = [
+    "https://u.wechat.com/abc", "https://qr.alipay.com/x", "HTTPS://WWW.DOUYIN.COM/",
+    "weixin://dl/business", "alipays://platformapi/startapp", "http://[::1]/", "just text",
+    '[[rule]]\nprovider = "wechat"\nhost = "*.qq.com"\n',
+]
+for i, t in enumerate(texts):
+    open(f"corpus/classify/seed-{i}", "w").write(t)
+PY
+cp ../src/rules.toml corpus/classify/rules.toml
+echo "seeded: $(for d in corpus/*; do printf '%s %s  ' "${d#corpus/}" "$(ls "$d" | wc -l)"; done)"
