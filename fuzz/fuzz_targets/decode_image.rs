@@ -13,6 +13,8 @@ fuzz_target!(|bytes: &[u8]| {
         max_pixels: 1 << 20,
         max_decoder_bytes: 64 << 20,
         budget: Duration::from_millis(200),
+        // Every symbology, so the Micro QR and rMQR paths are fuzzed too.
+        ..DecodeOptions::default()
     };
     let _ = decode(bytes, &options);
 });
