@@ -118,14 +118,7 @@ pub fn finder(
             let Ok(sampled) = SampleQR(bits, set) else {
                 return;
             };
-            // The sampler reports top-left, top-right, bottom-left, bottom-right.
-            let corner = |i: usize| {
-                sampled
-                    .getPoints()
-                    .get(i)
-                    .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
-            };
-            let points = [corner(0), corner(1), corner(3), corner(2)];
+            let points = sampled_corners(&sampled, at);
             match read_grid(sampled.getBits(), points, at.strategy) {
                 Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
@@ -166,6 +159,18 @@ pub fn finder(
     }));
     // A panic inside the port means it was following a candidate when it failed.
     outcome.unwrap_or_else(|_| Detected::panicked())
+}
+
+/// The corners of a sampled symbol in the caller's image, clockwise from top-left; the
+/// samplers report top-left, top-right, bottom-left, bottom-right.
+fn sampled_corners(sampled: &impl DetectorRXingResult, at: Placement) -> [[f32; 2]; 4] {
+    let corner = |i: usize| {
+        sampled
+            .getPoints()
+            .get(i)
+            .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
+    };
+    [corner(0), corner(1), corner(3), corner(2)]
 }
 
 /// Most extra sets `tilted_sets` returns, the most plausible first, as zxing-cpp keeps.
@@ -290,14 +295,7 @@ fn single_pattern(
         let Ok(sampled) = sampled else {
             continue;
         };
-        // The sampler reports top-left, top-right, bottom-left, bottom-right.
-        let corner = |i: usize| {
-            sampled
-                .getPoints()
-                .get(i)
-                .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
-        };
-        let points = [corner(0), corner(1), corner(3), corner(2)];
+        let points = sampled_corners(&sampled, at);
         match read_micro(sampled.getBits(), points, at.strategy, formats) {
             Ok(code) => {
                 detected.codes.push(code);

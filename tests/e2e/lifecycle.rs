@@ -28,11 +28,7 @@ async fn metric(qrscan: &ServeProcess, name: &str) -> f64 {
         .text()
         .await
         .expect("text");
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    sample(&text, name)
 }
 
 /// Waits until `qrscan` is answering a request other than the `/metrics` scrape that asks.

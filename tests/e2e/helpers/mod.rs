@@ -208,11 +208,7 @@ impl TestApp {
             .text()
             .await
             .expect("text");
-        text.lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
+        sample(&text, name)
     }
 
     /// Polls `/metrics` until `name` satisfies `holds`: waits on the server's state, not a clock.
@@ -261,6 +257,16 @@ impl TestApp {
                 .expect("server ends cleanly");
         }
     }
+}
+
+/// The value of the first sample line of a `/metrics` text starting with `name`, or 0 when absent.
+pub fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 pub async fn answer(response: reqwest::Response) -> Answer {
