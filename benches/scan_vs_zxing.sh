@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One process over the whole corpus, qrscan beside zxing-cpp: the speed goal of issue 4.
 #
-#   bash benches/scan_vs_zxing.sh [CORPUS_DIR] [RUNS]      # needs: pip install zxing-cpp pillow
+#   bash benches/scan_vs_zxing.sh [CORPUS_DIR] [RUNS] [JOBS]   # needs: pip install zxing-cpp pillow
 #
-# Times `qrscan scan DIR` (release build, default --jobs = number of CPUs) and a Python process
+# Times `qrscan scan DIR` (release build; --jobs JOBS, default the number of CPUs; JOBS=1 compares
+# per core, since the Python side is one thread) and a Python process
 # that walks the same files with PIL + zxingcpp.read_barcodes (QR only, package defaults), wall
 # clock including process start, RUNS times each, alternating so both see the same machine
 # state. Prints every run, the medians and the ratio qrscan / zxing-cpp.
@@ -12,6 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=${1:-../shared/corpus/zxing-cpp}
 runs=${2:-7}
+jobs=${3:-$(nproc)}
 
 cargo build --release --quiet
 python3 -c "import zxingcpp, PIL" 2>/dev/null || {
@@ -43,11 +45,11 @@ median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 qrscan_times=() zxing_times=()
 for run in $(seq "$runs"); do
-  q=$(seconds target/release/qrscan scan "$corpus")
+  q=$(seconds target/release/qrscan scan --jobs "$jobs" "$corpus")
   z=$(seconds python3 "$zxing_walk" "$corpus")
   echo "run $run: qrscan ${q} s, zxing-cpp ${z} s"
   qrscan_times+=("$q") zxing_times+=("$z")
 done
 q=$(printf '%s\n' "${qrscan_times[@]}" | median)
 z=$(printf '%s\n' "${zxing_times[@]}" | median)
-echo "median over $runs runs: qrscan ${q} s, zxing-cpp ${z} s, ratio $(awk "BEGIN {printf \"%.2f\", $q / $z}")"
+echo "median over $runs runs (qrscan --jobs $jobs): qrscan ${q} s, zxing-cpp ${z} s, ratio $(awk "BEGIN {printf \"%.2f\", $q / $z}")"
