@@ -214,7 +214,7 @@ impl<'a> Views<'a> {
             View::Half => (short_side / 2 >= MIN_SCALED_SIDE)
                 .then(|| (pixels::downscale(working, 2), scale * 2.0)),
             View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
-                .then(|| (pixels::upscale(working, 2), scale / 2.0)),
+                .then(|| (pixels::double(working), scale / 2.0)),
             View::Blurred => Some((pixels::blur(working), *scale)),
             View::Padded => {
                 let margin = padding(working);
@@ -352,7 +352,7 @@ impl<'a> Views<'a> {
             Strategy::ZoomedCrops { view } => {
                 let formats = self.formats;
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
-                    let zoomed = pixels::upscale(&crop, 2);
+                    let zoomed = pixels::double(&crop);
                     // Zoomed pixel (x, y) is crop pixel (x / 2, y / 2).
                     let at = Placement {
                         origin: at.origin.map(|o| o * 2.0),
