@@ -41,6 +41,7 @@ pub fn build_state_with_lookup(
         ByteBudget::new(config.max_buffered_bytes),
         metrics.clone(),
     )?;
+    scanner.fetcher.warm()?;
     let fetch_options = scanner.fetcher.options();
     tracing::info!(
         policy = %fetch_options.addresses.summary(),

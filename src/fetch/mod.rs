@@ -175,8 +175,30 @@ enum RedirectRefusal {
 /// Downloads images under the limits of `FetchOptions`. Cheap to clone; build one at start-up.
 #[derive(Clone)]
 pub struct Fetcher {
-    client: reqwest::Client,
+    client: Arc<LazyClient>,
     options: Arc<FetchOptions>,
+}
+
+/// The HTTP client, built on first use: building it loads the system's root certificates, 20 ms
+/// that were most of a `qrscan scan` over a few local files, which never fetch. The server warms
+/// it at start-up (`Fetcher::warm`). What can be wrong in the settings (the proxy URL) is
+/// checked before, when the builder is made.
+struct LazyClient {
+    builder: std::sync::Mutex<Option<reqwest::ClientBuilder>>,
+    client: std::sync::OnceLock<Result<reqwest::Client, String>>,
+}
+
+impl LazyClient {
+    fn get(&self) -> Result<&reqwest::Client, FetchError> {
+        let built = self.client.get_or_init(|| {
+            let builder = self.builder.lock().ok().and_then(|mut b| b.take());
+            let builder = builder.ok_or_else(|| "the HTTP client was not configured".to_string())?;
+            builder.build().map_err(|e| format!("the HTTP client could not start: {e}"))
+        });
+        built
+            .as_ref()
+            .map_err(|message| FetchError::Upstream(message.clone()))
+    }
 }
 
 impl Fetcher {
@@ -217,10 +239,20 @@ impl Fetcher {
             Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
             None => builder.no_proxy(),
         };
+        let client = LazyClient {
+            builder: std::sync::Mutex::new(Some(builder)),
+            client: std::sync::OnceLock::new(),
+        };
         Ok(Fetcher {
-            client: builder.build()?,
+            client: Arc::new(client),
             options,
         })
+    }
+
+    /// Builds the HTTP client now rather than on the first download, so that a server fails at
+    /// start-up, not on its first request, if it cannot.
+    pub fn warm(&self) -> anyhow::Result<()> {
+        self.client.get().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The options this fetcher enforces.
@@ -250,6 +282,7 @@ impl Fetcher {
         let limit = self.options.max_bytes;
         let mut response = self
             .client
+            .get()?
             .get(url.clone())
             .send()
             .await
