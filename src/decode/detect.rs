@@ -341,16 +341,31 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
     let dark = |x: u32, y: u32, dx: i32, dy: i32| {
         bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
     };
-    let corners = [
-        dark(right, bottom, -1, -1),
-        dark(left, bottom, 1, -1),
-        dark(left, top, 1, 1),
-        dark(right, top, -1, 1),
+    let steps = [
+        (right, bottom, -1, -1),
+        (left, bottom, 1, -1),
+        (left, top, 1, 1),
+        (right, top, -1, 1),
     ];
+    let corners = steps.map(|(x, y, dx, dy)| dark(x, y, dx, dy));
     let Some(turns) = corners.iter().position(|&d| !d) else {
         return detected;
     };
     if corners.iter().filter(|&&d| d).count() != 3 {
+        return detected;
+    }
+    // The three dark corners must each start a finder pattern (a version 1 symbol's is a third
+    // of its side) before the image is copied and turned: a photo's dark border passes the
+    // corner test above and nothing else.
+    let finders = steps.iter().enumerate().filter(|&(i, _)| i != turns).all(|(_, &step)| {
+        let (x, y, dx, dy) = step;
+        let at = |x: u32, y: u32| finder_on_diagonal(bits, x, y, dx, dy);
+        let next = (x.saturating_add_signed(dx), y.saturating_add_signed(dy));
+        at(x, y)
+            .or_else(|| at(next.0, next.1))
+            .is_some_and(|side| side as f32 <= width as f32 * 7.0 / 21.0 + 2.0)
+    });
+    if !finders {
         return detected;
     }
     let mut turned = bits.clone();
