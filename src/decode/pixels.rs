@@ -388,17 +388,18 @@ pub fn blur(grey: &GrayImage) -> GrayImage {
     if width == 0 || height == 0 {
         return grey.clone();
     }
-    let row_sums: Vec<u16> = grey
-        .as_raw()
-        .chunks_exact(width)
-        .flat_map(|row| {
-            (0..width).map(move |x| {
-                let left = row[x.saturating_sub(1)];
-                let right = row[(x + 1).min(width - 1)];
-                u16::from(left) + u16::from(row[x]) + u16::from(right)
-            })
-        })
-        .collect();
+    let mut row_sums: Vec<u16> = Vec::with_capacity(width * height);
+    for row in grey.as_raw().chunks_exact(width) {
+        let sum = |a: u8, b: u8, c: u8| u16::from(a) + u16::from(b) + u16::from(c);
+        let (first, last) = (row[0], row[width - 1]);
+        if width == 1 {
+            row_sums.push(3 * u16::from(first));
+            continue;
+        }
+        row_sums.push(sum(first, first, row[1]));
+        row_sums.extend(row.windows(3).map(|w| sum(w[0], w[1], w[2])));
+        row_sums.push(sum(row[width - 2], last, last));
+    }
     let mut out = Vec::with_capacity(width * height);
     for y in 0..height {
         let row = |y: usize| &row_sums[y * width..(y + 1) * width];
