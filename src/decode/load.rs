@@ -110,11 +110,10 @@ fn check_shape(width: u32, height: u32) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// YCbCr, RGB and grey JPEGs through zune-jpeg (the decoder `image` wraps), the colour frame
-/// turned to grey in its own buffer: through `image` the RGB frame and its grey copy were both
-/// held, 4 bytes a pixel at the peak instead of 3. Asking zune-jpeg for luma would save two more,
-/// but JPEG's Y is Rec. 601 where `luma` is Rec. 709, and on the BoofCV photos that grey read
-/// one code fewer (`bright_spots/image021.jpg`). `None` for CMYK and YCCK, left to `image`.
+/// YCbCr, RGB and grey JPEGs through zune-jpeg (the decoder `image` wraps): the Y plane of a
+/// YCbCr one, a byte a pixel, and an RGB one's frame turned to grey in its own buffer (through
+/// `image` the RGB frame and its grey copy were both held). `None` for CMYK and YCCK, left to
+/// `image`.
 fn load_jpeg(
     bytes: &[u8],
     width: u32,
@@ -132,9 +131,12 @@ fn load_jpeg(
         return Some(Err(corrupt(e)));
     }
     let info = decoder.info()?;
+    // A YCbCr JPEG's grey is its Y plane: decoded alone, its chroma is neither upsampled nor
+    // colour-converted nor held (a third of the frame's memory and of the decode time). Y is
+    // Rec. 601 luma, what zxing-cpp converts colour to; only RGB JPEGs go through `luma`.
     let out = match decoder.input_colorspace()? {
-        ColorSpace::YCbCr | ColorSpace::RGB => ColorSpace::RGB,
-        ColorSpace::Luma => ColorSpace::Luma,
+        ColorSpace::RGB => ColorSpace::RGB,
+        ColorSpace::YCbCr | ColorSpace::Luma => ColorSpace::Luma,
         _ => return None,
     };
     decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
@@ -469,9 +471,10 @@ mod tests {
     #[test]
     fn a_progressive_jpegs_coefficients_count_against_the_memory_cap() {
         let progressive = include_bytes!("../../fixtures/progressive.jpg");
-        // 429 x 429, three components, padded to 432 x 432 blocks of coefficients.
-        let needed = 429 * 429 * 3 + 432 * 432 * 3 * 2;
-        assert_eq!(jpeg_decoder_bytes(429, 429, 3, 3, true), needed);
+        // 429 x 429, three components, padded to 432 x 432 blocks of coefficients; the frame
+        // is the Y plane alone, a byte a pixel.
+        let needed = 429 * 429 + 432 * 432 * 3 * 2;
+        assert_eq!(jpeg_decoder_bytes(429, 429, 1, 3, true), needed);
         assert_eq!(jpeg_decoder_bytes(429, 429, 1, 1, false), 429 * 429);
         let capped = DecodeOptions {
             max_decoder_bytes: needed - 1,
