@@ -357,14 +357,18 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
     // The three dark corners must each start a finder pattern (a version 1 symbol's is a third
     // of its side) before the image is copied and turned: a photo's dark border passes the
     // corner test above and nothing else.
-    let finders = steps.iter().enumerate().filter(|&(i, _)| i != turns).all(|(_, &step)| {
-        let (x, y, dx, dy) = step;
-        let at = |x: u32, y: u32| finder_on_diagonal(bits, x, y, dx, dy);
-        let next = (x.saturating_add_signed(dx), y.saturating_add_signed(dy));
-        at(x, y)
-            .or_else(|| at(next.0, next.1))
-            .is_some_and(|side| side as f32 <= width as f32 * 7.0 / 21.0 + 2.0)
-    });
+    let finders = steps
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != turns)
+        .all(|(_, &step)| {
+            let (x, y, dx, dy) = step;
+            let at = |x: u32, y: u32| finder_on_diagonal(bits, x, y, dx, dy);
+            let next = (x.saturating_add_signed(dx), y.saturating_add_signed(dy));
+            at(x, y)
+                .or_else(|| at(next.0, next.1))
+                .is_some_and(|side| side as f32 <= width as f32 * 7.0 / 21.0 + 2.0)
+        });
     if !finders {
         return detected;
     }

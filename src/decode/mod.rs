@@ -31,6 +31,7 @@ pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
 pub use self::strategy::{
     Binarizer, Strategy, View, ALWAYS_TRIED, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
+    EVIDENCE_NEEDED_FROM,
 };
 use crate::text::Content;
 
@@ -189,6 +190,9 @@ pub fn decode_luma(
         if index >= ALWAYS_TRIED && !found.codes.is_empty() && !found.expects_more() {
             break;
         }
+        if index >= EVIDENCE_NEEDED_FROM && found.codes.is_empty() && !found.saw_evidence() {
+            break;
+        }
         // The costly strategies look where a symbol was sampled and not read.
         let damaged = found.unexplained_damaged();
         if costly && damaged.is_empty() && found.lost == 0 {
@@ -272,6 +276,11 @@ impl Found {
     /// Whether a detector sampled a symbol that no decoder could read.
     fn saw_candidate(&self) -> bool {
         !self.damaged.is_empty() || self.lost > 0
+    }
+
+    /// Whether the detectors saw anything of a code: two finder patterns, or a candidate.
+    fn saw_evidence(&self) -> bool {
+        self.patterns.len() >= UNEXPLAINED_PATTERNS || self.saw_candidate()
     }
 
     /// Whether `point` lies on a code already read.

@@ -28,12 +28,14 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     finder(View::Full, Binarizer::LocalAverage, false),
     // Blurred or noisy photos, and print dots inside modules.
     finder(View::Half, Binarizer::Otsu, false),
+    // Heavy sensor noise and low contrast: the blur restores finder patterns' runs, and one
+    // global threshold does not follow the noise as an 8x8 local one does. Before the rest:
+    // it reads images where nothing before it saw a finder pattern, which the ones after it
+    // need (`EVIDENCE_NEEDED_FROM`).
+    finder(View::Blurred, Binarizer::Otsu, false),
     finder(View::Half, Binarizer::LocalAverage, false),
     finder(View::Half, Binarizer::LocalMidrange, false),
     finder(View::Working, Binarizer::Otsu, false),
-    // Heavy sensor noise and low contrast: the blur restores finder patterns' runs, and one
-    // global threshold does not follow the noise as an 8x8 local one does.
-    finder(View::Blurred, Binarizer::Otsu, false),
     // Codes cut tight or touching the photo's edge: a light margin stands in for the quiet
     // zone. Not first: the margin shifts the local thresholds near the edge, and alone it
     // reads fewer corpus images than the unpadded view.
@@ -45,6 +47,12 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
 /// for each polarity, since a light-on-dark code leaves no evidence in the dark-on-light scan
 /// (its finder patterns are the negative of the ones the scan looks for).
 pub const ALWAYS_TRIED: usize = 2;
+
+/// From this strategy of `CHEAP_STRATEGIES` on, an image where nothing is read yet is looked
+/// at further only if the detectors saw something of a code: two finder patterns, or a symbol
+/// sampled but not read. Most images without a code (photos, the corpora's false-positive
+/// sets) show none, and the strategies after this read no image that showed none.
+pub const EVIDENCE_NEEDED_FROM: usize = 6;
 
 /// Strategies costing ten times more, tried only when a cheap one sampled a symbol it could
 /// not read: a code is there but the geometry is hard (tiny modules, curved paper). Gating

@@ -192,8 +192,11 @@ impl LazyClient {
     fn get(&self) -> Result<&reqwest::Client, FetchError> {
         let built = self.client.get_or_init(|| {
             let builder = self.builder.lock().ok().and_then(|mut b| b.take());
-            let builder = builder.ok_or_else(|| "the HTTP client was not configured".to_string())?;
-            builder.build().map_err(|e| format!("the HTTP client could not start: {e}"))
+            let builder =
+                builder.ok_or_else(|| "the HTTP client was not configured".to_string())?;
+            builder
+                .build()
+                .map_err(|e| format!("the HTTP client could not start: {e}"))
         });
         built
             .as_ref()
@@ -252,7 +255,10 @@ impl Fetcher {
     /// Builds the HTTP client now rather than on the first download, so that a server fails at
     /// start-up, not on its first request, if it cannot.
     pub fn warm(&self) -> anyhow::Result<()> {
-        self.client.get().map(|_| ()).map_err(|e| anyhow::anyhow!("{e}"))
+        self.client
+            .get()
+            .map(|_| ())
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
     /// The options this fetcher enforces.
