@@ -280,3 +280,42 @@ async fn a_harmless_name_that_resolves_to_a_private_address_is_1002_before_any_c
     assert_eq!(answer.assert_success()["content"], "https://cli.im/rebound");
     assert_eq!(loopback.asked(), 1);
 }
+
+/// Issue 14's IPv6 ranges (SIIT `::ffff:0:0:0/96`, local-use NAT64 `64:ff9b:1::/48`, discard-only
+/// `100::/64`, deprecated site-local `fec0::/10`) asked for end to end, by `qrscan scan`. Only
+/// inside a network namespace that holds nothing but loopback (`unshare -n`, checked before
+/// qrscan runs), so that a gap in the policy cannot send a packet off this machine: there a
+/// connection attempt fails as 1003, and only a refusal by the policy is 1002.
+#[test]
+fn ipv6_translated_discard_and_site_local_addresses_are_refused_inside_an_isolated_namespace() {
+    let urls = [
+        "http://[::ffff:0:7f00:1]:1/a.png",
+        "http://[::ffff:0:a00:1]:1/a.png",
+        "http://[64:ff9b:1::a00:1]:1/a.png",
+        "http://[100::1]:1/a.png",
+        "http://[fec0::1]:1/a.png",
+        "http://[feff:ffff::1]:1/a.png",
+    ];
+    // `ip link` lists the interfaces of the namespace it runs in (sysfs would show the
+    // host's); anything beside `lo` stops the test before qrscan is started.
+    let isolated = r#"ip link set lo up && [ "$(ip -o link show | cut -d: -f2 | tr -d ' ')" = lo ] \
+        || { echo "not an isolated namespace: $(ip -o link show)" >&2; exit 99; }
+        exec "$0" scan --format json "$@""#;
+    let output = std::process::Command::new("unshare")
+        .args(["-n", "sh", "-c", isolated, env!("CARGO_BIN_EXE_qrscan")])
+        .args(urls)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("unshare runs (util-linux; needs root or user namespaces)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(99), "{stderr}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("a JSON line: {l}")))
+        .collect();
+    assert_eq!(lines.len(), urls.len(), "{stderr}");
+    for (line, url) in lines.iter().zip(urls) {
+        assert_eq!(line["input"], url);
+        assert_eq!(line["code"], 1002, "{url}: {line}");
+    }
+}
