@@ -13,7 +13,7 @@ use std::io::Cursor;
 
 use image::{DynamicImage, GrayImage, ImageFormat, ImageReader, Limits};
 
-use super::{packed_png, DecodeError, DecodeOptions};
+use super::{packed_png, png_rows, DecodeError, DecodeOptions};
 
 /// The formats API.md section 6 accepts.
 const ACCEPTED_FORMATS: [ImageFormat; 5] = [
@@ -73,6 +73,9 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
     }
     if format == ImageFormat::Png {
         if let Some(grey) = packed_png::load(bytes, options.max_decoder_bytes) {
+            return grey;
+        }
+        if let Some(grey) = png_rows::load(bytes, options) {
             return grey;
         }
     }
@@ -238,7 +241,7 @@ fn load_webp(
 }
 
 /// Grey conversion that puts transparent pixels on white, so black-on-transparent codes stay dark-on-light.
-fn to_luma_on_white(image: DynamicImage) -> GrayImage {
+pub(super) fn to_luma_on_white(image: DynamicImage) -> GrayImage {
     let (width, height) = (image.width(), image.height());
     match image {
         DynamicImage::ImageLuma8(grey) => grey,
@@ -257,11 +260,11 @@ fn to_luma_on_white(image: DynamicImage) -> GrayImage {
 
 /// Rec. 709 luma, the coefficients `image` uses, in integers: `image`'s own conversion goes
 /// through floats and rounding and cost more than the detection of a clean code.
-fn luma(r: u8, g: u8, b: u8) -> u32 {
+pub(super) fn luma(r: u8, g: u8, b: u8) -> u32 {
     (u32::from(r) * 2126 + u32::from(g) * 7152 + u32::from(b) * 722) / 10_000
 }
 
-fn on_white(luma: u32, alpha: u32) -> u8 {
+pub(super) fn on_white(luma: u32, alpha: u32) -> u8 {
     ((luma * alpha + 255 * (255 - alpha)) / 255) as u8
 }
 

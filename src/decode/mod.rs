@@ -16,6 +16,7 @@ mod format;
 mod load;
 mod packed_png;
 mod pixels;
+mod png_rows;
 mod strategy;
 #[cfg(test)]
 mod testkit;
