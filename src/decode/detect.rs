@@ -19,7 +19,10 @@ use std::time::Instant;
 
 use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
-use rxing::common::{BitMatrix, DetectorRXingResult};
+use rxing::common::{
+    BitMatrix, DefaultGridSampler, DetectorRXingResult, GridSampler, PerspectiveTransform,
+    Quadrilateral, SamplerControl,
+};
 use rxing::qrcode::cpp_port::detector::{
     DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, FinderPatternSet,
     GenerateFinderPatternSets, SampleMQR, SampleQR, SampleRMQR,
@@ -94,6 +97,7 @@ pub fn finder(
     at: Placement,
     deadline: Option<Instant>,
     formats: Formats,
+    resampling: Resampling,
 ) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
@@ -119,7 +123,13 @@ pub fn finder(
                 return;
             };
             let points = sampled_corners(&sampled, at);
-            match read_grid(sampled.getBits(), points, at.strategy) {
+            let read = match read_grid(sampled.getBits(), points, at.strategy) {
+                Err(Unread::Damaged) if sampled.getBits().width() <= resampling.largest_side() => {
+                    resample(bits, set, at, sampled.getBits().width()).ok_or(Unread::Damaged)
+                }
+                read => read,
+            };
+            match read {
                 Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
@@ -159,6 +169,77 @@ pub fn finder(
     }));
     // A panic inside the port means it was following a candidate when it failed.
     outcome.unwrap_or_else(|_| Detected::panicked())
+}
+
+/// Which symbols `finder` samples again, their fourth corner moved, when their format reads and
+/// their data does not (`resample`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resampling {
+    /// Version 1 (21 modules), which has no alignment pattern to place its fourth corner by:
+    /// cheap enough for every strategy.
+    Version1,
+    /// Versions 1 to 6 (up to 41 modules, those without version information), whose one
+    /// alignment pattern the sampler may not find: for crops around symbols no strategy read.
+    /// On every strategy it spent the budget on BoofCV's photos of 60 codes.
+    UpToVersion6,
+}
+
+impl Resampling {
+    fn largest_side(self) -> u32 {
+        match self {
+            Resampling::Version1 => 21,
+            Resampling::UpToVersion6 => 41,
+        }
+    }
+}
+
+/// How far `resample` moves the fourth corner, in modules along each side: up to a module each
+/// way, half a module at a time, nearest first. All that BoofCV's photos needed; up to a module
+/// and a half read no more.
+const CORNER_NUDGES: [f32; 5] = [0.0, -0.5, 0.5, -1.0, 1.0];
+
+/// Samples a symbol of `side` modules again, its fourth corner moved. The sampler places the
+/// corner opposite the top-left finder pattern from the alignment pattern near it, or when
+/// there is none (version 1) or it is not found, by estimate (a parallelogram, or the symbol's
+/// edge lines when tilted); under perspective that is a module or two off, enough to misread
+/// the far half of the grid while the format, next to the finder patterns, still reads.
+/// Called only for such a symbol (`Unread::Damaged`): at most 24 samplings, and error
+/// correction rejects the wrong ones. The corners reported are the sampling's, the moved one
+/// within a module of the symbol's.
+fn resample(bits: &BitMatrix, set: &FinderPatternSet, at: Placement, side: u32) -> Option<QrCode> {
+    let (tl, tr, bl) = (set.tl.p, set.tr.p, set.bl.p);
+    // Finder pattern centres are `side - 7` modules apart.
+    let span = side.checked_sub(7)? as f32;
+    let (across, down) = ((tr - tl) / span, (bl - tl) / span);
+    let estimate = tr - tl + bl;
+    let centres = Quadrilateral::rectangle(side as i32, side as i32, Some(3.5));
+    let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
+    for &dy in &CORNER_NUDGES {
+        for &dx in &CORNER_NUDGES {
+            if dx == 0.0 && dy == 0.0 {
+                continue;
+            }
+            let br = estimate + across * dx + down * dy;
+            let pixels = Quadrilateral::from([tl, tr, br, bl]);
+            let Ok(transform) = PerspectiveTransform::quadrilateralToQuadrilateral(centres, pixels)
+            else {
+                continue;
+            };
+            let control = SamplerControl::new(side, side, transform);
+            let Ok((grid, _)) = DefaultGridSampler.sample_grid(bits, side, side, &[control]) else {
+                continue;
+            };
+            // Clockwise from top-left, as `sampled_corners` gives them.
+            let corner = |i: usize| {
+                let p = transform.transform_point(outline.0[i]);
+                at.to_image(p.x, p.y)
+            };
+            if let Ok(code) = read_grid(&grid, [0, 1, 2, 3].map(corner), at.strategy) {
+                return Some(code);
+            }
+        }
+    }
+    None
 }
 
 /// The corners of a sampled symbol in the caller's image, clockwise from top-left; the
@@ -696,6 +777,36 @@ mod tests {
             p: rxing::Point { x, y },
             size,
         }
+    }
+
+    #[test]
+    fn a_resampled_version_1_symbol_reads_with_its_own_corners() {
+        // 21 modules at 6 pixels, a 4-module quiet zone: the symbol spans 24..150.
+        let grey = super::super::testkit::qr_field("V1 CODE", 6, 1);
+        let bits = super::super::pixels::local_average(&grey).unwrap();
+        let mut patterns = FindFinderPatterns(&bits, true, 0);
+        let sets = GenerateFinderPatternSets(&mut patterns);
+        let at = Placement {
+            origin: [0.0, 0.0],
+            scale: 1.0,
+            strategy: super::super::CHEAP_STRATEGIES[0],
+        };
+        // The nudges start half a module off: a clean symbol still reads, at its own place,
+        // the moved corner within a module of the symbol's.
+        let code = resample(&bits, &sets[0], at, 21).expect("reads");
+        assert_eq!(code.content.text, "V1 CODE");
+        let (near, far) = (24.0, 150.0);
+        let expected = [[near, near], [far, near], [far, far], [near, far]];
+        for (i, (p, e)) in code.points.iter().zip(expected).enumerate() {
+            let off = (p[0] - e[0]).abs().max((p[1] - e[1]).abs());
+            let allowed = if i == 2 { 6.0 } else { 2.0 };
+            assert!(off <= allowed, "corner {i} at {p:?}, expected {e:?}");
+        }
+        assert_eq!(Resampling::Version1.largest_side(), 21);
+        assert!(
+            resample(&bits, &sets[0], at, 6).is_none(),
+            "no symbol is 6 modules"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Instant;
 use image::GrayImage;
 use rxing::common::BitMatrix;
 
-use super::detect::{self, Detected, Placement};
+use super::detect::{self, Detected, Placement, Resampling};
 use super::{pixels, Formats};
 
 /// The strategies `decode_luma` always tries, in order, until one reads a code. Each costs
@@ -334,7 +334,7 @@ impl<'a> Views<'a> {
                     scale,
                     strategy,
                 };
-                let detected = detect::finder(bits, at, deadline, formats);
+                let detected = detect::finder(bits, at, deadline, formats, Resampling::Version1);
                 if detected.codes.is_empty() {
                     // The pure detector costs one pass over the bits; it reads what is too
                     // small for the scan (one pixel per module) when nothing else is there.
@@ -353,8 +353,10 @@ impl<'a> Views<'a> {
                         Binarizer::LocalMidrange => pixels::local_midrange(&crop),
                         Binarizer::Otsu => pixels::otsu(&crop),
                     };
-                    bits.map(|bits| detect::finder(&bits, at, deadline, formats))
-                        .unwrap_or_default()
+                    bits.map(|bits| {
+                        detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
+                    })
+                    .unwrap_or_default()
                 })
             }
             Strategy::ZoomedCrops { view } => {
@@ -368,11 +370,19 @@ impl<'a> Views<'a> {
                         ..at
                     };
                     let mut detected = pixels::local_average(&zoomed)
-                        .map(|bits| detect::finder(&bits, at, deadline, formats))
+                        .map(|bits| {
+                            detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
+                        })
                         .unwrap_or_default();
                     if detected.codes.is_empty() {
                         if let Some(bits) = pixels::local_midrange(&zoomed) {
-                            let other = detect::finder(&bits, at, deadline, formats);
+                            let other = detect::finder(
+                                &bits,
+                                at,
+                                deadline,
+                                formats,
+                                Resampling::UpToVersion6,
+                            );
                             detected.codes = other.codes;
                         }
                     }
