@@ -245,10 +245,20 @@ fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<Bi
 /// One threshold for the whole image, chosen by Otsu's method. Reads codes that the local
 /// binarizer breaks up: large modules in flat light, and small images.
 pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
-    let mut histogram = [0u64; 256];
-    for &p in grey.as_raw() {
-        histogram[usize::from(p)] += 1;
+    // Four partial histograms, so that runs of equal pixels (flat paper) do not wait on one
+    // counter's previous increment.
+    let mut partial = [[0u32; 256]; 4];
+    let mut quads = grey.as_raw().chunks_exact(4);
+    for quad in &mut quads {
+        for (counts, &p) in partial.iter_mut().zip(quad) {
+            counts[usize::from(p)] += 1;
+        }
     }
+    for &p in quads.remainder() {
+        partial[0][usize::from(p)] += 1;
+    }
+    let histogram: [u64; 256] =
+        std::array::from_fn(|v| partial.iter().map(|counts| u64::from(counts[v])).sum());
     let total: u64 = histogram.iter().sum();
     let weighted_total: f64 = histogram
         .iter()
