@@ -125,7 +125,8 @@ pub fn finder(
             let points = sampled_corners(&sampled, at);
             let read = match read_grid(sampled.getBits(), points, at.strategy) {
                 Err(Unread::Damaged) if sampled.getBits().width() <= resampling.largest_side() => {
-                    resample(bits, set, at, sampled.getBits().width()).ok_or(Unread::Damaged)
+                    let side = sampled.getBits().width();
+                    resample(bits, set, at, side, deadline).ok_or(Unread::Damaged)
                 }
                 read => read,
             };
@@ -206,7 +207,13 @@ const CORNER_NUDGES: [f32; 5] = [0.0, -0.5, 0.5, -1.0, 1.0];
 /// Called only for such a symbol (`Unread::Damaged`): at most 24 samplings, and error
 /// correction rejects the wrong ones. The corners reported are the sampling's, the moved one
 /// within a module of the symbol's.
-fn resample(bits: &BitMatrix, set: &FinderPatternSet, at: Placement, side: u32) -> Option<QrCode> {
+fn resample(
+    bits: &BitMatrix,
+    set: &FinderPatternSet,
+    at: Placement,
+    side: u32,
+    deadline: Option<Instant>,
+) -> Option<QrCode> {
     let (tl, tr, bl) = (set.tl.p, set.tr.p, set.bl.p);
     // Finder pattern centres are `side - 7` modules apart.
     let span = side.checked_sub(7)? as f32;
@@ -218,6 +225,9 @@ fn resample(bits: &BitMatrix, set: &FinderPatternSet, at: Placement, side: u32) 
         for &dx in &CORNER_NUDGES {
             if dx == 0.0 && dy == 0.0 {
                 continue;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return None;
             }
             let br = estimate + across * dx + down * dy;
             let pixels = Quadrilateral::from([tl, tr, br, bl]);
@@ -793,7 +803,7 @@ mod tests {
         };
         // The nudges start half a module off: a clean symbol still reads, at its own place,
         // the moved corner within a module of the symbol's.
-        let code = resample(&bits, &sets[0], at, 21).expect("reads");
+        let code = resample(&bits, &sets[0], at, 21, None).expect("reads");
         assert_eq!(code.content.text, "V1 CODE");
         let (near, far) = (24.0, 150.0);
         let expected = [[near, near], [far, near], [far, far], [near, far]];
