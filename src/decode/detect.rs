@@ -814,8 +814,13 @@ mod tests {
         }
         assert_eq!(Resampling::Version1.largest_side(), 21);
         assert!(
-            resample(&bits, &sets[0], at, 6).is_none(),
+            resample(&bits, &sets[0], at, 6, None).is_none(),
             "no symbol is 6 modules"
+        );
+        let past = Some(Instant::now());
+        assert!(
+            resample(&bits, &sets[0], at, 21, past).is_none(),
+            "past the deadline"
         );
     }
 
