@@ -210,7 +210,11 @@ check_running() {
   python3 -c 'import json, sys; a = json.loads(sys.argv[1]); sys.exit(not (a["code"] == 0 and a["data"]["content"] == sys.argv[2]))' \
     "$answer" "$expected" || fail "scan_url answered $answer"
   # The in-flight gauge a fleet autoscaler would scale on.
-  curl -fsS "http://127.0.0.1:$port/metrics" | grep -q '^qrscan_in_flight_requests ' \
+  # Whole outputs are captured before grep -q reads them: grep stops at the first match, and
+  # under pipefail the writer's SIGPIPE would fail a pipeline that found what it looked for.
+  local metrics
+  metrics=$(curl -fsS "http://127.0.0.1:$port/metrics") || fail "/metrics"
+  grep -q '^qrscan_in_flight_requests ' <<<"$metrics" \
     || fail "/metrics has no qrscan_in_flight_requests"
 }
 timed checks check_running
@@ -220,7 +224,9 @@ stop_on_sigterm() {
   local status
   status=$(podman inspect --format '{{.State.ExitCode}}' "$container")
   [ "$status" = 0 ] || fail "exit status $status after SIGTERM"
-  podman logs "$container" 2>&1 | grep -q 'shutdown signal received' || fail "no shutdown line in the log"
+  local logs
+  logs=$(podman logs "$container" 2>&1)
+  grep -q 'shutdown signal received' <<<"$logs" || fail "no shutdown line in the log"
 }
 timed sigterm stop_on_sigterm
 
