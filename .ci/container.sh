@@ -87,7 +87,7 @@ build=(podman build --pull=never --network host --format docker --layers=false)
 # --- localhost/debian:bookworm-slim --------------------------------------------------------
 # The deb822 file apt uses for bookworm names the mirror; the image gets the same file, so it
 # reaches no other host and has bookworm-updates and bookworm-security too.
-sources="$(grep -lE '^Suites:.*\bbookworm\b' /etc/apt/sources.list.d/*.sources | head -1)"
+sources="$(grep -lE '^Suites:.*\bbookworm\b' /etc/apt/sources.list.d/*.sources | sed -n 1p)"
 mirror="$(awk '/^URIs:/ { print $2; exit }' "$sources")"
 rootfs_tar="$cache/debian-bookworm-minbase.tar"
 make_rootfs() {

@@ -9,9 +9,11 @@ mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/clas
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
 cp ../fixtures/*.png corpus/decode_image/
+# (`sed -n`, not `head`: head exits at its last line, and under pipefail the SIGPIPE that gives
+# `sort` would fail the script.)
 if [ -d ../../shared/corpus/zxing-cpp ]; then
   find ../../shared/corpus/zxing-cpp -type f \( -name '*.png' -o -name '*.jpg' -o -name '*.gif' \
-    -o -name '*.webp' -o -name '*.bmp' \) -size -4k | sort | head -n 40 |
+    -o -name '*.webp' -o -name '*.bmp' \) -size -4k | sort | sed -n '1,40p' |
     while read -r f; do cp "$f" "corpus/decode_image/$(echo "$f" | md5sum | cut -c1-12).${f##*.}"; done
 fi
 python3 - <<'PY'
