@@ -201,12 +201,13 @@ const CORNER_NUDGES: [f32; 5] = [0.0, -0.5, 0.5, -1.0, 1.0];
 
 /// Samples a symbol of `side` modules again, its fourth corner moved. The sampler places the
 /// corner opposite the top-left finder pattern from the alignment pattern near it, or when
-/// there is none (version 1) or it is not found, by estimate (a parallelogram, or the symbol's
-/// edge lines when tilted); under perspective that is a module or two off, enough to misread
-/// the far half of the grid while the format, next to the finder patterns, still reads.
-/// Called only for such a symbol (`Unread::Damaged`): at most 24 samplings, and error
-/// correction rejects the wrong ones. The corners reported are the sampling's, the moved one
-/// within a module of the symbol's.
+/// there is none (version 1) or it is not found, by estimate (the symbol's edge lines when
+/// tilted, else a parallelogram); under perspective that is a module or two off, enough to
+/// misread the far half of the grid while the format, next to the finder patterns, still
+/// reads. The tries are around the parallelogram the three finder patterns make, itself first
+/// (the sampler may have used another estimate). Called only for such a symbol
+/// (`Unread::Damaged`): at most 25 samplings, and error correction rejects the wrong ones. The
+/// corners reported are the sampling's, the moved one within a module of the symbol's.
 fn resample(
     bits: &BitMatrix,
     set: &FinderPatternSet,
@@ -223,9 +224,6 @@ fn resample(
     let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
     for &dy in &CORNER_NUDGES {
         for &dx in &CORNER_NUDGES {
-            if dx == 0.0 && dy == 0.0 {
-                continue;
-            }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
@@ -801,7 +799,7 @@ mod tests {
             scale: 1.0,
             strategy: super::super::CHEAP_STRATEGIES[0],
         };
-        // The nudges start half a module off: a clean symbol still reads, at its own place,
+        // A clean symbol reads at its own place (the first try, the parallelogram, is right),
         // the moved corner within a module of the symbol's.
         let code = resample(&bits, &sets[0], at, 21, None).expect("reads");
         assert_eq!(code.content.text, "V1 CODE");
