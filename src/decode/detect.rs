@@ -38,8 +38,8 @@ use crate::text;
 #[derive(Default)]
 pub struct Detected {
     pub codes: Vec<QrCode>,
-    /// Corners of each damaged symbol, in the caller's image pixels.
-    pub damaged: Vec<[[f32; 2]; 4]>,
+    /// The symbols sampled whose format read and whose data did not.
+    pub damaged: Vec<Damaged>,
     /// Candidates without a place: the detector panicked while following one.
     pub lost: usize,
     /// Finder patterns the scan confirmed, as centre and size in the caller's image pixels:
@@ -67,10 +67,47 @@ impl Placement {
     }
 }
 
+/// A symbol whose format and version were read and whose data was not: a code is there.
+#[derive(Clone, Debug)]
+pub struct Damaged {
+    /// Its corners in the caller's image pixels, clockwise from top-left.
+    pub corners: [[f32; 2]; 4],
+    /// Where its grid puts the centres of its finder patterns, in the caller's image pixels:
+    /// three for QR, the one of Micro QR and rMQR. A finder pattern belongs to one symbol, so
+    /// a "symbol" that shares one with a code read is a triple made across codes.
+    pub finders: Vec<[f32; 2]>,
+}
+
+impl Damaged {
+    /// The damaged symbol a sampled grid of `modules` with `corners` shows.
+    pub(super) fn new(corners: [[f32; 2]; 4], modules: &BitMatrix) -> Self {
+        let (width, height) = (modules.width() as f32, modules.height() as f32);
+        // Module coordinates to image pixels, bilinear between the corners: close enough to
+        // the symbol's perspective to tell which code a finder pattern lies on.
+        let at = |x: f32, y: f32| {
+            let (u, v) = (x / width, y / height);
+            let [tl, tr, br, bl] = corners;
+            let mix = |i: usize| {
+                (1.0 - u) * (1.0 - v) * tl[i]
+                    + u * (1.0 - v) * tr[i]
+                    + u * v * br[i]
+                    + (1.0 - u) * v * bl[i]
+            };
+            [mix(0), mix(1)]
+        };
+        let finders = if width == height && width >= 21.0 {
+            vec![at(3.5, 3.5), at(width - 3.5, 3.5), at(3.5, height - 3.5)]
+        } else {
+            vec![at(3.5, 3.5)]
+        };
+        Damaged { corners, finders }
+    }
+}
+
 impl Detected {
-    fn count(&mut self, unread: Unread, points: [[f32; 2]; 4]) {
+    fn count(&mut self, unread: Unread, points: [[f32; 2]; 4], modules: &BitMatrix) {
         if unread == Unread::Damaged {
-            self.damaged.push(points);
+            self.damaged.push(Damaged::new(points, modules));
         }
     }
 
@@ -135,7 +172,7 @@ pub fn finder(
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
                 }
-                Err(unread) => detected.count(unread, points),
+                Err(unread) => detected.count(unread, points, sampled.getBits()),
             }
         };
         let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
@@ -390,7 +427,7 @@ fn single_pattern(
                 detected.codes.push(code);
                 return;
             }
-            Err(unread) => detected.count(unread, points),
+            Err(unread) => detected.count(unread, points, sampled.getBits()),
         }
     }
 }
@@ -480,7 +517,7 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
     let points = [0, 1, 2, 3].map(corner);
     match read_grid(sampled.getBits(), points, at.strategy) {
         Ok(code) => detected.codes.push(code),
-        Err(unread) => detected.count(unread, points),
+        Err(unread) => detected.count(unread, points, sampled.getBits()),
     }
     detected
 }
@@ -567,7 +604,7 @@ fn pure_micro(
                 detected.codes.push(code);
                 return;
             }
-            Err(unread) => detected.count(unread, points),
+            Err(unread) => detected.count(unread, points, sampled.getBits()),
         }
     }
 }
@@ -642,7 +679,7 @@ pub fn rqrr(grey: &GrayImage, at: Placement) -> Detected {
             let points = grid.bounds.map(|p| at.to_image(p.x as f32, p.y as f32));
             match read_grid(&matrix, points, at.strategy) {
                 Ok(code) => detected.codes.push(code),
-                Err(unread) => detected.count(unread, points),
+                Err(unread) => detected.count(unread, points, &matrix),
             }
         }
         detected

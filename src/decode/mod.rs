@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use image::GrayImage;
 
 pub use self::append::join_structured_append;
-use self::detect::Detected;
+use self::detect::{Damaged, Detected};
 pub use self::format::{Format, Formats};
 pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
@@ -199,7 +199,19 @@ pub fn decode_luma(
         if costly && damaged.is_empty() && found.lost == 0 {
             break;
         }
-        found.merge(views.run(strategy, deadline, &damaged));
+        let strategy_started = Instant::now();
+        let detected = views.run(strategy, deadline, &damaged);
+        // `RUST_LOG=qrscan::decode=trace`: where one image's time goes, strategy by strategy.
+        tracing::trace!(
+            index,
+            strategy = strategy.label(),
+            micros = strategy_started.elapsed().as_micros() as u64,
+            codes = detected.codes.len(),
+            patterns = detected.patterns.len(),
+            damaged = detected.damaged.len(),
+            "strategy ran"
+        );
+        found.merge(detected);
     }
     let mut codes = found.finish()?;
     if let Some(joined) = join_structured_append(&codes) {
@@ -227,7 +239,7 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
         }
     }
     let mut found = Found::default();
-    found.merge(views.run(strategy, None, &damaged.damaged));
+    found.merge(views.run(strategy, None, &damaged.unexplained_damaged()));
     found.codes
 }
 
@@ -235,9 +247,9 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
 #[derive(Default)]
 struct Found {
     codes: Vec<QrCode>,
-    /// Bounding boxes (left, top, right, bottom, image pixels) of the symbols sampled but not
-    /// read, each place once, in the order found.
-    damaged: Vec<[f32; 4]>,
+    /// The symbols sampled but not read, each place once, in the order found, with their
+    /// bounding boxes (left, top, right, bottom, image pixels).
+    damaged: Vec<([f32; 4], Damaged)>,
     /// Candidates seen without a place (a detector panicked while following one).
     lost: usize,
     /// Finder patterns confirmed by any strategy (centre, size; image pixels), each place once.
@@ -251,6 +263,8 @@ const UNEXPLAINED_PATTERNS: usize = 2;
 impl Found {
     fn merge(&mut self, detected: Detected) {
         self.lost += detected.lost;
+        // Codes first: a triple made across codes this run read is told apart by them.
+        detected.codes.into_iter().for_each(|c| self.add(c));
         for pattern in detected.patterns {
             let known = self.patterns.iter().any(|p| {
                 let reach = p[2].max(pattern[2]) / 2.0;
@@ -260,18 +274,16 @@ impl Found {
                 self.patterns.push(pattern);
             }
         }
-        for points in detected.damaged {
-            let bounds = bounding_box(&points);
-            let center = [(bounds[0] + bounds[2]) / 2.0, (bounds[1] + bounds[3]) / 2.0];
-            let known = self
-                .damaged
-                .iter()
-                .any(|b| (b[0]..=b[2]).contains(&center[0]) && (b[1]..=b[3]).contains(&center[1]));
-            if !known {
-                self.damaged.push(bounds);
+        for symbol in detected.damaged {
+            let bounds = bounding_box(&symbol.corners);
+            let center = centre_of(&bounds);
+            let known = self.damaged.iter().any(|(b, _)| {
+                (b[0]..=b[2]).contains(&center[0]) && (b[1]..=b[3]).contains(&center[1])
+            });
+            if !known && !self.explains(&bounds, &symbol) {
+                self.damaged.push((bounds, symbol));
             }
         }
-        detected.codes.into_iter().for_each(|c| self.add(c));
     }
 
     /// Whether a detector sampled a symbol that no decoder could read.
@@ -289,13 +301,20 @@ impl Found {
         self.codes.iter().any(|c| c.contains(point))
     }
 
-    /// The symbols sampled but not read whose place no code read covers.
+    /// Whether codes read account for a damaged symbol: one lies on its centre (the symbol was
+    /// read after all), or on one of its finder patterns (a triple made across codes: a
+    /// finder pattern belongs to one symbol). Without the second, every photo of several codes
+    /// ran the costly strategies around triples of their patterns.
+    fn explains(&self, bounds: &[f32; 4], symbol: &Damaged) -> bool {
+        self.explained(centre_of(bounds)) || symbol.finders.iter().any(|&p| self.explained(p))
+    }
+
+    /// The bounding boxes of the symbols sampled but not read that codes read do not explain.
     fn unexplained_damaged(&self) -> Vec<[f32; 4]> {
-        let centre = |b: &[f32; 4]| [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0];
         self.damaged
             .iter()
-            .filter(|b| !self.explained(centre(b)))
-            .copied()
+            .filter(|(bounds, symbol)| !self.explains(bounds, symbol))
+            .map(|(bounds, _)| *bounds)
             .collect()
     }
 
@@ -335,6 +354,11 @@ impl Found {
         });
         Ok(self.codes)
     }
+}
+
+/// The centre of a box (left, top, right, bottom).
+fn centre_of(b: &[f32; 4]) -> [f32; 2] {
+    [(b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0]
 }
 
 /// The smallest axis-aligned box (left, top, right, bottom) holding four points.
@@ -514,16 +538,62 @@ mod tests {
         assert!(!code([[3.0, 3.0]; 4]).contains([3.0, 3.0]));
     }
 
-    #[test]
-    fn codes_are_ordered_largest_first_then_top_then_left() {
-        let code = |x: f32, y: f32, side: f32| QrCode {
+    /// A version 1 code read, as a square of `side` pixels with its top-left corner at `(x, y)`.
+    fn square_code(x: f32, y: f32, side: f32) -> QrCode {
+        QrCode {
             content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
             format: Format::QRCode,
             version: 1,
             ec_level: EcLevel::M,
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
             strategy: CHEAP_STRATEGIES[0],
+        }
+    }
+
+    #[test]
+    fn a_triple_across_codes_read_is_not_a_damaged_symbol_and_one_beside_them_is() {
+        let grid = rxing::common::BitMatrix::with_single_dimension(21).unwrap();
+        let square = |x: f32, y: f32, side: f32| {
+            [[x, y], [x + side, y], [x + side, y + side], [x, y + side]]
         };
+        let mut found = Found::default();
+        // Two codes side by side, read in the run that also sampled a triple of their patterns:
+        // its top-left finder pattern lies on the first, its centre on neither.
+        found.merge(Detected {
+            codes: vec![square_code(0.0, 0.0, 100.0), square_code(150.0, 0.0, 100.0)],
+            damaged: vec![Damaged::new(square(0.0, 0.0, 250.0), &grid)],
+            ..Detected::default()
+        });
+        assert!(found.unexplained_damaged().is_empty());
+        assert!(!found.expects_more());
+        // A damaged symbol below them shares no pattern with them: the costly strategies look.
+        let below = Damaged::new(square(0.0, 300.0, 100.0), &grid);
+        found.merge(Detected {
+            damaged: vec![below],
+            ..Detected::default()
+        });
+        assert_eq!(
+            found.unexplained_damaged(),
+            vec![[0.0, 300.0, 100.0, 400.0]]
+        );
+        assert!(found.expects_more());
+        // A triple seen before the code that explains it is read, in a later strategy.
+        let mut found = Found::default();
+        found.merge(Detected {
+            damaged: vec![Damaged::new(square(0.0, 0.0, 250.0), &grid)],
+            ..Detected::default()
+        });
+        assert_eq!(found.unexplained_damaged().len(), 1);
+        found.merge(Detected {
+            codes: vec![square_code(0.0, 0.0, 100.0)],
+            ..Detected::default()
+        });
+        assert!(found.unexplained_damaged().is_empty());
+    }
+
+    #[test]
+    fn codes_are_ordered_largest_first_then_top_then_left() {
+        let code = square_code;
         let found = Found {
             codes: vec![
                 code(100.0, 0.0, 10.0),
