@@ -18,6 +18,8 @@ FROM ${RUST_IMAGE} AS deps
 ARG CARGO_HTTP_CAINFO
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# Crates patched in the manifest ([patch.crates-io]), built with the dependencies.
+COPY vendor vendor
 # Cargo refuses a manifest whose targets have no file, so every [lib], [[bin]], [[bench]], [[test]]
 # and [[example]] the manifest names gets an empty `fn main() {}` at its path (or cargo's default).
 RUN awk -F'"' ' \

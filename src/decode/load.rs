@@ -411,7 +411,10 @@ mod tests {
             .collect();
         let mean = differences.iter().map(|d| d.abs()).sum::<i32>() as f32 / (256.0 * 64.0);
         let largest = differences.iter().map(|d| d.abs()).max().unwrap();
-        assert!(mean < 1.0 && largest <= 3, "mean difference {mean}, largest {largest}");
+        assert!(
+            mean < 1.0 && largest <= 3,
+            "mean difference {mean}, largest {largest}"
+        );
         // Black stays black and white white: the studio range is stretched to the full one.
         let darkest = *grey.as_raw().iter().min().unwrap();
         let lightest = *grey.as_raw().iter().max().unwrap();
@@ -422,10 +425,16 @@ mod tests {
     #[test]
     fn a_lossy_webp_frame_counts_its_three_planes_against_the_memory_cap() {
         let (rgba, side) = qr_rgba("lossy under a cap", [255, 255, 255, 255]);
-        let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+        let rgb: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
         let bytes = webp::Encoder::from_rgb(&rgb, side, side).encode(90.0);
         let frame = webp_yuv_bytes(side, side);
-        assert_eq!(frame, u64::from(side * side) + 2 * u64::from(side.div_ceil(2)).pow(2));
+        assert_eq!(
+            frame,
+            u64::from(side * side) + 2 * u64::from(side.div_ceil(2)).pow(2)
+        );
         let capped = DecodeOptions {
             max_decoder_bytes: frame - 1,
             ..DecodeOptions::default()
