@@ -330,6 +330,23 @@ pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
             let total = sum(band) + columns_past * last_column + rows_past * last_row;
             out.push((total / area) as u8);
         }
+    } else if f == 2 && source_height >= 2 {
+        // Halving, the Half view of every image: no block runs past an edge (an odd last row
+        // or column is left out), and 16-bit sums divided by a constant four vectorise, where
+        // the general path's 64-bit division by a variable area was 4% of a scan of photos
+        // without a code.
+        for pair in pixels.chunks_exact(2 * source_width).take(height as usize) {
+            let (upper, lower) = pair.split_at(source_width);
+            out.extend(
+                upper
+                    .chunks_exact(2)
+                    .zip(lower.chunks_exact(2))
+                    .map(|(a, b)| {
+                        let total = u16::from(a[0]) + u16::from(a[1]) + u16::from(b[0]);
+                        ((total + u16::from(b[1])) / 4) as u8
+                    }),
+            );
+        }
     } else {
         // Every block fits across; only a band of rows can run past the bottom.
         let mut sums = vec![0u64; width as usize];
