@@ -163,7 +163,7 @@ pub fn finder(
             let read = match read_grid(sampled.getBits(), points, at.strategy) {
                 Err(Unread::Damaged) if sampled.getBits().width() <= resampling.largest_side() => {
                     let side = sampled.getBits().width();
-                    resample(bits, set, at, side, deadline).ok_or(Unread::Damaged)
+                    resample(bits, set, at, side, deadline, false).ok_or(Unread::Damaged)
                 }
                 read => read,
             };
@@ -182,6 +182,7 @@ pub fn finder(
             }
             sample(set, &mut used);
         }
+        let mut tried = sets.clone();
         if formats.contains(Format::QRCode) {
             // The patterns no code claimed, in the triples rxing's narrower rules left out.
             for set in tilted_sets(&patterns, &used, &sets) {
@@ -189,6 +190,20 @@ pub fn finder(
                     break;
                 }
                 sample(&set, &mut used);
+                tried.push(set);
+            }
+        }
+        if formats.contains(Format::QRCode) && detected.codes.is_empty() {
+            // Two patterns left, the third lost: completed where the symbol's square puts it.
+            for (set, side) in completed_sets(&patterns, &used, &tried) {
+                if past_deadline() {
+                    break;
+                }
+                if let Some(code) = resample(bits, &set, at, side, deadline, true) {
+                    used.extend([set.bl, set.tl, set.tr]);
+                    detected.codes.push(code);
+                    break;
+                }
             }
         }
         if formats.any_micro() {
@@ -258,6 +273,7 @@ fn resample(
     at: Placement,
     side: u32,
     deadline: Option<Instant>,
+    format_unknown: bool,
 ) -> Option<QrCode> {
     let (tl, tr, bl) = (set.tl.p, set.tr.p, set.bl.p);
     // Finder pattern centres are `side - 7` modules apart.
@@ -266,6 +282,21 @@ fn resample(
     let estimate = tr - tl + bl;
     let centres = Quadrilateral::rectangle(side as i32, side as i32, Some(3.5));
     let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
+    if format_unknown {
+        // Without a timing pattern by the finder patterns (the nudges do not move it), no
+        // symbol: read from the image through the parallelogram, 2 x (side - 16) points.
+        let pixels = Quadrilateral::from([tl, tr, estimate, bl]);
+        let transform = PerspectiveTransform::quadrilateralToQuadrilateral(centres, pixels).ok()?;
+        let dark = |x: f32, y: f32| {
+            let p = transform.transform_point(rxing::Point { x, y });
+            p.x >= 0.0 && p.y >= 0.0 && bits.try_get(p.x as u32, p.y as u32).unwrap_or(false)
+        };
+        if timing_agreement(side, |x, y| dark(x as f32 + 0.5, y as f32 + 0.5))
+            < MIN_TIMING_AGREEMENT
+        {
+            return None;
+        }
+    }
     let mut samplings = Vec::with_capacity(CORNER_NUDGES.len().pow(2));
     for &dy in &CORNER_NUDGES {
         for &dx in &CORNER_NUDGES {
@@ -287,8 +318,18 @@ fn resample(
                 let p = transform.transform_point(outline.0[i]);
                 at.to_image(p.x, p.y)
             };
+            let corners = [0, 1, 2, 3].map(corner);
+            if format_unknown && samplings.is_empty() {
+                // The parallelogram first: without a format there (by the finder patterns,
+                // which the nudges do not move), no symbol.
+                match read_grid(&grid, corners, at.strategy) {
+                    Ok(code) => return Some(code),
+                    Err(Unread::NotASymbol) => return None,
+                    Err(Unread::Damaged) => {}
+                }
+            }
             let score = alignment_agreement(&grid);
-            samplings.push((score, grid, [0, 1, 2, 3].map(corner)));
+            samplings.push((score, grid, corners));
         }
     }
     // Error correction is what costs (a failed Reed-Solomon decode is most of a try): with an
@@ -309,6 +350,25 @@ fn resample(
         }
     }
     None
+}
+
+/// Share of its modules the better of a sampled grid's two timing patterns must show as they
+/// are for `resample` to go on with a symbol whose format it does not know yet.
+const MIN_TIMING_AGREEMENT: f32 = 0.8;
+
+/// The share of modules of the better of a sampled grid's two timing patterns (row and column
+/// 6, between the finder patterns' separators) that alternate as they should, dark first.
+/// Random modules pass the format's check about half the time, the timing's almost never.
+fn timing_agreement(side: u32, dark: impl Fn(u32, u32) -> bool) -> f32 {
+    if side < 21 {
+        return 0.0;
+    }
+    let run = 8..side - 8;
+    let count = run.len() as f32;
+    let along = |module: &dyn Fn(u32) -> bool| {
+        run.clone().filter(|&i| module(i) == (i % 2 == 0)).count() as f32 / count
+    };
+    along(&|x| dark(x, 6)).max(along(&|y| dark(6, y)))
 }
 
 /// How many of the 25 modules of the alignment pattern nearest the bottom-right corner a
@@ -344,6 +404,99 @@ fn sampled_corners(sampled: &impl DetectorRXingResult, at: Placement) -> [[f32; 
             .map_or([0.0, 0.0], |p| at.to_image(p.x, p.y))
     };
     [corner(0), corner(1), corner(3), corner(2)]
+}
+
+/// Most unclaimed finder patterns `completed_sets` pairs up: two symbols missing one each.
+const MAX_PAIRED_PATTERNS: usize = 4;
+
+/// Triples for a symbol that lost one finder pattern (torn, covered, washed out by glare), with
+/// the symbol's side in modules: each pair of unclaimed patterns of about one size, and the third
+/// pattern where a square symbol puts it. A pair along a side has the third on either side of
+/// either end; a diagonal pair has it at either right-angled corner. Each is tried at the side
+/// the pair's distance and module size give. Pairs already sampled with a third pattern of
+/// their own are left out (trying them too read 2 more curved codes of the zxing-cpp corpus per
+/// turn, for a third more decoding time).
+fn completed_sets(
+    patterns: &[ConcentricPattern],
+    skip: &[ConcentricPattern],
+    tried: &[FinderPatternSet],
+) -> Vec<(FinderPatternSet, u32)> {
+    let free: Vec<ConcentricPattern> = patterns
+        .iter()
+        .filter(|p| !skip.contains(p))
+        .copied()
+        .collect();
+    if free.len() < 2 || free.len() > MAX_PAIRED_PATTERNS {
+        return Vec::new();
+    }
+    let mut sets = Vec::new();
+    for (i, a) in free.iter().enumerate() {
+        for b in &free[i + 1..] {
+            let (small, large) = (a.size.min(b.size), a.size.max(b.size));
+            if small <= 0 || large * 2 > small * 3 {
+                continue;
+            }
+            // A pair already sampled with a third pattern of its own had its chance.
+            let holds = |set: &FinderPatternSet, p: &ConcentricPattern| {
+                [set.bl, set.tl, set.tr].contains(p)
+            };
+            if tried.iter().any(|set| holds(set, a) && holds(set, b)) {
+                continue;
+            }
+            // A finder pattern is 7 modules across.
+            let module = f64::from(a.size + b.size) / 14.0;
+            let (vx, vy) = (f64::from(b.p.x - a.p.x), f64::from(b.p.y - a.p.y));
+            let distance = vx.hypot(vy);
+            let at = |x: f64, y: f64| rxing::Point {
+                x: x as f32,
+                y: y as f32,
+            };
+            let (ax, ay, bx, by) = (
+                f64::from(a.p.x),
+                f64::from(a.p.y),
+                f64::from(b.p.x),
+                f64::from(b.p.y),
+            );
+            // (corner, the two others, centre distance in modules between corner and others).
+            let mut triples = Vec::new();
+            for sign in [1.0, -1.0] {
+                let (nx, ny) = (-vy * sign, vx * sign);
+                triples.push((a.p, b.p, at(ax + nx, ay + ny), distance));
+                triples.push((b.p, a.p, at(bx + nx, by + ny), distance));
+                let (mx, my) = ((ax + bx) / 2.0, (ay + by) / 2.0);
+                triples.push((
+                    at(mx + nx / 2.0, my + ny / 2.0),
+                    a.p,
+                    b.p,
+                    distance / 2f64.sqrt(),
+                ));
+            }
+            for (corner, one, other, span) in triples {
+                let modules = span / module + 7.0;
+                let version = ((modules - 17.0) / 4.0).round();
+                if !(1.0..=40.0).contains(&version) {
+                    continue;
+                }
+                let pattern = |p: rxing::Point| ConcentricPattern { p, size: a.size };
+                // Clockwise in image coordinates: top-right, then bottom-left.
+                let cross = (one.x - corner.x) * (other.y - corner.y)
+                    - (one.y - corner.y) * (other.x - corner.x);
+                let (tr, bl) = if cross > 0.0 {
+                    (one, other)
+                } else {
+                    (other, one)
+                };
+                let set = FinderPatternSet {
+                    bl: pattern(bl),
+                    tl: pattern(corner),
+                    tr: pattern(tr),
+                };
+                // The nearest version only: a version either way read nothing more on BoofCV.
+                sets.push((set, 17 + 4 * version as u32));
+            }
+        }
+    }
+    sets
 }
 
 /// Most extra sets `tilted_sets` returns, the most plausible first, as zxing-cpp keeps.
@@ -885,7 +1038,7 @@ mod tests {
         };
         // A clean symbol reads at its own place (the first try, the parallelogram, is right),
         // the moved corner within a module of the symbol's.
-        let code = resample(&bits, &sets[0], at, 21, None).expect("reads");
+        let code = resample(&bits, &sets[0], at, 21, None, false).expect("reads");
         assert_eq!(code.content.text, "V1 CODE");
         let (near, far) = (24.0, 150.0);
         let expected = [[near, near], [far, near], [far, far], [near, far]];
@@ -896,14 +1049,51 @@ mod tests {
         }
         assert_eq!(Resampling::Version1.largest_side(), 21);
         assert!(
-            resample(&bits, &sets[0], at, 6, None).is_none(),
+            resample(&bits, &sets[0], at, 6, None, false).is_none(),
             "no symbol is 6 modules"
         );
         let past = Some(Instant::now());
         assert!(
-            resample(&bits, &sets[0], at, 21, past).is_none(),
+            resample(&bits, &sets[0], at, 21, past, false).is_none(),
             "past the deadline"
         );
+    }
+
+    #[test]
+    fn a_symbol_with_a_finder_pattern_painted_over_is_read_from_the_other_two() {
+        for corner in 0..3 {
+            // Version 3 at 6 pixels a module, a 4-module quiet zone.
+            let mut grey =
+                super::super::testkit::qr_field("TWO PATTERNS LEFT, THE THIRD GONE", 6, 1);
+            let side = grey.width() / 6 - 8;
+            let (x0, y0) = match corner {
+                0 => (4, 4),
+                1 => (4 + side - 7, 4),
+                _ => (4, 4 + side - 7),
+            };
+            for y in y0 * 6..(y0 + 7) * 6 {
+                for x in x0 * 6..(x0 + 7) * 6 {
+                    grey.put_pixel(x, y, image::Luma([255]));
+                }
+            }
+            let bits = super::super::pixels::local_average(&grey).unwrap();
+            assert_eq!(
+                FindFinderPatterns(&bits, true, 0).len(),
+                2,
+                "corner {corner}"
+            );
+            let at = Placement {
+                origin: [0.0, 0.0],
+                scale: 1.0,
+                strategy: super::super::CHEAP_STRATEGIES[0],
+            };
+            let seen = finder(&bits, at, None, Formats::default(), Resampling::Version1);
+            assert_eq!(seen.codes.len(), 1, "corner {corner}");
+            assert_eq!(
+                seen.codes[0].content.text,
+                "TWO PATTERNS LEFT, THE THIRD GONE"
+            );
+        }
     }
 
     #[test]
