@@ -349,14 +349,20 @@ mod tests {
     use super::super::testkit::{png, qr_field, qr_rgba};
     use super::*;
 
-    #[test]
-    fn lossy_and_transparent_webp_codes_are_read() {
-        let (opaque, side) = qr_rgba("https://example.com/webp", [255, 255, 255, 255]);
-        let rgb: Vec<u8> = opaque
+    /// A code on white as an opaque lossy WebP of `quality`, and its side in pixels.
+    fn lossy_qr_webp(text: &str, quality: f32) -> (Vec<u8>, u32) {
+        let (rgba, side) = qr_rgba(text, [255, 255, 255, 255]);
+        let rgb: Vec<u8> = rgba
             .chunks_exact(4)
             .flat_map(|p| [p[0], p[1], p[2]])
             .collect();
-        let lossy = webp::Encoder::from_rgb(&rgb, side, side).encode(80.0);
+        let bytes = webp::Encoder::from_rgb(&rgb, side, side).encode(quality);
+        (bytes.to_vec(), side)
+    }
+
+    #[test]
+    fn lossy_and_transparent_webp_codes_are_read() {
+        let (lossy, _) = lossy_qr_webp("https://example.com/webp", 80.0);
         let codes = decode(&lossy, &DecodeOptions::default()).unwrap();
         assert_eq!(codes[0].content.text, "https://example.com/webp");
 
@@ -375,20 +381,22 @@ mod tests {
         assert!(matches!(err, DecodeError::NotAnImage(_)), "{err:?}");
 
         let frame = u64::from(side) * u64::from(side) * 4;
+        assert_frame_is_capped_at(&bytes, frame, "cut short");
+    }
+
+    /// `bytes` are refused one byte under a decoder memory cap of `frame` and read at it.
+    fn assert_frame_is_capped_at(bytes: &[u8], frame: u64, text: &str) {
         let capped = DecodeOptions {
             max_decoder_bytes: frame - 1,
             ..DecodeOptions::default()
         };
-        let err = decode(&bytes, &capped).unwrap_err();
+        let err = decode(bytes, &capped).unwrap_err();
         assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
         let at_cap = DecodeOptions {
             max_decoder_bytes: frame,
             ..DecodeOptions::default()
         };
-        assert_eq!(
-            decode(&bytes, &at_cap).unwrap()[0].content.text,
-            "cut short"
-        );
+        assert_eq!(decode(bytes, &at_cap).unwrap()[0].content.text, text);
     }
 
     #[test]
@@ -424,29 +432,13 @@ mod tests {
 
     #[test]
     fn a_lossy_webp_frame_counts_its_three_planes_against_the_memory_cap() {
-        let (rgba, side) = qr_rgba("lossy under a cap", [255, 255, 255, 255]);
-        let rgb: Vec<u8> = rgba
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect();
-        let bytes = webp::Encoder::from_rgb(&rgb, side, side).encode(90.0);
+        let (bytes, side) = lossy_qr_webp("lossy under a cap", 90.0);
         let frame = webp_yuv_bytes(side, side);
         assert_eq!(
             frame,
             u64::from(side * side) + 2 * u64::from(side.div_ceil(2)).pow(2)
         );
-        let capped = DecodeOptions {
-            max_decoder_bytes: frame - 1,
-            ..DecodeOptions::default()
-        };
-        let err = decode(&bytes, &capped).unwrap_err();
-        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
-        let at_cap = DecodeOptions {
-            max_decoder_bytes: frame,
-            ..DecodeOptions::default()
-        };
-        let codes = decode(&bytes, &at_cap).unwrap();
-        assert_eq!(codes[0].content.text, "lossy under a cap");
+        assert_frame_is_capped_at(&bytes, frame, "lossy under a cap");
     }
 
     #[test]
