@@ -126,8 +126,9 @@ impl Detected {
 /// patterns, so they are not reused for a lesser triple. Points are mapped back to the caller's
 /// image through `at`. `deadline` stops the walk over triples, which can be long on busy photos.
 /// Then the patterns no code claimed are tried in the triples zxing-cpp's wider rules allow
-/// and rxing's port does not (`tilted_sets`): symbols photographed at a steep angle.
-/// Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
+/// and rxing's port does not (`tilted_sets`): symbols photographed at a steep angle. Then, if
+/// nothing was read, pairs of patterns no triple used get a third where a square symbol puts it
+/// (`completed_sets`): symbols that lost a finder pattern. Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
 /// pattern of a Micro QR or rMQR symbol.
 pub fn finder(
     bits: &BitMatrix,
