@@ -196,7 +196,13 @@ pub fn finder(
         }
         if formats.contains(Format::QRCode) && detected.codes.is_empty() {
             // Two patterns left, the third lost: completed where the symbol's square puts it.
-            for (set, side) in completed_sets(&patterns, &used, &tried) {
+            // In the crops around unread symbols (few patterns, bounded work), also the pairs a
+            // triple used: curved symbols whose third pattern the triple placed badly.
+            let exclude: &[FinderPatternSet] = match resampling {
+                Resampling::Version1 => &tried,
+                Resampling::UpToVersion6 => &[],
+            };
+            for (set, side) in completed_sets(&patterns, &used, exclude) {
                 if past_deadline() {
                     break;
                 }
@@ -414,9 +420,10 @@ const MAX_PAIRED_PATTERNS: usize = 4;
 /// the symbol's side in modules: each pair of unclaimed patterns of about one size, and the third
 /// pattern where a square symbol puts it. A pair along a side has the third on either side of
 /// either end; a diagonal pair has it at either right-angled corner. Each is tried at the side
-/// the pair's distance and module size give. Pairs already sampled with a third pattern of
-/// their own are left out (trying them too read 2 more curved codes of the zxing-cpp corpus per
-/// turn, for a third more decoding time).
+/// the pair's distance and module size give. Pairs in `tried` (sampled with a third pattern
+/// of their own) are left out: on whole views, trying them too cost a third more decoding time;
+/// in the crops around unread symbols they read 2 curved codes of the zxing-cpp corpus per turn
+/// and one of BoofCV's for no time that shows.
 fn completed_sets(
     patterns: &[ConcentricPattern],
     skip: &[ConcentricPattern],
