@@ -128,8 +128,9 @@ impl Detected {
 /// Then the patterns no code claimed are tried in the triples zxing-cpp's wider rules allow
 /// and rxing's port does not (`tilted_sets`): symbols photographed at a steep angle. Then, if
 /// nothing was read, pairs of patterns no triple used get a third where a square symbol puts it
-/// (`completed_sets`): symbols that lost a finder pattern. Then, when `formats` asks for them, each pattern no code read lies on is tried as the finder
-/// pattern of a Micro QR or rMQR symbol.
+/// (`completed_sets`): symbols that lost a finder pattern. Then, when `formats` asks for them,
+/// each pattern no code read lies on is tried as the finder pattern of a Micro QR or rMQR
+/// symbol.
 pub fn finder(
     bits: &BitMatrix,
     at: Placement,
@@ -326,13 +327,13 @@ fn resample(
                 at.to_image(p.x, p.y)
             };
             let corners = [0, 1, 2, 3].map(corner);
-            if format_unknown && samplings.is_empty() {
+            if format_unknown && dx == 0.0 && dy == 0.0 {
                 // The parallelogram first: without a format there (by the finder patterns,
-                // which the nudges do not move), no symbol.
+                // which the nudges do not move), no symbol. Decoded here, so not again below.
                 match read_grid(&grid, corners, at.strategy) {
                     Ok(code) => return Some(code),
                     Err(Unread::NotASymbol) => return None,
-                    Err(Unread::Damaged) => {}
+                    Err(Unread::Damaged) => continue,
                 }
             }
             let score = alignment_agreement(&grid);
