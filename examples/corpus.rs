@@ -376,6 +376,17 @@ fn candidate_strategies() -> Vec<Strategy> {
             binarizer,
         });
     }
+    for (view, sharpen) in [
+        (View::HalfHeight, false),
+        (View::HalfWidth, false),
+        (View::Working, true),
+    ] {
+        all.push(Strategy::FinderAround {
+            view,
+            binarizer: Binarizer::LocalAverage,
+            sharpen,
+        });
+    }
     all.push(Strategy::ZoomedCrops {
         view: View::Working,
     });

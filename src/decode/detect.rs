@@ -48,12 +48,12 @@ pub struct Detected {
 }
 
 /// Where the bits a detector looks at sit in the caller's image, and which strategy looks:
-/// a view `scale` times smaller than the image, or a crop of one with its top-left corner at
-/// `origin` (in view pixels).
+/// a view `scale` times smaller than the image (across, down: the squashed views shrink one
+/// axis only), or a crop of one with its top-left corner at `origin` (in view pixels).
 #[derive(Clone, Copy, Debug)]
 pub struct Placement {
     pub origin: [f32; 2],
-    pub scale: f32,
+    pub scale: [f32; 2],
     pub strategy: Strategy,
 }
 
@@ -61,8 +61,8 @@ impl Placement {
     /// A point of the detector's bits in the caller's image pixels.
     fn to_image(self, x: f32, y: f32) -> [f32; 2] {
         [
-            (x + self.origin[0]) * self.scale,
-            (y + self.origin[1]) * self.scale,
+            (x + self.origin[0]) * self.scale[0],
+            (y + self.origin[1]) * self.scale[1],
         ]
     }
 }
@@ -145,7 +145,7 @@ pub fn finder(
             .iter()
             .map(|p| {
                 let [x, y] = at.to_image(p.p.x, p.p.y);
-                [x, y, p.size as f32 * at.scale]
+                [x, y, p.size as f32 * at.scale[0].max(at.scale[1])]
             })
             .collect();
         let sets = if formats.contains(Format::QRCode) {
@@ -1042,7 +1042,7 @@ mod tests {
         let sets = GenerateFinderPatternSets(&mut patterns);
         let at = Placement {
             origin: [0.0, 0.0],
-            scale: 1.0,
+            scale: [1.0; 2],
             strategy: super::super::CHEAP_STRATEGIES[0],
         };
         // A clean symbol reads at its own place (the first try, the parallelogram, is right),
@@ -1093,7 +1093,7 @@ mod tests {
             );
             let at = Placement {
                 origin: [0.0, 0.0],
-                scale: 1.0,
+                scale: [1.0; 2],
                 strategy: super::super::CHEAP_STRATEGIES[0],
             };
             let seen = finder(&bits, at, None, Formats::default(), Resampling::Version1);

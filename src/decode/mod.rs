@@ -32,7 +32,7 @@ pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
 pub use self::strategy::{
     Binarizer, Strategy, View, ALWAYS_TRIED, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
-    EVIDENCE_NEEDED_FROM,
+    EVIDENCE_NEEDED_FROM, PAIR_NEEDED_FROM,
 };
 use crate::text::Content;
 
@@ -194,10 +194,17 @@ pub fn decode_luma(
         if index >= EVIDENCE_NEEDED_FROM && found.codes.is_empty() && !found.saw_evidence() {
             break;
         }
+        if index >= PAIR_NEEDED_FROM && !found.saw_symbol() {
+            break;
+        }
         // The costly strategies look where a symbol was sampled and not read.
-        let damaged = found.unexplained_damaged();
+        let mut damaged = found.unexplained_damaged();
         if costly && damaged.is_empty() && found.lost == 0 {
             break;
+        }
+        // Around them, and around pairs of finder patterns no triple made a symbol of.
+        if matches!(strategy, Strategy::FinderAround { .. }) {
+            damaged.extend(found.pair_surroundings());
         }
         let strategy_started = Instant::now();
         let detected = views.run(strategy, deadline, &damaged);
@@ -222,14 +229,18 @@ pub fn decode_luma(
 
 /// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
-/// Strategies that work on crops (`FinderCrops`, `Rqrr`) get the damaged symbols the cheap
-/// strategies saw. `formats` are the symbologies looked for.
+/// Strategies that work on crops (`FinderCrops`, `Rqrr`, ...) get the damaged symbols the cheap
+/// strategies saw (and `FinderAround` their pairs of finder patterns). `formats` are the
+/// symbologies looked for.
 pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> Vec<QrCode> {
     let mut views = Views::new(grey, formats);
     let mut damaged = Found::default();
     if matches!(
         strategy,
-        Strategy::Rqrr { .. } | Strategy::FinderCrops { .. } | Strategy::ZoomedCrops { .. }
+        Strategy::Rqrr { .. }
+            | Strategy::FinderCrops { .. }
+            | Strategy::FinderAround { .. }
+            | Strategy::ZoomedCrops { .. }
     ) {
         for &cheap in CHEAP_STRATEGIES {
             damaged.merge(Detected {
@@ -238,8 +249,12 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
             });
         }
     }
+    let mut around = damaged.unexplained_damaged();
+    if matches!(strategy, Strategy::FinderAround { .. }) {
+        around.extend(damaged.pair_surroundings());
+    }
     let mut found = Found::default();
-    found.merge(views.run(strategy, None, &damaged.unexplained_damaged()));
+    found.merge(views.run(strategy, None, &around));
     found.codes
 }
 
@@ -254,6 +269,36 @@ struct Found {
     lost: usize,
     /// Finder patterns confirmed by any strategy (centre, size; image pixels), each place once.
     patterns: Vec<[f32; 3]>,
+    /// Pairs of finder patterns that can be one symbol's, both seen in one strategy's view,
+    /// each pair once, with how many strategies saw it: where a symbol the views so far did
+    /// not sample may lie.
+    pairs: Vec<([[f32; 3]; 2], u32)>,
+}
+
+/// Whether two finder patterns (centre, size) are one: each centre within half the larger's
+/// width of the other.
+fn near(a: &[f32; 3], b: &[f32; 3]) -> bool {
+    let reach = a[2].max(b[2]) / 2.0;
+    (a[0] - b[0]).abs() <= reach && (a[1] - b[1]).abs() <= reach
+}
+
+/// How many strategies must see a pair of finder patterns for it to count: a symbol's show in
+/// most binarizations; the finder-like shapes of photos without a code flicker, one here, one
+/// there. Seen once, half of those photos that show pairs at all passed; twice, none.
+const PAIR_SEEN_BY: u32 = 2;
+
+/// Most finder patterns of one strategy's view that `Found` pairs up: photos of many codes
+/// show hundreds, nearly all on codes read.
+const MAX_PAIRED_PATTERNS: usize = 40;
+
+/// Whether two finder patterns (centre, size) can be two of one symbol's: of about one size
+/// (foreshortening shrinks the far one, up to half), and apart by at least the two patterns'
+/// widths (version 1: 14 modules, two widths) and at most a version 40 symbol's 170 modules.
+fn one_symbols(a: &[f32; 3], b: &[f32; 3]) -> bool {
+    let (small, large) = (a[2].min(b[2]), a[2].max(b[2]));
+    let distance = (a[0] - b[0]).hypot(a[1] - b[1]);
+    let width = (small + large) / 2.0;
+    large <= 2.0 * small && (2.0 * width..=25.0 * width).contains(&distance)
 }
 
 /// Finder patterns outside every code read, past which `decode_luma` keeps looking: a symbol
@@ -265,11 +310,26 @@ impl Found {
         self.lost += detected.lost;
         // Codes first: a triple made across codes this run read is told apart by them.
         detected.codes.into_iter().for_each(|c| self.add(c));
+        let free: Vec<_> = detected
+            .patterns
+            .iter()
+            .filter(|p| !self.explained([p[0], p[1]]))
+            .take(MAX_PAIRED_PATTERNS)
+            .collect();
+        for (i, &a) in free.iter().enumerate() {
+            for &b in free[i + 1..].iter().filter(|&&b| one_symbols(a, b)) {
+                let known = self
+                    .pairs
+                    .iter_mut()
+                    .find(|([c, d], _)| (near(a, c) && near(b, d)) || (near(a, d) && near(b, c)));
+                match known {
+                    Some((_, seen)) => *seen += 1,
+                    None => self.pairs.push(([*a, *b], 1)),
+                }
+            }
+        }
         for pattern in detected.patterns {
-            let known = self.patterns.iter().any(|p| {
-                let reach = p[2].max(pattern[2]) / 2.0;
-                (p[0] - pattern[0]).abs() <= reach && (p[1] - pattern[1]).abs() <= reach
-            });
+            let known = self.patterns.iter().any(|p| near(p, &pattern));
             if !known {
                 self.patterns.push(pattern);
             }
@@ -294,6 +354,42 @@ impl Found {
     /// Whether the detectors saw anything of a code: two finder patterns, or a candidate.
     fn saw_evidence(&self) -> bool {
         self.patterns.len() >= UNEXPLAINED_PATTERNS || self.saw_candidate()
+    }
+
+    /// Whether the detectors saw a symbol, or most of one: a candidate, or two finder patterns
+    /// of one symbol in one strategy's view. Patterns gathered one per strategy, as photos
+    /// without a code show, are not.
+    fn saw_symbol(&self) -> bool {
+        self.saw_candidate() || !self.pair_surroundings().is_empty()
+    }
+
+    /// Boxes around the pairs of finder patterns no code read explains, where the rest of their
+    /// symbol lies: the pair's bounding box grown by half their distance each way (the crop
+    /// around a box adds half the box each side again), so a third pattern beside either end,
+    /// or across the diagonal, is inside. A pair inside an earlier box is left to it.
+    fn pair_surroundings(&self) -> Vec<[f32; 4]> {
+        let mut boxes: Vec<[f32; 4]> = Vec::new();
+        for ([a, b], _) in self.pairs.iter().filter(|(_, seen)| *seen >= PAIR_SEEN_BY) {
+            let inside = |p: &[f32; 3]| {
+                boxes
+                    .iter()
+                    .any(|r| (r[0]..=r[2]).contains(&p[0]) && (r[1]..=r[3]).contains(&p[1]))
+            };
+            if self.explained([a[0], a[1]])
+                || self.explained([b[0], b[1]])
+                || (inside(a) && inside(b))
+            {
+                continue;
+            }
+            let grow = (a[0] - b[0]).hypot(a[1] - b[1]) / 2.0;
+            boxes.push([
+                a[0].min(b[0]) - grow,
+                a[1].min(b[1]) - grow,
+                a[0].max(b[0]) + grow,
+                a[1].max(b[1]) + grow,
+            ]);
+        }
+        boxes
     }
 
     /// Whether `point` lies on a code already read.
@@ -517,6 +613,91 @@ mod tests {
         let codes = decode_luma(&noisy, &DecodeOptions::default(), Instant::now()).unwrap();
         assert_eq!(codes[0].content.text, "https://example.com/noisy-photo");
         assert_eq!(codes[0].strategy.label(), "finder/blurred/otsu");
+    }
+
+    #[test]
+    fn a_code_photographed_at_a_steep_angle_is_read_squashed_back_to_square() {
+        // Foreshortened to 1/2.8 of its width: the finder-pattern scan's cross-checks reject
+        // patterns that much taller than wide, in every view but the squashed one.
+        let flat = qr_field("https://example.com/steep-angle", 6, 1);
+        let narrow = image::imageops::resize(
+            &flat,
+            (flat.width() as f32 / 2.8) as u32,
+            flat.height(),
+            image::imageops::FilterType::Triangle,
+        );
+        let mut page = GrayImage::from_pixel(
+            narrow.width() + 80,
+            narrow.height() + 80,
+            image::Luma([255]),
+        );
+        image::imageops::replace(&mut page, &narrow, 40, 40);
+        for (image, strategy) in [
+            (page.clone(), "finder-around/halfheight/localaverage"),
+            (
+                image::imageops::rotate90(&page),
+                "finder-around/halfwidth/localaverage",
+            ),
+        ] {
+            let codes = decode_luma(&image, &DecodeOptions::default(), Instant::now()).unwrap();
+            assert_eq!(codes.len(), 1);
+            assert_eq!(codes[0].content.text, "https://example.com/steep-angle");
+            assert_eq!(codes[0].strategy.label(), strategy);
+            // The corners are in the image's pixels, not the squashed view's.
+            assert_centre(
+                &codes[0],
+                [image.width() as f32 / 2.0, image.height() as f32 / 2.0],
+            );
+        }
+    }
+
+    #[test]
+    fn an_out_of_focus_code_is_read_sharpened() {
+        // A Gaussian blur of 4 pixels at 6 pixels a module: single modules fade into their
+        // neighbours' grey, and only the sharpened crop gets them back.
+        let sharp = qr_field("https://example.com/out-of-focus", 6, 1);
+        let soft = image::imageops::blur(&sharp, 4.0);
+        let codes = decode_luma(&soft, &DecodeOptions::default(), Instant::now()).unwrap();
+        assert_eq!(codes[0].content.text, "https://example.com/out-of-focus");
+        assert_eq!(
+            codes[0].strategy.label(),
+            "finder-around-sharpened/working/localaverage"
+        );
+    }
+
+    #[test]
+    fn a_pair_of_finder_patterns_counts_once_two_strategies_saw_it_and_no_code_explains_it() {
+        let pair = vec![[100.0, 100.0, 14.0], [200.0, 100.0, 14.0]];
+        let seen = |patterns: &[[f32; 3]]| Detected {
+            patterns: patterns.to_vec(),
+            ..Detected::default()
+        };
+        let mut found = Found::default();
+        // Too close (under two widths), too far (over 25), too unlike in size: no pair.
+        found.merge(seen(&[
+            [0.0, 0.0, 14.0],
+            [20.0, 0.0, 14.0],
+            [400.0, 0.0, 14.0],
+        ]));
+        found.merge(seen(&[
+            [0.0, 0.0, 14.0],
+            [20.0, 0.0, 14.0],
+            [400.0, 0.0, 14.0],
+        ]));
+        found.merge(seen(&[[0.0, 300.0, 10.0], [60.0, 300.0, 30.0]]));
+        found.merge(seen(&[[0.0, 300.0, 10.0], [60.0, 300.0, 30.0]]));
+        assert!(!found.saw_symbol());
+        // One strategy saw the pair: a photo's finder-like shapes do that.
+        found.merge(seen(&pair));
+        assert!(!found.saw_symbol());
+        // A second one, the pattern nudged by a pixel: a symbol's.
+        found.merge(seen(&[[101.0, 100.0, 14.0], [200.0, 101.0, 13.0]]));
+        assert!(found.saw_symbol());
+        let [left, top, right, bottom] = found.pair_surroundings()[0];
+        assert!(left <= 50.0 && top <= 50.0 && right >= 250.0 && bottom >= 150.0);
+        // A code read over one of its patterns explains it.
+        found.add(square_code(80.0, 80.0, 40.0));
+        assert!(!found.saw_symbol());
     }
 
     #[test]

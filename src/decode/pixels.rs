@@ -406,6 +406,104 @@ pub fn double(grey: &GrayImage) -> GrayImage {
         .unwrap_or_else(|| GrayImage::new(grey.width() * 2, grey.height() * 2))
 }
 
+/// Each two columns averaged into one (an odd last column left out): the `HalfWidth` view, for
+/// symbols foreshortened down. Rounds half up, as `downscale` does not need to (it truncates);
+/// either is well inside a threshold's noise.
+pub fn halve_width(grey: &GrayImage) -> GrayImage {
+    let (width, height) = (grey.width() / 2, grey.height());
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    if width > 0 {
+        for row in grey.as_raw().chunks_exact(grey.width() as usize) {
+            let pairs = row.chunks_exact(2).take(width as usize);
+            out.extend(pairs.map(|p| (u16::from(p[0]) + u16::from(p[1])).div_ceil(2) as u8));
+        }
+    }
+    GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height))
+}
+
+/// Each two rows averaged into one (an odd last row left out): the `HalfHeight` view, for
+/// symbols foreshortened across.
+pub fn halve_height(grey: &GrayImage) -> GrayImage {
+    let (width, height) = (grey.width(), grey.height() / 2);
+    let mut out = Vec::with_capacity(width as usize * height as usize);
+    if width > 0 {
+        for pair in grey.as_raw().chunks_exact(2 * width as usize) {
+            let (upper, lower) = pair.split_at(width as usize);
+            let mixed = upper.iter().zip(lower);
+            out.extend(mixed.map(|(&a, &b)| (u16::from(a) + u16::from(b)).div_ceil(2) as u8));
+        }
+    }
+    GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height))
+}
+
+/// Unsharp masking: each pixel pushed away from a Gaussian-like blur of its surroundings
+/// (two box blurs of `radius`, standard deviation about `radius`), `amount` times the
+/// difference. Restores the contrast of single modules that defocus smeared into their
+/// neighbours' grey, which no threshold recovers.
+pub fn sharpen(grey: &GrayImage, radius: usize, amount: i32) -> GrayImage {
+    let (width, height) = (grey.width() as usize, grey.height() as usize);
+    if width == 0 || height == 0 || radius == 0 {
+        return grey.clone();
+    }
+    let source: Vec<u16> = grey.as_raw().iter().map(|&p| u16::from(p)).collect();
+    let once = box_blur(&source, width, height, radius);
+    let blurred = box_blur(&once, width, height, radius);
+    let out = source
+        .iter()
+        .zip(&blurred)
+        .map(|(&here, &around)| {
+            let (here, around) = (i32::from(here), i32::from(around));
+            (here + amount * (here - around)).clamp(0, 255) as u8
+        })
+        .collect();
+    GrayImage::from_raw(grey.width(), grey.height(), out).unwrap_or_else(|| grey.clone())
+}
+
+/// The mean of each pixel's (2 `radius` + 1)-square, edges repeating their last pixel, for
+/// radii up to 3 (sums of 49 pixels fit 16 bits). Sums of shifted rows across, then running
+/// sums down: whole-row element-wise adds the compiler vectorises, where a running sum along a
+/// row is one serial chain (three times slower here).
+fn box_blur(pixels: &[u16], width: usize, height: usize, radius: usize) -> Vec<u16> {
+    let radius = radius.min(3);
+    let span = 2 * radius + 1;
+    // Division by the area as a 16-bit multiply keeping the high half.
+    let reciprocal = (1u32 << 16).div_ceil((span * span) as u32);
+    let mut across = vec![0u16; pixels.len()];
+    let mut padded = Vec::with_capacity(width + 2 * radius);
+    for (row, sums) in pixels
+        .chunks_exact(width)
+        .zip(across.chunks_exact_mut(width))
+    {
+        padded.clear();
+        padded.extend(std::iter::repeat_n(row[0], radius));
+        padded.extend_from_slice(row);
+        padded.extend(std::iter::repeat_n(row[width - 1], radius));
+        for shift in 0..span {
+            let shifted = &padded[shift..shift + width];
+            sums.iter_mut().zip(shifted).for_each(|(s, &p)| *s += p);
+        }
+    }
+    let row = |y: isize| {
+        let y = y.clamp(0, height as isize - 1) as usize;
+        &across[y * width..(y + 1) * width]
+    };
+    let r = radius as isize;
+    let mut sums = vec![0u16; width];
+    for y in -r..r {
+        sums.iter_mut().zip(row(y)).for_each(|(s, &p)| *s += p);
+    }
+    let mut out = vec![0u16; pixels.len()];
+    for (y, out) in (0..height as isize).zip(out.chunks_exact_mut(width)) {
+        sums.iter_mut().zip(row(y + r)).for_each(|(s, &p)| *s += p);
+        let means = sums
+            .iter()
+            .map(|&s| ((u32::from(s) * reciprocal) >> 16) as u16);
+        out.iter_mut().zip(means).for_each(|(o, m)| *o = m);
+        sums.iter_mut().zip(row(y - r)).for_each(|(s, &p)| *s -= p);
+    }
+    out
+}
+
 /// A 3x3 box blur: closes the gaps that print dots and screen moiré leave inside modules, and
 /// averages out sensor noise that breaks a finder pattern's runs. Edges repeat their last
 /// pixel. Separable: three-pixel sums along each row, then three of those down each column,
@@ -479,6 +577,65 @@ pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn halving_one_axis_averages_pairs_of_columns_or_rows_and_drops_an_odd_last_one() {
+        let grey = GrayImage::from_fn(5, 3, |x, y| image::Luma([(x * 10 + y * 100) as u8]));
+        let narrow = halve_width(&grey);
+        assert_eq!(narrow.dimensions(), (2, 3));
+        // Columns 0 and 1 (0, 10): 5; columns 2 and 3 (20, 30): 25; column 4 left out.
+        assert_eq!(narrow.get_pixel(0, 2).0[0], 205);
+        assert_eq!(narrow.get_pixel(1, 0).0[0], 25);
+        let low = halve_height(&grey);
+        assert_eq!(low.dimensions(), (5, 1));
+        // Rows 0 and 1 (x * 10, x * 10 + 100): x * 10 + 50.
+        assert_eq!(low.get_pixel(3, 0).0[0], 80);
+        assert_eq!(halve_width(&GrayImage::new(1, 4)).dimensions(), (0, 4));
+    }
+
+    #[test]
+    fn box_blur_is_the_mean_of_each_square_with_edges_repeated() {
+        let (width, height, radius) = (9usize, 7usize, 3usize);
+        let pixels: Vec<u16> = (0..width * height).map(|i| (i * 37 % 256) as u16).collect();
+        let blurred = box_blur(&pixels, width, height, radius);
+        let at = |x: isize, y: isize| {
+            let (x, y) = (
+                x.clamp(0, width as isize - 1),
+                y.clamp(0, height as isize - 1),
+            );
+            u32::from(pixels[y as usize * width + x as usize])
+        };
+        let r = radius as isize;
+        for y in 0..height as isize {
+            for x in 0..width as isize {
+                let sum: u32 = (-r..=r)
+                    .flat_map(|dy| (-r..=r).map(move |dx| (dx, dy)))
+                    .map(|(dx, dy)| at(x + dx, y + dy))
+                    .sum();
+                let got = u32::from(blurred[y as usize * width + x as usize]);
+                // The multiply-and-shift division rounds up by at most one.
+                assert!(
+                    got == sum / 49 || got == sum / 49 + 1,
+                    "{x},{y}: {got} vs {sum}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sharpening_keeps_flat_areas_and_steepens_edges() {
+        // A soft ramp from 100 to 160 over 8 pixels between two flat areas.
+        let grey = GrayImage::from_fn(40, 20, |x, _| {
+            image::Luma([(100 + (x.clamp(16, 24) - 16) * 60 / 8) as u8])
+        });
+        let sharp = sharpen(&grey, 3, 6);
+        assert_eq!(sharp.get_pixel(2, 10).0[0], 100);
+        assert_eq!(sharp.get_pixel(37, 10).0[0], 160);
+        // Each side of the ramp overshoots: the dark side darker, the light side lighter.
+        assert!(sharp.get_pixel(16, 10).0[0] < 100);
+        assert!(sharp.get_pixel(24, 10).0[0] > 160);
+        assert_eq!(sharpen(&GrayImage::new(0, 0), 3, 6).dimensions(), (0, 0));
+    }
 
     #[test]
     fn local_average_marks_dark_pixels_black_and_light_pixels_white() {

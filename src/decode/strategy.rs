@@ -41,6 +41,12 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     // reads fewer corpus images than the unpadded view.
     finder(View::Padded, Binarizer::LocalAverage, false),
     finder(View::Padded, Binarizer::LocalMidrange, false),
+    // Symbols photographed at a steep angle, their modules twice as long one way as the
+    // other: squashed back to square, around what the views before saw and did not read.
+    around(View::HalfHeight, Binarizer::LocalAverage, false),
+    around(View::HalfWidth, Binarizer::LocalAverage, false),
+    // Defocus, and glare that washed out the modules' contrast.
+    around(View::Working, Binarizer::LocalAverage, true),
 ];
 
 /// How many of `CHEAP_STRATEGIES` run on every image, whatever the first ones read: one scan
@@ -53,6 +59,12 @@ pub const ALWAYS_TRIED: usize = 2;
 /// sampled but not read. Most images without a code (photos, the corpora's false-positive
 /// sets) show none, and the strategies after this read no image that showed none.
 pub const EVIDENCE_NEEDED_FROM: usize = 6;
+
+/// From this strategy of `CHEAP_STRATEGIES` on, an image is looked at further only if the
+/// detectors saw a symbol or most of one (`Found::saw_symbol`): a symbol sampled, or two
+/// finder patterns of one in one view. A fifth of the photos without a code gather two
+/// finder-like shapes over the strategies before, one here, one there.
+pub const PAIR_NEEDED_FROM: usize = 8;
 
 /// Strategies costing ten times more, tried only when a cheap one sampled a symbol it could
 /// not read: a code is there but the geometry is hard (tiny modules, curved paper). Gating
@@ -86,6 +98,14 @@ pub const COSTLY_STRATEGIES: &[Strategy] = &[
     },
 ];
 
+const fn around(view: View, binarizer: Binarizer, sharpen: bool) -> Strategy {
+    Strategy::FinderAround {
+        view,
+        binarizer,
+        sharpen,
+    }
+}
+
 const fn finder(view: View, binarizer: Binarizer, invert: bool) -> Strategy {
     Strategy::Finder {
         view,
@@ -106,6 +126,15 @@ pub enum Strategy {
     /// The finder-pattern detector on crops of a view around the symbols earlier strategies
     /// sampled but could not read.
     FinderCrops { view: View, binarizer: Binarizer },
+    /// The finder-pattern detector on crops of a view around what earlier strategies saw and
+    /// could not read: symbols sampled, and pairs of finder patterns no code explains (a whole
+    /// view costs as much on a photo without a code as on one with a symbol in a corner);
+    /// `sharpen`: each crop sharpened first (unsharp masking), for defocus.
+    FinderAround {
+        view: View,
+        binarizer: Binarizer,
+        sharpen: bool,
+    },
     /// The finder-pattern detector (local average) on crops of a view around the symbols
     /// earlier strategies sampled but could not read, upscaled twice.
     ZoomedCrops { view: View },
@@ -126,6 +155,20 @@ impl Strategy {
             Strategy::FinderCrops { view, binarizer } => {
                 ("finder-crops", view, Some(binarizer), false)
             }
+            Strategy::FinderAround {
+                view,
+                binarizer,
+                sharpen,
+            } => (
+                if sharpen {
+                    "finder-around-sharpened"
+                } else {
+                    "finder-around"
+                },
+                view,
+                Some(binarizer),
+                false,
+            ),
             Strategy::ZoomedCrops { view } => ("finder-crops-x2", view, None, false),
             Strategy::Rqrr { view, invert } => ("rqrr", view, None, invert),
         };
@@ -158,6 +201,13 @@ pub enum View {
     /// The image at full resolution, for photos the working view shrank: small codes in large
     /// photos lose their modules to the shrinking.
     Full,
+    /// The working image with each two columns averaged into one: a symbol photographed at a
+    /// steep angle about a horizontal axis (foreshortened down, its modules twice as wide as
+    /// tall) gets back square modules, which the finder-pattern scan's cross-checks need.
+    HalfWidth,
+    /// Each two rows averaged into one: a symbol foreshortened across, tilted about a vertical
+    /// axis.
+    HalfHeight,
 }
 
 /// How a grey view becomes black and white for the finder-pattern detector.
@@ -176,6 +226,12 @@ pub enum Binarizer {
 const WORKING_SIDE: u32 = 1600;
 /// Long side up to which the `Double` view is made.
 const DOUBLE_MAX_SIDE: u32 = 600;
+/// The sharpened crops' blur radius (working pixels) and gain. On BoofCV's photos, radius 3
+/// read 568, 569, 571, 572, 573 and 573 codes at gains 2, 3, 4, 5, 6 and 8 (bright spots:
+/// the stronger the push, the more washed-out modules come back; blur already at 2), and
+/// radius 1 and 2 fewer at gain 3 (566, 567): a plateau, not a tuned point.
+const SHARPEN_RADIUS: usize = 3;
+const SHARPEN_AMOUNT: i32 = 6;
 /// Short side a downscaled view must keep to be worth scanning.
 const MIN_SCALED_SIDE: u32 = 120;
 
@@ -184,8 +240,9 @@ const MIN_SCALED_SIDE: u32 = 120;
 pub(super) struct Views<'a> {
     grey: &'a GrayImage,
     formats: Formats,
-    /// Each view with the factor from its pixels to the original image's; `None`: not applicable.
-    views: HashMap<View, Option<(GrayImage, f32)>>,
+    /// Each view with the factors (across, down) from its pixels to the original image's;
+    /// `None`: not applicable.
+    views: HashMap<View, Option<(GrayImage, [f32; 2])>>,
     binarized: HashMap<(View, Binarizer), Option<BitMatrix>>,
 }
 
@@ -199,7 +256,7 @@ impl<'a> Views<'a> {
         }
     }
 
-    fn view(&mut self, view: View) -> Option<&(GrayImage, f32)> {
+    fn view(&mut self, view: View) -> Option<&(GrayImage, [f32; 2])> {
         if !self.views.contains_key(&view) {
             let made = self.make(view);
             self.views.insert(view, made);
@@ -207,24 +264,29 @@ impl<'a> Views<'a> {
         self.views.get(&view)?.as_ref()
     }
 
-    fn make(&mut self, view: View) -> Option<(GrayImage, f32)> {
+    fn make(&mut self, view: View) -> Option<(GrayImage, [f32; 2])> {
         let long_side = self.grey.width().max(self.grey.height());
         if view == View::Working {
             let factor = long_side.div_ceil(WORKING_SIDE);
             return Some(if factor > 1 {
-                (pixels::downscale(self.grey, factor), factor as f32)
+                (pixels::downscale(self.grey, factor), [factor as f32; 2])
             } else {
-                (self.grey.clone(), 1.0)
+                (self.grey.clone(), [1.0; 2])
             });
         }
         let (working, scale) = self.view(View::Working)?;
         let short_side = working.width().min(working.height());
+        let [across, down] = *scale;
         match view {
             View::Working => None,
             View::Half => (short_side / 2 >= MIN_SCALED_SIDE)
-                .then(|| (pixels::downscale(working, 2), scale * 2.0)),
+                .then(|| (pixels::downscale(working, 2), [across * 2.0, down * 2.0])),
             View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
-                .then(|| (pixels::double(working), scale / 2.0)),
+                .then(|| (pixels::double(working), [across / 2.0, down / 2.0])),
+            View::HalfWidth => (working.width() / 2 >= MIN_SCALED_SIDE)
+                .then(|| (pixels::halve_width(working), [across * 2.0, down])),
+            View::HalfHeight => (working.height() / 2 >= MIN_SCALED_SIDE)
+                .then(|| (pixels::halve_height(working), [across, down * 2.0])),
             View::Blurred => Some((pixels::blur(working), *scale)),
             View::Padded => {
                 let margin = padding(working);
@@ -237,13 +299,13 @@ impl<'a> Views<'a> {
 
     /// The pixels of `view` and its scale; for `Full`, the loaded image itself when the working
     /// view is smaller than it (otherwise `Full` adds nothing to `Working`), never a copy.
-    fn pixels(&mut self, view: View) -> Option<(&GrayImage, f32)> {
+    fn pixels(&mut self, view: View) -> Option<(&GrayImage, [f32; 2])> {
         if view != View::Full {
             return self.view(view).map(|(grey, scale)| (grey, *scale));
         }
         let grey = self.grey;
-        let shrunk = self.view(View::Working)?.1 > 1.0;
-        shrunk.then_some((grey, 1.0))
+        let shrunk = self.view(View::Working)?.1[0] > 1.0;
+        shrunk.then_some((grey, [1.0; 2]))
     }
 
     /// Runs `detect` on crops of `view` around the first `MAX_CROPS` damaged symbols, until the
@@ -282,11 +344,9 @@ impl<'a> Views<'a> {
     fn binarized(&mut self, view: View, binarizer: Binarizer) -> Option<&BitMatrix> {
         let key = (view, binarizer);
         if !self.binarized.contains_key(&key) {
-            let bits = self.pixels(view).and_then(|(grey, _)| match binarizer {
-                Binarizer::LocalAverage => pixels::local_average(grey),
-                Binarizer::LocalMidrange => pixels::local_midrange(grey),
-                Binarizer::Otsu => pixels::otsu(grey),
-            });
+            let bits = self
+                .pixels(view)
+                .and_then(|(grey, _)| binarize(grey, binarizer));
             self.binarized.insert(key, bits);
         }
         self.binarized.get(&key)?.as_ref()
@@ -350,15 +410,42 @@ impl<'a> Views<'a> {
             Strategy::FinderCrops { view, binarizer } => {
                 let formats = self.formats;
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
-                    let bits = match binarizer {
-                        Binarizer::LocalAverage => pixels::local_average(&crop),
-                        Binarizer::LocalMidrange => pixels::local_midrange(&crop),
-                        Binarizer::Otsu => pixels::otsu(&crop),
+                    binarize(&crop, binarizer)
+                        .map(|bits| {
+                            detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
+                        })
+                        .unwrap_or_default()
+                })
+            }
+            Strategy::FinderAround {
+                view,
+                binarizer,
+                sharpen,
+            } => {
+                let formats = self.formats;
+                // One crop around all of them: crops of symbols side by side overlap, and each
+                // costs a binarization and a scan.
+                let Some(union) = damaged.iter().copied().reduce(|a, b| {
+                    [
+                        a[0].min(b[0]),
+                        a[1].min(b[1]),
+                        a[2].max(b[2]),
+                        a[3].max(b[3]),
+                    ]
+                }) else {
+                    return Detected::default();
+                };
+                self.on_crops(strategy, view, &[union], deadline, |crop, at| {
+                    let crop = if sharpen {
+                        pixels::sharpen(&crop, SHARPEN_RADIUS, SHARPEN_AMOUNT)
+                    } else {
+                        crop
                     };
-                    bits.map(|bits| {
-                        detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
-                    })
-                    .unwrap_or_default()
+                    binarize(&crop, binarizer)
+                        .map(|bits| {
+                            detect::finder(&bits, at, deadline, formats, Resampling::Version1)
+                        })
+                        .unwrap_or_default()
                 })
             }
             Strategy::ZoomedCrops { view } => {
@@ -368,7 +455,7 @@ impl<'a> Views<'a> {
                     // Zoomed pixel (x, y) is crop pixel (x / 2, y / 2).
                     let at = Placement {
                         origin: at.origin.map(|o| o * 2.0),
-                        scale: at.scale / 2.0,
+                        scale: at.scale.map(|s| s / 2.0),
                         ..at
                     };
                     let mut detected = pixels::local_average(&zoomed)
@@ -407,6 +494,14 @@ impl<'a> Views<'a> {
     }
 }
 
+fn binarize(grey: &GrayImage, binarizer: Binarizer) -> Option<BitMatrix> {
+    match binarizer {
+        Binarizer::LocalAverage => pixels::local_average(grey),
+        Binarizer::LocalMidrange => pixels::local_midrange(grey),
+        Binarizer::Otsu => pixels::otsu(grey),
+    }
+}
+
 /// The margin of the padded view: a sixteenth of the working image's long side (more than a
 /// module of a symbol that fills the image; an eighth read no more), at least 8 pixels.
 fn padding(working: &GrayImage) -> u32 {
@@ -430,12 +525,12 @@ fn few_finder_patterns(crop: &GrayImage) -> bool {
         .is_some_and(|bits| detect::finder_pattern_count(&bits) <= MAX_CROP_FINDER_PATTERNS)
 }
 
-/// The part of `view` (`scale` times smaller than the image) around `bounds` (a box in image
+/// The part of `view` (`scale` times smaller than the image, across and down) around `bounds` (a box in image
 /// pixels), with a margin of half the box on each side: the sampler that found the
 /// symbol may have placed its corners a few modules off, as it does on curved paper. Returns
 /// the crop and its top-left corner in view pixels.
-fn crop_around(view: &GrayImage, bounds: [f32; 4], scale: f32) -> (GrayImage, [f32; 2]) {
-    let [left, top, right, bottom] = bounds.map(|v| v / scale);
+fn crop_around(view: &GrayImage, bounds: [f32; 4], scale: [f32; 2]) -> (GrayImage, [f32; 2]) {
+    let [left, top, right, bottom] = [0, 1, 2, 3].map(|i| bounds[i] / scale[i % 2]);
     let margin = ((right - left).max(bottom - top) / 2.0).max(8.0);
     let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
     let (x0, y0) = (
