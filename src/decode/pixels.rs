@@ -440,22 +440,18 @@ pub fn halve_height(grey: &GrayImage) -> GrayImage {
 /// (two box blurs of `radius`, standard deviation about `radius`), `amount` times the
 /// difference. Restores the contrast of single modules that defocus smeared into their
 /// neighbours' grey, which no threshold recovers.
-pub fn sharpen(grey: &GrayImage, radius: usize, amount: i32) -> GrayImage {
+pub fn sharpen(grey: &GrayImage, radius: usize, amount: i16) -> GrayImage {
     let (width, height) = (grey.width() as usize, grey.height() as usize);
     if width == 0 || height == 0 || radius == 0 {
         return grey.clone();
     }
-    let source: Vec<u16> = grey.as_raw().iter().map(|&p| u16::from(p)).collect();
-    let once = box_blur(&source, width, height, radius);
-    let blurred = box_blur(&once, width, height, radius);
-    let out = source
-        .iter()
-        .zip(&blurred)
-        .map(|(&here, &around)| {
-            let (here, around) = (i32::from(here), i32::from(around));
-            (here + amount * (here - around)).clamp(0, 255) as u8
-        })
-        .collect();
+    let source = grey.as_raw();
+    let once = box_blur(source, width, height, radius);
+    let mut out = box_blur(&once, width, height, radius);
+    for (around, &here) in out.iter_mut().zip(source) {
+        let (here, blurred) = (i16::from(here), i16::from(*around));
+        *around = (here + amount * (here - blurred)).clamp(0, 255) as u8;
+    }
     GrayImage::from_raw(grey.width(), grey.height(), out).unwrap_or_else(|| grey.clone())
 }
 
@@ -463,7 +459,7 @@ pub fn sharpen(grey: &GrayImage, radius: usize, amount: i32) -> GrayImage {
 /// radii up to 3 (sums of 49 pixels fit 16 bits). Sums of shifted rows across, then running
 /// sums down: whole-row element-wise adds the compiler vectorises, where a running sum along a
 /// row is one serial chain (three times slower here).
-fn box_blur(pixels: &[u16], width: usize, height: usize, radius: usize) -> Vec<u16> {
+fn box_blur(pixels: &[u8], width: usize, height: usize, radius: usize) -> Vec<u8> {
     let radius = radius.min(3);
     let span = 2 * radius + 1;
     // Division by the area as a 16-bit multiply keeping the high half.
@@ -480,7 +476,9 @@ fn box_blur(pixels: &[u16], width: usize, height: usize, radius: usize) -> Vec<u
         padded.extend(std::iter::repeat_n(row[width - 1], radius));
         for shift in 0..span {
             let shifted = &padded[shift..shift + width];
-            sums.iter_mut().zip(shifted).for_each(|(s, &p)| *s += p);
+            sums.iter_mut()
+                .zip(shifted)
+                .for_each(|(s, &p)| *s += u16::from(p));
         }
     }
     let row = |y: isize| {
@@ -492,12 +490,12 @@ fn box_blur(pixels: &[u16], width: usize, height: usize, radius: usize) -> Vec<u
     for y in -r..r {
         sums.iter_mut().zip(row(y)).for_each(|(s, &p)| *s += p);
     }
-    let mut out = vec![0u16; pixels.len()];
+    let mut out = vec![0u8; pixels.len()];
     for (y, out) in (0..height as isize).zip(out.chunks_exact_mut(width)) {
         sums.iter_mut().zip(row(y + r)).for_each(|(s, &p)| *s += p);
         let means = sums
             .iter()
-            .map(|&s| ((u32::from(s) * reciprocal) >> 16) as u16);
+            .map(|&s| ((u32::from(s) * reciprocal) >> 16) as u8);
         out.iter_mut().zip(means).for_each(|(o, m)| *o = m);
         sums.iter_mut().zip(row(y - r)).for_each(|(s, &p)| *s -= p);
     }
@@ -596,7 +594,7 @@ mod tests {
     #[test]
     fn box_blur_is_the_mean_of_each_square_with_edges_repeated() {
         let (width, height, radius) = (9usize, 7usize, 3usize);
-        let pixels: Vec<u16> = (0..width * height).map(|i| (i * 37 % 256) as u16).collect();
+        let pixels: Vec<u8> = (0..width * height).map(|i| (i * 37 % 256) as u8).collect();
         let blurred = box_blur(&pixels, width, height, radius);
         let at = |x: isize, y: isize| {
             let (x, y) = (

@@ -82,7 +82,6 @@ pub const COSTLY_STRATEGIES: &[Strategy] = &[
     Strategy::ZoomedCrops {
         view: View::Working,
     },
-    finder(View::Double, Binarizer::LocalAverage, false),
     // rqrr fits each symbol's perspective to its timing patterns: reads curved and crumpled
     // codes the finder-pattern sampler misses. It runs on crops around the symbols the
     // strategies before it sampled but could not read, never on the whole image. The working
@@ -231,7 +230,7 @@ const DOUBLE_MAX_SIDE: u32 = 600;
 /// the stronger the push, the more washed-out modules come back; blur already at 2), and
 /// radius 1 and 2 fewer at gain 3 (566, 567): a plateau, not a tuned point.
 const SHARPEN_RADIUS: usize = 3;
-const SHARPEN_AMOUNT: i32 = 6;
+const SHARPEN_AMOUNT: i16 = 6;
 /// Short side a downscaled view must keep to be worth scanning.
 const MIN_SCALED_SIDE: u32 = 120;
 
