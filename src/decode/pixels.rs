@@ -11,7 +11,12 @@ use rxing::common::{BitArray, BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
 /// inside a large module is not split into noise. Images under 40 pixels a side fall back to
 /// Otsu, as zxing falls back to its global histogram.
 pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
-    let Some(blocks) = Blocks::of(grey) else {
+    local_average_of(grey, Blocks::of(grey).as_ref())
+}
+
+/// `local_average` from the image's blocks, made once for both local binarizers of a view.
+pub fn local_average_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<BitMatrix> {
+    let Some(blocks) = blocks else {
         return otsu(grey);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
@@ -60,7 +65,12 @@ pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
 /// `local_average`, the middle of the range does not lean towards whichever colour fills more
 /// of a block, so module edges stay where they are on blurred or ink-spread prints.
 pub fn local_midrange(grey: &GrayImage) -> Option<BitMatrix> {
-    let Some(blocks) = Blocks::of(grey) else {
+    local_midrange_of(grey, Blocks::of(grey).as_ref())
+}
+
+/// `local_midrange` from the image's blocks, made once for both local binarizers of a view.
+pub fn local_midrange_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<BitMatrix> {
+    let Some(blocks) = blocks else {
         return otsu(grey);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
@@ -117,7 +127,7 @@ const MIN_DYNAMIC_RANGE: u32 = 24;
 
 /// Sum, minimum and maximum of each 8x8 block of an image, in reading order. The last block
 /// of a row or column overlaps its neighbour instead of running off the edge.
-struct Blocks {
+pub struct Blocks {
     width: usize,
     height: usize,
     sum: Vec<u32>,
@@ -127,7 +137,7 @@ struct Blocks {
 
 impl Blocks {
     /// `None` for images under 5 blocks a side, too small for a 5x5 window.
-    fn of(grey: &GrayImage) -> Option<Blocks> {
+    pub fn of(grey: &GrayImage) -> Option<Blocks> {
         let (width, height) = (grey.width() as usize, grey.height() as usize);
         if width < BLOCK * 5 || height < BLOCK * 5 {
             return None;

@@ -243,6 +243,8 @@ pub(super) struct Views<'a> {
     /// `None`: not applicable.
     views: HashMap<View, Option<(GrayImage, [f32; 2])>>,
     binarized: HashMap<(View, Binarizer), Option<BitMatrix>>,
+    /// Each view's 8x8 block statistics, which both local binarizers start from.
+    blocks: HashMap<View, Option<pixels::Blocks>>,
 }
 
 impl<'a> Views<'a> {
@@ -252,6 +254,7 @@ impl<'a> Views<'a> {
             formats,
             views: HashMap::new(),
             binarized: HashMap::new(),
+            blocks: HashMap::new(),
         }
     }
 
@@ -343,9 +346,21 @@ impl<'a> Views<'a> {
     fn binarized(&mut self, view: View, binarizer: Binarizer) -> Option<&BitMatrix> {
         let key = (view, binarizer);
         if !self.binarized.contains_key(&key) {
-            let bits = self
-                .pixels(view)
-                .and_then(|(grey, _)| binarize(grey, binarizer));
+            // Taken out while the view is borrowed, put back after.
+            let mut blocks = self.blocks.remove(&view);
+            let bits = self.pixels(view).and_then(|(grey, _)| match binarizer {
+                Binarizer::Otsu => pixels::otsu(grey),
+                local => {
+                    let blocks = blocks.get_or_insert_with(|| pixels::Blocks::of(grey));
+                    match local {
+                        Binarizer::LocalAverage => pixels::local_average_of(grey, blocks.as_ref()),
+                        _ => pixels::local_midrange_of(grey, blocks.as_ref()),
+                    }
+                }
+            });
+            if let Some(blocks) = blocks {
+                self.blocks.insert(view, blocks);
+            }
             self.binarized.insert(key, bits);
         }
         self.binarized.get(&key)?.as_ref()
