@@ -125,10 +125,11 @@ pub enum Strategy {
     /// The finder-pattern detector on crops of a view around the symbols earlier strategies
     /// sampled but could not read.
     FinderCrops { view: View, binarizer: Binarizer },
-    /// The finder-pattern detector on crops of a view around what earlier strategies saw and
-    /// could not read: symbols sampled, and pairs of finder patterns no code explains (a whole
-    /// view costs as much on a photo without a code as on one with a symbol in a corner);
-    /// `sharpen`: each crop sharpened first (unsharp masking), for defocus.
+    /// The finder-pattern detector on one crop of a view around all that earlier strategies saw
+    /// and could not read: symbols sampled, and pairs of finder patterns no code explains (a
+    /// whole view costs as much on a photo without a code as on one with a symbol in a corner;
+    /// a crop per place overlapped its neighbours and cost more than the whole view);
+    /// `sharpen`: the crop sharpened first (unsharp masking), for defocus.
     FinderAround {
         view: View,
         binarizer: Binarizer,
