@@ -47,6 +47,8 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     around(View::HalfWidth, Binarizer::LocalAverage, false),
     // Defocus, and glare that washed out the modules' contrast.
     around(View::Working, Binarizer::LocalAverage, true),
+    // Defocus wider than the working view's radius: the same, at half the resolution.
+    around(View::Half, Binarizer::LocalAverage, true),
 ];
 
 /// How many of `CHEAP_STRATEGIES` run on every image, whatever the first ones read: one scan
