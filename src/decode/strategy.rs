@@ -47,9 +47,6 @@ pub const CHEAP_STRATEGIES: &[Strategy] = &[
     around(View::HalfWidth, Binarizer::LocalAverage, false),
     // Defocus, and glare that washed out the modules' contrast.
     around(View::Working, Binarizer::LocalAverage, true),
-    // Sharpening leaves modules well apart from the paper, which one global threshold keeps
-    // whole: BoofCV blurred +1, bright spots +1 (577 -> 579); the midrange read nothing more.
-    around(View::Working, Binarizer::Otsu, true),
     // Defocus wider than the working view's radius: the same, at half the resolution.
     around(View::Half, Binarizer::LocalAverage, true),
 ];
