@@ -447,7 +447,7 @@ pub fn halve_height(grey: &GrayImage) -> GrayImage {
 }
 
 /// Unsharp masking: each pixel pushed away from a Gaussian-like blur of its surroundings
-/// (two box blurs of `radius`, standard deviation about `radius`), `amount` times the
+/// (two box blurs of `radius`, at most 3, standard deviation about `radius`), `amount` times the
 /// difference. Restores the contrast of single modules that defocus smeared into their
 /// neighbours' grey, which no threshold recovers.
 pub fn sharpen(grey: &GrayImage, radius: usize, amount: i16) -> GrayImage {
