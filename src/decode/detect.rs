@@ -24,8 +24,8 @@ use rxing::common::{
     Quadrilateral, SamplerControl,
 };
 use rxing::qrcode::cpp_port::detector::{
-    DetectPureMQR, DetectPureQR, DetectPureRMQR, FindFinderPatterns, FinderPatternSet,
-    GenerateFinderPatternSets, SampleMQR, SampleQR, SampleRMQR,
+    DetectPureMQR, DetectPureQR, DetectPureRMQR, FinderPatternSet, GenerateFinderPatternSets,
+    SampleMQR, SampleQR, SampleRMQR,
 };
 
 use super::strategy::Strategy;
@@ -140,7 +140,7 @@ pub fn finder(
 ) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
-        let mut patterns = FindFinderPatterns(bits, true, 0);
+        let mut patterns = super::scan_rows::finder_patterns(bits);
         detected.patterns = patterns
             .iter()
             .map(|p| {
@@ -657,7 +657,10 @@ fn tilted_sets(
 /// How many finder patterns zxing-cpp's scan confirms in `bits`: a cheap count (one pass) of
 /// what a triple-testing detector would have to combine.
 pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
-    catch_unwind(AssertUnwindSafe(|| FindFinderPatterns(bits, true, 0).len())).unwrap_or(0)
+    catch_unwind(AssertUnwindSafe(|| {
+        super::scan_rows::finder_patterns(bits).len()
+    }))
+    .unwrap_or(0)
 }
 
 /// A Micro QR or rMQR symbol around one finder pattern, tried in that order (a Micro QR sampler
@@ -1091,7 +1094,7 @@ mod tests {
         // 21 modules at 6 pixels, a 4-module quiet zone: the symbol spans 24..150.
         let grey = super::super::testkit::qr_field("V1 CODE", 6, 1);
         let bits = super::super::pixels::local_average(&grey).unwrap();
-        let mut patterns = FindFinderPatterns(&bits, true, 0);
+        let mut patterns = super::super::scan_rows::finder_patterns(&bits);
         let sets = GenerateFinderPatternSets(&mut patterns);
         let at = Placement {
             origin: [0.0, 0.0],
@@ -1140,7 +1143,7 @@ mod tests {
             }
             let bits = super::super::pixels::local_average(&grey).unwrap();
             assert_eq!(
-                FindFinderPatterns(&bits, true, 0).len(),
+                super::super::scan_rows::finder_patterns(&bits).len(),
                 2,
                 "corner {corner}"
             );

@@ -17,6 +17,7 @@ mod load;
 mod packed_png;
 mod pixels;
 mod png_rows;
+mod scan_rows;
 mod strategy;
 #[cfg(test)]
 mod testkit;
