@@ -220,13 +220,12 @@ fn load_webp(
     if features.has_animation() {
         return None;
     }
-    let lossy_opaque =
-        matches!(features.format(), Some(webp::BitstreamFormat::Lossy)) && !features.has_alpha();
+    let lossy = matches!(features.format(), Some(webp::BitstreamFormat::Lossy));
     // The frame libwebp writes is allocated whole: check it against the decoder's memory cap.
-    let frame_bytes = if lossy_opaque {
-        webp_yuv_bytes(width, height)
-    } else {
-        u64::from(width) * u64::from(height) * 4
+    let frame_bytes = match (lossy, features.has_alpha()) {
+        (true, false) => webp_yuv_bytes(width, height),
+        (true, true) => webp_yuv_bytes(width, height) + u64::from(width) * u64::from(height),
+        (false, _) => u64::from(width) * u64::from(height) * 4,
     };
     if frame_bytes > options.max_decoder_bytes {
         return Some(Err(DecodeError::TooManyPixels {
@@ -235,10 +234,15 @@ fn load_webp(
             limit: options.max_pixels,
         }));
     }
-    if lossy_opaque {
+    if lossy {
         return Some(
-            webp_luma(bytes, features.width(), features.height())
-                .ok_or_else(|| DecodeError::NotAnImage("the WebP data is corrupt".into())),
+            webp_luma(
+                bytes,
+                features.width(),
+                features.height(),
+                features.has_alpha(),
+            )
+            .ok_or_else(|| DecodeError::NotAnImage("the WebP data is corrupt".into())),
         );
     }
     let Some(decoded) = webp::Decoder::new(bytes).decode() else {
@@ -260,34 +264,53 @@ fn webp_yuv_bytes(width: u32, height: u32) -> u64 {
     u64::from(width) * u64::from(height) + 2 * chroma
 }
 
-/// Lossy WebP without alpha is YUV 4:2:0 inside, and its Y plane is the grey image: libwebp
-/// writes it straight into the grey frame, skipping the chroma upsampling, the RGB conversion
-/// and the RGB frame (a third of its decoding time, and 3 bytes a pixel). `None` when libwebp
-/// refuses the data. `width` and `height` are the bitstream's, as libwebp read them.
-fn webp_luma(bytes: &[u8], width: u32, height: u32) -> Option<GrayImage> {
+/// Lossy WebP is YUV 4:2:0 inside, and its Y plane is the grey image: libwebp writes it
+/// straight into the grey frame, skipping the chroma upsampling, the RGB conversion and the
+/// RGB frame (a third of its decoding time, and 3 bytes a pixel). With `alpha`, libwebp also
+/// writes the alpha plane, and transparent pixels go on white as in an RGBA decode. `None`
+/// when libwebp refuses the data. `width` and `height` are the bitstream's, as libwebp read
+/// them.
+fn webp_luma(bytes: &[u8], width: u32, height: u32, alpha: bool) -> Option<GrayImage> {
     let (luma_stride, chroma_stride) = (width as usize, width.div_ceil(2) as usize);
     let mut luma = vec![0u8; luma_stride * height as usize];
     let mut u = vec![0u8; chroma_stride * height.div_ceil(2) as usize];
     let mut v = vec![0u8; u.len()];
-    // SAFETY: each pointer comes with its buffer's length, and each stride times the rows
-    // libwebp writes fits in it (libwebp checks that too, against the bitstream's size). libwebp
-    // writes only inside the buffers and keeps no pointer to them or to `bytes` after it returns.
-    let written = unsafe {
-        libwebp_sys::WebPDecodeYUVInto(
-            bytes.as_ptr(),
-            bytes.len(),
-            luma.as_mut_ptr(),
-            luma.len(),
-            c_int::try_from(luma_stride).ok()?,
-            u.as_mut_ptr(),
-            u.len(),
-            c_int::try_from(chroma_stride).ok()?,
-            v.as_mut_ptr(),
-            v.len(),
-            c_int::try_from(chroma_stride).ok()?,
-        )
+    let mut opacity = vec![0u8; if alpha { luma.len() } else { 0 }];
+    let mut config = libwebp_sys::WebPDecoderConfig::new().ok()?;
+    config.output.colorspace = if alpha {
+        libwebp_sys::WEBP_CSP_MODE::MODE_YUVA
+    } else {
+        libwebp_sys::WEBP_CSP_MODE::MODE_YUV
     };
-    if written.is_null() {
+    config.output.is_external_memory = 1;
+    config.output.u.YUVA = libwebp_sys::WebPYUVABuffer {
+        y: luma.as_mut_ptr(),
+        u: u.as_mut_ptr(),
+        v: v.as_mut_ptr(),
+        a: if alpha {
+            opacity.as_mut_ptr()
+        } else {
+            std::ptr::null_mut()
+        },
+        y_stride: c_int::try_from(luma_stride).ok()?,
+        u_stride: c_int::try_from(chroma_stride).ok()?,
+        v_stride: c_int::try_from(chroma_stride).ok()?,
+        a_stride: if alpha {
+            c_int::try_from(luma_stride).ok()?
+        } else {
+            0
+        },
+        y_size: luma.len(),
+        u_size: u.len(),
+        v_size: v.len(),
+        a_size: opacity.len(),
+    };
+    // SAFETY: each plane's pointer comes with its buffer's length, and each stride times the
+    // rows libwebp writes fits in it (libwebp checks that too, against the bitstream's size,
+    // before it writes). The memory is ours (`is_external_memory`), so libwebp frees nothing,
+    // and it keeps no pointer to the planes or to `bytes` after it returns.
+    let status = unsafe { libwebp_sys::WebPDecode(bytes.as_ptr(), bytes.len(), &mut config) };
+    if status != libwebp_sys::VP8StatusCode::VP8_STATUS_OK {
         return None;
     }
     // VP8's luma is studio range, 16 (black) to 235 (white), as libwebp's own RGB conversion
@@ -296,6 +319,9 @@ fn webp_luma(bytes: &[u8], width: u32, height: u32) -> Option<GrayImage> {
         std::array::from_fn(|y| ((y.saturating_sub(16) * 255 + 219 / 2) / 219).min(255) as u8);
     luma.iter_mut()
         .for_each(|y| *y = full_range[usize::from(*y)]);
+    for (y, &a) in luma.iter_mut().zip(&opacity) {
+        *y = on_white(u32::from(*y), u32::from(a));
+    }
     GrayImage::from_raw(width, height, luma)
 }
 
@@ -408,7 +434,7 @@ mod tests {
             .flat_map(|_| (0..width).flat_map(|x| [x as u8; 3]))
             .collect();
         let bytes = webp::Encoder::from_rgb(&rgb, width, height).encode(90.0);
-        let grey = webp_luma(&bytes, width, height).unwrap();
+        let grey = webp_luma(&bytes, width, height, false).unwrap();
         let decoded = webp::Decoder::new(&bytes).decode().unwrap();
         let from_rgb = grey_from_rgb(&decoded, width, height);
         let differences: Vec<i32> = grey
@@ -427,7 +453,43 @@ mod tests {
         let darkest = *grey.as_raw().iter().min().unwrap();
         let lightest = *grey.as_raw().iter().max().unwrap();
         assert!(darkest <= 2 && lightest >= 250, "{darkest}..{lightest}");
-        assert!(webp_luma(&bytes[..bytes.len() / 2], width, height).is_none());
+        assert!(webp_luma(&bytes[..bytes.len() / 2], width, height, false).is_none());
+    }
+
+    #[test]
+    fn lossy_webp_with_alpha_is_its_luma_plane_put_on_white_as_an_rgba_decode_puts_it() {
+        // Grey levels across, opacity down: every mix of the two.
+        let (width, height) = (256u32, 64u32);
+        let rgba: Vec<u8> = (0..height)
+            .flat_map(|y| (0..width).flat_map(move |x| [x as u8, x as u8, x as u8, (y * 4) as u8]))
+            .collect();
+        let bytes = webp::Encoder::from_rgba(&rgba, width, height).encode(90.0);
+        let features = webp::BitstreamFeatures::new(&bytes).unwrap();
+        assert!(features.has_alpha());
+        let grey = webp_luma(&bytes, width, height, true).unwrap();
+        let decoded = webp::Decoder::new(&bytes).decode().unwrap();
+        let from_rgba = grey_from_rgba(&decoded, width, height);
+        let differences: Vec<i32> = grey
+            .as_raw()
+            .iter()
+            .zip(from_rgba.as_raw())
+            .map(|(&a, &b)| i32::from(a) - i32::from(b))
+            .collect();
+        let mean = differences.iter().map(|d| d.abs()).sum::<i32>() as f32 / (256.0 * 64.0);
+        let largest = differences.iter().map(|d| d.abs()).max().unwrap();
+        assert!(
+            mean < 1.0 && largest <= 3,
+            "mean difference {mean}, largest {largest}"
+        );
+        // The transparent top row is white whatever its grey.
+        assert!(grey.as_raw()[..width as usize].iter().all(|&v| v >= 253));
+        assert!(webp_luma(&bytes[..bytes.len() / 2], width, height, true).is_none());
+
+        // A black-on-transparent code, lossy: read, and its four planes count against the cap.
+        let (clear, side) = qr_rgba("lossy transparent", [0, 0, 0, 0]);
+        let lossy = webp::Encoder::from_rgba(&clear, side, side).encode(90.0);
+        let frame = webp_yuv_bytes(side, side) + u64::from(side * side);
+        assert_frame_is_capped_at(&lossy, frame, "lossy transparent");
     }
 
     #[test]
