@@ -236,20 +236,35 @@ fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<Bi
         for (j, (pixels, levels)) in words.enumerate() {
             // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
             let mut word: BitFieldBaseType = 0;
-            for (k, (pixels, levels)) in pixels.chunks(8).zip(levels.chunks(8)).enumerate() {
-                let mut dark = [0u8; 8];
-                for ((d, &p), &level) in dark.iter_mut().zip(pixels).zip(levels) {
-                    *d = u8::from(p <= level);
-                }
-                // Eight 0/1 bytes to eight bits, byte i to bit i, in one multiplication.
-                let byte = u64::from_le_bytes(dark).wrapping_mul(0x0102_0408_1020_4080) >> 56;
-                word |= (byte as BitFieldBaseType) << (8 * k);
+            for (k, (pixels, levels)) in pixels.chunks(32).zip(levels.chunks(32)).enumerate() {
+                word |= (dark_bits(pixels, levels) as BitFieldBaseType) << (32 * k);
             }
             packed.setBulk(j * BIT_FIELD_BASE_BITS, word);
         }
         bits.setRow(y as u32, &packed);
     }
     Some(bits)
+}
+
+/// Bit i set where `pixels[i] <= levels[i]`, for up to 32 pixels. A full 32 is a fixed-size
+/// loop of compares and shifts that the compiler turns into vector compares and one mask move:
+/// a third of the time of eight bytes at a time and a multiplication.
+fn dark_bits(pixels: &[u8], levels: &[u8]) -> u32 {
+    if let (Ok(pixels), Ok(levels)) = (<&[u8; 32]>::try_from(pixels), <&[u8; 32]>::try_from(levels))
+    {
+        let mut bits = 0u32;
+        for i in 0..32 {
+            bits |= u32::from(pixels[i] <= levels[i]) << i;
+        }
+        return bits;
+    }
+    pixels
+        .iter()
+        .zip(levels)
+        .enumerate()
+        .fold(0, |bits, (i, (&p, &level))| {
+            bits | u32::from(p <= level) << i
+        })
 }
 
 /// One threshold for the whole image, chosen by Otsu's method. Reads codes that the local
