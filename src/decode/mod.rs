@@ -33,7 +33,7 @@ pub use self::load::{load_luma, sniff_format};
 use self::strategy::Views;
 pub use self::strategy::{
     Binarizer, Strategy, View, ALWAYS_TRIED, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
-    EVIDENCE_NEEDED_FROM, PAIR_NEEDED_FROM,
+    EVIDENCE_NEEDED_FROM, PAIR_NEEDED_FROM, SIGN_NEEDED_AT,
 };
 use crate::text::Content;
 
@@ -189,14 +189,10 @@ pub fn decode_luma(
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
-        if index >= ALWAYS_TRIED && !found.codes.is_empty() && !found.expects_more() {
-            break;
-        }
-        if index >= EVIDENCE_NEEDED_FROM && found.codes.is_empty() && !found.saw_evidence() {
-            break;
-        }
-        if index >= PAIR_NEEDED_FROM && !found.saw_symbol() {
-            break;
+        match found.next_step(index) {
+            Step::Run => {}
+            Step::Skip => continue,
+            Step::Stop => break,
         }
         // The costly strategies look where a symbol was sampled and not read.
         let mut around = found.unexplained_damaged();
@@ -257,6 +253,14 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
     let mut found = Found::default();
     found.merge(views.run(strategy, None, &around));
     found.codes
+}
+
+/// What the loop does with the next strategy, given what the ones before found.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Run,
+    Skip,
+    Stop,
 }
 
 /// What the strategies have found so far.
@@ -351,6 +355,28 @@ impl Found {
     /// Whether a detector sampled a symbol that no decoder could read.
     fn saw_candidate(&self) -> bool {
         !self.damaged.is_empty() || self.lost > 0
+    }
+
+    /// The gates of `CHEAP_STRATEGIES` (and beyond) for strategy `index`: stop once what was
+    /// read explains everything seen, skip or stop where too little of a code was seen.
+    fn next_step(&self, index: usize) -> Step {
+        let nothing_read = self.codes.is_empty();
+        if index >= ALWAYS_TRIED && !nothing_read && !self.expects_more() {
+            Step::Stop
+        } else if index == SIGN_NEEDED_AT && nothing_read && !self.saw_any_sign() {
+            Step::Skip
+        } else if index >= EVIDENCE_NEEDED_FROM && nothing_read && !self.saw_evidence() {
+            Step::Stop
+        } else if index >= PAIR_NEEDED_FROM && !self.saw_symbol() {
+            Step::Stop
+        } else {
+            Step::Run
+        }
+    }
+
+    /// Whether the detectors saw the least sign of a code: one finder pattern, or a candidate.
+    fn saw_any_sign(&self) -> bool {
+        !self.patterns.is_empty() || self.saw_candidate()
     }
 
     /// Whether the detectors saw anything of a code: two finder patterns, or a candidate.
@@ -473,6 +499,27 @@ mod tests {
     use super::testkit::{assert_centre, assert_corners, micro_qr, qr_field};
     use super::*;
     use crate::text;
+
+    #[test]
+    fn strategies_run_as_far_as_what_was_seen_of_a_code_allows() {
+        let steps = |found: &Found| (0..8).map(|i| found.next_step(i)).collect::<Vec<_>>();
+        let seen = |patterns: &[[f32; 3]]| Detected {
+            patterns: patterns.to_vec(),
+            ..Detected::default()
+        };
+        use Step::{Run, Skip, Stop};
+        // Nothing seen: both polarities' scans and the views that find patterns the working
+        // one misses, not the midrange threshold, and nothing from the evidence gate on.
+        let mut found = Found::default();
+        assert_eq!(steps(&found)[..7], [Run, Run, Skip, Run, Run, Run, Stop]);
+        // One finder pattern: the midrange threshold too, still not past the gate.
+        found.merge(seen(&[[100.0, 100.0, 14.0]]));
+        assert_eq!(steps(&found)[..7], [Run, Run, Run, Run, Run, Run, Stop]);
+        // Two, but never as a pair of one symbol seen twice: on to the pair gate.
+        found.merge(seen(&[[900.0, 900.0, 14.0]]));
+        assert_eq!(steps(&found), [Run, Run, Run, Run, Run, Run, Run, Run]);
+        assert_eq!(found.next_step(PAIR_NEEDED_FROM), Stop);
+    }
 
     /// `grey` turned clockwise by `degrees` (a multiple of 90), and where a point of it goes.
     fn turned(grey: &GrayImage, degrees: u32) -> (GrayImage, impl Fn([f32; 2]) -> [f32; 2]) {
