@@ -365,9 +365,9 @@ impl Found {
             Step::Stop
         } else if index == SIGN_NEEDED_AT && nothing_read && !self.saw_any_sign() {
             Step::Skip
-        } else if index >= EVIDENCE_NEEDED_FROM && nothing_read && !self.saw_evidence() {
-            Step::Stop
-        } else if index >= PAIR_NEEDED_FROM && !self.saw_symbol() {
+        } else if (index >= EVIDENCE_NEEDED_FROM && nothing_read && !self.saw_evidence())
+            || (index >= PAIR_NEEDED_FROM && !self.saw_symbol())
+        {
             Step::Stop
         } else {
             Step::Run
