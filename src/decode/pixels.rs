@@ -230,16 +230,32 @@ fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<Bi
     let mut packed = BitArray::with_size(width);
     for (y, row) in grey.as_raw().chunks_exact(width).enumerate() {
         levels(y, &mut row_levels);
-        let words = row
-            .chunks(BIT_FIELD_BASE_BITS)
-            .zip(row_levels.chunks(BIT_FIELD_BASE_BITS));
+        // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
+        let full = width - width % BIT_FIELD_BASE_BITS;
+        let words = row[..full]
+            .chunks_exact(BIT_FIELD_BASE_BITS)
+            .zip(row_levels[..full].chunks_exact(BIT_FIELD_BASE_BITS));
         for (j, (pixels, levels)) in words.enumerate() {
-            // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
             let mut word: BitFieldBaseType = 0;
-            for (k, (pixels, levels)) in pixels.chunks(32).zip(levels.chunks(32)).enumerate() {
+            for (k, (pixels, levels)) in pixels
+                .chunks_exact(32)
+                .zip(levels.chunks_exact(32))
+                .enumerate()
+            {
                 word |= (dark_bits(pixels, levels) as BitFieldBaseType) << (32 * k);
             }
             packed.setBulk(j * BIT_FIELD_BASE_BITS, word);
+        }
+        if full < width {
+            let mut word: BitFieldBaseType = 0;
+            for (k, (pixels, levels)) in row[full..]
+                .chunks(32)
+                .zip(row_levels[full..].chunks(32))
+                .enumerate()
+            {
+                word |= (dark_bits(pixels, levels) as BitFieldBaseType) << (32 * k);
+            }
+            packed.setBulk(full, word);
         }
         bits.setRow(y as u32, &packed);
     }
@@ -249,6 +265,7 @@ fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<Bi
 /// Bit i set where `pixels[i] <= levels[i]`, for up to 32 pixels. A full 32 is a fixed-size
 /// loop of compares and shifts that the compiler turns into vector compares and one mask move:
 /// a third of the time of eight bytes at a time and a multiplication.
+#[inline]
 fn dark_bits(pixels: &[u8], levels: &[u8]) -> u32 {
     if let (Ok(pixels), Ok(levels)) = (<&[u8; 32]>::try_from(pixels), <&[u8; 32]>::try_from(levels))
     {
@@ -902,6 +919,28 @@ mod tests {
         // rxing's BitMatrix has no empty form.
         assert!(local_average(&GrayImage::new(0, 50)).is_none());
         assert!(otsu(&GrayImage::new(50, 0)).is_none());
+    }
+
+    #[test]
+    fn packing_marks_each_pixel_at_or_below_its_level_at_every_width() {
+        let mut state = 0x1234_5678u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        };
+        for width in [1, 31, 32, 33, 63, 64, 65, 100, 129, 640] {
+            let grey = GrayImage::from_fn(width, 3, |_, _| image::Luma([next()]));
+            let levels: Vec<Vec<u8>> = (0..3)
+                .map(|_| (0..width).map(|_| next()).collect())
+                .collect();
+            let bits = pack(&grey, |y, row| row.copy_from_slice(&levels[y])).unwrap();
+            for (x, y, p) in grey.enumerate_pixels() {
+                let dark = p.0[0] <= levels[y as usize][x as usize];
+                assert_eq!(bits.get(x, y), dark, "width {width}, pixel ({x}, {y})");
+            }
+        }
     }
 
     #[test]
