@@ -408,13 +408,19 @@ fn strategy_matrix(
     let mut positives = Vec::new();
     for (_, images) in folders {
         for image in images {
-            let grey = decode::load_luma(&std::fs::read(&image.path)?, options)?;
+            // An image too small to hold a code has no pixels to try: no strategy reads it.
+            let grey = match decode::load_luma(&std::fs::read(&image.path)?, options) {
+                Err(decode::DecodeError::NoCode) => None,
+                loaded => Some(loaded?),
+            };
             for &rotation in rotations {
-                let grey = rotate(grey.clone(), rotation);
                 let key = format!("{} @{rotation}", image.path.display());
                 if image.expected.is_some() {
                     positives.push(key.clone());
                 }
+                let Some(grey) = grey.as_ref().map(|grey| rotate(grey.clone(), rotation)) else {
+                    continue;
+                };
                 for (i, &strategy) in candidates.iter().enumerate() {
                     let started = Instant::now();
                     let codes = decode::run_strategy(&grey, strategy, options.formats);
