@@ -478,8 +478,14 @@ impl<'a> Views<'a> {
                     // Sharpening leaves modules well apart from the paper, which one global
                     // threshold keeps whole where the local one breaks them up (bright spots,
                     // defocus): tried on the same sharpened crop, which cost most of the time.
+                    // Always, not only where the first read nothing: a crop can hold several
+                    // symbols, and reading one says nothing of the others.
                     if sharpen && binarizer != Binarizer::Otsu {
-                        detected.codes.extend(read(Binarizer::Otsu).codes);
+                        for code in read(Binarizer::Otsu).codes {
+                            if !detected.codes.iter().any(|c| c.contains(code.center())) {
+                                detected.codes.push(code);
+                            }
+                        }
                     }
                     detected
                 })
