@@ -553,26 +553,30 @@ pub fn blur(grey: &GrayImage) -> GrayImage {
     if width == 0 || height == 0 {
         return grey.clone();
     }
-    let mut row_sums: Vec<u16> = Vec::with_capacity(width * height);
-    for row in grey.as_raw().chunks_exact(width) {
+    // Three-pixel sums of one row, edges repeated.
+    let row_sums = |y: usize, sums: &mut [u16]| {
+        let row = &grey.as_raw()[y * width..(y + 1) * width];
         let sum = |a: u8, b: u8, c: u8| u16::from(a) + u16::from(b) + u16::from(c);
         let (first, last) = (row[0], row[width - 1]);
         if width == 1 {
-            row_sums.push(3 * u16::from(first));
-            continue;
+            sums[0] = 3 * u16::from(first);
+            return;
         }
-        row_sums.push(sum(first, first, row[1]));
-        row_sums.extend(row.windows(3).map(|w| sum(w[0], w[1], w[2])));
-        row_sums.push(sum(row[width - 2], last, last));
-    }
+        sums[0] = sum(first, first, row[1]);
+        for (s, w) in sums[1..width - 1].iter_mut().zip(row.windows(3)) {
+            *s = sum(w[0], w[1], w[2]);
+        }
+        sums[width - 1] = sum(row[width - 2], last, last);
+    };
+    // The sums of the rows above, at and below the one written, kept three at a time: a
+    // frame of sums would be twice the image, written and read back once.
+    let mut window = [vec![0u16; width], vec![0u16; width], vec![0u16; width]];
+    row_sums(0, &mut window[1]);
+    window[0] = window[1].clone();
+    row_sums(1.min(height - 1), &mut window[2]);
     let mut out = Vec::with_capacity(width * height);
     for y in 0..height {
-        let row = |y: usize| &row_sums[y * width..(y + 1) * width];
-        let (above, here, below) = (
-            row(y.saturating_sub(1)),
-            row(y),
-            row((y + 1).min(height - 1)),
-        );
+        let [above, here, below] = &window;
         out.extend(
             above
                 .iter()
@@ -580,6 +584,8 @@ pub fn blur(grey: &GrayImage) -> GrayImage {
                 .zip(below)
                 .map(|((&a, &h), &b)| ((u32::from(a) + u32::from(h) + u32::from(b)) / 9) as u8),
         );
+        window.rotate_left(1);
+        row_sums((y + 2).min(height - 1), &mut window[2]);
     }
     GrayImage::from_raw(grey.width(), grey.height(), out).unwrap_or_else(|| grey.clone())
 }
