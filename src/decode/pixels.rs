@@ -590,6 +590,28 @@ pub fn blur(grey: &GrayImage) -> GrayImage {
     GrayImage::from_raw(grey.width(), grey.height(), out).unwrap_or_else(|| grey.clone())
 }
 
+/// The `width` x `height` part of `grey` whose top-left pixel is (`x`, `y`), clamped to the
+/// image: a copy of row slices, where `image`'s generic sub-image copy went pixel by pixel
+/// (over 1% of a scan of the zxing-cpp corpus, in the crop strategies).
+pub fn crop(grey: &GrayImage, x: u32, y: u32, width: u32, height: u32) -> GrayImage {
+    let (x, y) = (x.min(grey.width()), y.min(grey.height()));
+    let (width, height) = (width.min(grey.width() - x), height.min(grey.height() - y));
+    if width == 0 || height == 0 {
+        return GrayImage::new(width, height);
+    }
+    let (x, width) = (x as usize, width as usize);
+    let mut out = Vec::with_capacity(width * height as usize);
+    for row in grey
+        .as_raw()
+        .chunks_exact(grey.width() as usize)
+        .skip(y as usize)
+        .take(height as usize)
+    {
+        out.extend_from_slice(&row[x..x + width]);
+    }
+    GrayImage::from_raw(width as u32, height, out).unwrap_or_default()
+}
+
 /// `grey` inside a margin of `margin` pixels on every side, filled with the lightest level
 /// that a twentieth of its edge pixels reach: the paper around a code cut at the edge.
 pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
@@ -947,6 +969,22 @@ mod tests {
                 assert_eq!(bits.get(x, y), dark, "width {width}, pixel ({x}, {y})");
             }
         }
+    }
+
+    #[test]
+    fn crop_copies_the_part_image_copies_and_clamps_to_the_edges() {
+        let grey = GrayImage::from_fn(37, 23, |x, y| image::Luma([(x * 7 + y * 13) as u8]));
+        for (x, y, w, h) in [
+            (0, 0, 37, 23),
+            (5, 3, 10, 7),
+            (36, 22, 1, 1),
+            (30, 20, 20, 20),
+        ] {
+            let expected = image::imageops::crop_imm(&grey, x, y, w, h).to_image();
+            assert_eq!(crop(&grey, x, y, w, h), expected, "({x}, {y}) {w}x{h}");
+        }
+        assert_eq!(crop(&grey, 40, 5, 3, 3).dimensions(), (0, 3));
+        assert_eq!(crop(&grey, 5, 5, 0, 3).dimensions(), (0, 3));
     }
 
     #[test]

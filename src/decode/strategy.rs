@@ -583,7 +583,7 @@ fn crop_around(view: &GrayImage, bounds: [f32; 4], scale: [f32; 2]) -> (GrayImag
         clamp((right + margin).ceil(), view.width()),
         clamp((bottom + margin).ceil(), view.height()),
     );
-    let crop = image::imageops::crop_imm(view, x0, y0, x1 - x0, y1 - y0).to_image();
+    let crop = pixels::crop(view, x0, y0, x1 - x0, y1 - y0);
     (crop, [x0 as f32, y0 as f32])
 }
 
