@@ -31,9 +31,12 @@ pub fn finder_patterns(bits: &BitMatrix) -> Vec<ConcentricPattern> {
     while y < bits.getHeight() {
         row_runs(bits, y, &mut runs);
         let mut from = 0;
+        // The pixels before the candidate's first bar, summed as the candidates move right.
+        let (mut in_front, mut summed): (PatternType, usize) = (0, 0);
         while let Some(at) = next_candidate(&runs, from) {
             let bars = &runs[at + 1..at + 6];
-            let in_front: PatternType = runs[..=at].iter().sum();
+            in_front += runs[summed..=at].iter().sum::<PatternType>();
+            summed = at + 1;
             let p = Point {
                 x: in_front as f32 + bars[0] as f32 + bars[1] as f32 + bars[2] as f32 / 2.0,
                 y: y as f32 + 0.5,
