@@ -23,11 +23,13 @@ use rxing::common::{
     BitMatrix, DefaultGridSampler, DetectorRXingResult, GridSampler, PerspectiveTransform,
     Quadrilateral, SamplerControl,
 };
+use rxing::qrcode::common::ErrorCorrectionLevel;
 use rxing::qrcode::cpp_port::detector::{
     DetectPureMQR, DetectPureQR, DetectPureRMQR, FinderPatternSet, GenerateFinderPatternSets,
     SampleMQR, SampleQR, SampleRMQR,
 };
 
+use super::codewords;
 use super::strategy::Strategy;
 use super::{EcLevel, Format, Formats, QrCode};
 use crate::text;
@@ -978,25 +980,20 @@ pub fn read_grid(
     if !(1..=40).contains(&version) {
         return Err(Unread::NotASymbol);
     }
-    let decoded = catch_unwind(AssertUnwindSafe(|| {
-        rxing::qrcode::decoder::qrcode_decoder::decode_bitmatrix(modules)
-    }))
-    .map_err(|_| Unread::Damaged)?
-    .map_err(|e| match e {
-        // Reed-Solomon failed after the format information was read.
-        rxing::Exceptions::ChecksumException(_) => Unread::Damaged,
-        _ => Unread::NotASymbol,
-    })?;
-    let content =
-        text::decode_segments(decoded.getRawBytes(), version).map_err(|_| Unread::Damaged)?;
-    // rxing reports the level as its two format bits ("1" = L, "0" = M, "3" = Q, "2" = H);
-    // the letters are accepted too, in case a later version reports those.
-    let ec_level = match decoded.getECLevel() {
-        "1" | "L" => EcLevel::L,
-        "0" | "M" => EcLevel::M,
-        "3" | "Q" => EcLevel::Q,
-        "2" | "H" => EcLevel::H,
-        _ => return Err(Unread::Damaged),
+    let decoded = catch_unwind(AssertUnwindSafe(|| codewords::read(modules)))
+        .map_err(|_| Unread::Damaged)?
+        .map_err(|e| match e {
+            // Reed-Solomon failed after the format information was read.
+            rxing::Exceptions::ChecksumException(_) => Unread::Damaged,
+            _ => Unread::NotASymbol,
+        })?;
+    let content = text::decode_segments(&decoded.data, version).map_err(|_| Unread::Damaged)?;
+    let ec_level = match decoded.level {
+        ErrorCorrectionLevel::L => EcLevel::L,
+        ErrorCorrectionLevel::M => EcLevel::M,
+        ErrorCorrectionLevel::Q => EcLevel::Q,
+        ErrorCorrectionLevel::H => EcLevel::H,
+        ErrorCorrectionLevel::Invalid => return Err(Unread::Damaged),
     };
     Ok(QrCode {
         content,

@@ -5,18 +5,20 @@
 //! under the pixel and memory limits. `strategy` lists the ways of looking for symbols in it
 //! (a view of the image and a detector), cheapest first; this file runs them until the image's
 //! codes are read or the time budget is spent, and merges what they find. Each symbol's module
-//! grid goes through one decoder (`detect::read_grid`: rxing's Reed-Solomon and format reader,
-//! then `text::decode_segments`), so every detector reports text the same way. Third-party
+//! grid goes through one decoder (`detect::read_grid`: rxing's format reader, our
+//! Reed-Solomon in `codewords`, then `text::decode_segments`), so every detector reports text the same way. Third-party
 //! detectors are called inside `catch_unwind`: one hostile image must not take down a request
 //! or the server.
 
 mod append;
+mod codewords;
 mod detect;
 mod format;
 mod load;
 mod packed_png;
 mod pixels;
 mod png_rows;
+mod reed_solomon;
 mod scan_rows;
 mod strategy;
 #[cfg(test)]

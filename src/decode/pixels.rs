@@ -645,6 +645,7 @@ pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::testkit::Xorshift;
 
     #[test]
     fn halving_one_axis_averages_pairs_of_columns_or_rows_and_drops_an_odd_last_one() {
@@ -788,13 +789,8 @@ mod tests {
 
     /// Pseudo-random pixels (xorshift), the same for the same shape.
     fn noise(width: u32, height: u32) -> GrayImage {
-        let mut state = 0x9e37_79b9_u32 ^ width.wrapping_mul(31) ^ height;
-        GrayImage::from_fn(width, height, |_, _| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            image::Luma([state as u8])
-        })
+        let mut rng = Xorshift(0x9e37_79b9_u32 ^ width.wrapping_mul(31) ^ height);
+        GrayImage::from_fn(width, height, |_, _| image::Luma([rng.next() as u8]))
     }
 
     /// The degenerate shapes every operation must handle: lines, columns, two-pixel strips,

@@ -151,6 +151,7 @@ fn row_runs(bits: &BitMatrix, y: u32, runs: &mut Vec<PatternType>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::testkit::Xorshift;
     use rxing::qrcode::cpp_port::detector::FindFinderPatterns;
 
     /// rxing's own encoding, bit by bit: the reference for `row_runs`.
@@ -189,18 +190,15 @@ mod tests {
     fn rows_encode_as_rxing_encodes_them() {
         // Widths around word boundaries, rows light, dark, and runs of every length.
         for width in [1, 31, 32, 33, 63, 64, 65, 100, 129] {
-            let mut state = 0x9e37_79b9u32;
+            let mut rng = Xorshift(0x9e37_79b9);
             let bits = matrix(width, 6, |x, y| match y {
                 0 => false,
                 1 => true,
                 2 => x % 2 == 0,
                 3 => x >= width / 2,
                 _ => {
-                    // Runs of random length from a small xorshift.
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    (x ^ y) % 7 < 3 || state % 5 == 0
+                    // Runs of random length.
+                    (x ^ y) % 7 < 3 || rng.next() % 5 == 0
                 }
             });
             let mut runs = Vec::new();

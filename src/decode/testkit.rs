@@ -6,6 +6,24 @@ use image::{DynamicImage, GrayImage, ImageFormat};
 
 use super::QrCode;
 
+/// A small deterministic generator (xorshift32): the same numbers on every run, so a failing
+/// test reproduces.
+pub struct Xorshift(pub u32);
+
+impl Xorshift {
+    pub fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        self.0
+    }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: usize) -> usize {
+        self.next() as usize % n
+    }
+}
+
 pub fn png(image: &DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
     image
