@@ -30,6 +30,7 @@ use rxing::qrcode::cpp_port::detector::{
 };
 
 use super::codewords;
+use super::grey_grid;
 use super::strategy::Strategy;
 use super::{EcLevel, Format, Formats, QrCode};
 use crate::text;
@@ -135,6 +136,7 @@ impl Detected {
 /// symbol.
 pub fn finder(
     bits: &BitMatrix,
+    grey: Option<&GrayImage>,
     at: Placement,
     deadline: Option<Instant>,
     formats: Formats,
@@ -175,6 +177,13 @@ pub fn finder(
                 // The same grid, each module the majority of nine points instead of its centre.
                 Err(Unread::Damaged) => read_by_majority(bits, &sampled, at).ok_or(Unread::Damaged),
                 read => read,
+            };
+            let read = match (read, grey) {
+                // Each module from the grey pixels, the blur undone (`grey_grid`).
+                (Err(Unread::Damaged), Some(grey)) => {
+                    read_from_grey(grey, &sampled, at).ok_or(Unread::Damaged)
+                }
+                (read, _) => read,
             };
             match read {
                 Ok(code) => {
@@ -380,6 +389,22 @@ fn read_by_majority(
     };
     let grid = majority_grid(bits, [tl, tr, br, bl], side)?;
     read_grid(&grid, sampled_corners(sampled, at), at.strategy).ok()
+}
+
+/// Reads a sampled symbol again from `grey` (the pixels `bits` was binarized from), each
+/// module's colour chosen with the blur fitted on its function patterns (`grey_grid`).
+fn read_from_grey(
+    grey: &GrayImage,
+    sampled: &impl DetectorRXingResult,
+    at: Placement,
+) -> Option<QrCode> {
+    let side = sampled.getBits().width();
+    let &[tl, tr, bl, br] = sampled.getPoints() else {
+        return None;
+    };
+    grey_grid::grids(grey, [tl, tr, br, bl], side)
+        .iter()
+        .find_map(|grid| read_grid(grid, sampled_corners(sampled, at), at.strategy).ok())
 }
 
 /// Where in a module `majority_grid` samples, across and down: a 3x3 lattice over its middle.
@@ -1149,13 +1174,54 @@ mod tests {
                 scale: [1.0; 2],
                 strategy: super::super::CHEAP_STRATEGIES[0],
             };
-            let seen = finder(&bits, at, None, Formats::default(), Resampling::Version1);
+            let seen = finder(
+                &bits,
+                None,
+                at,
+                None,
+                Formats::default(),
+                Resampling::Version1,
+            );
             assert_eq!(seen.codes.len(), 1, "corner {corner}");
             assert_eq!(
                 seen.codes[0].content.text,
                 "TWO PATTERNS LEFT, THE THIRD GONE"
             );
         }
+    }
+
+    /// A symbol blurred by more than half a module: the finder patterns survive the binarization, the
+    /// data does not; given the grey pixels, the finder reads it from them (`grey_grid`).
+    #[test]
+    fn a_blurred_symbol_reads_from_the_grey_pixels_the_bits_came_from() {
+        let text = "https://example.com/blurred";
+        let grey = image::imageops::blur(&crate::decode::testkit::qr_field(text, 6, 1), 3.25);
+        let bits = super::super::pixels::local_average(&grey).unwrap();
+        let at = Placement {
+            origin: [0.0, 0.0],
+            scale: [1.0; 2],
+            strategy: super::super::CHEAP_STRATEGIES[0],
+        };
+        let from_bits = finder(
+            &bits,
+            None,
+            at,
+            None,
+            Formats::default(),
+            Resampling::Version1,
+        );
+        assert!(from_bits.codes.is_empty());
+        assert!(!from_bits.damaged.is_empty(), "the format reads");
+        let with_grey = finder(
+            &bits,
+            Some(&grey),
+            at,
+            None,
+            Formats::default(),
+            Resampling::Version1,
+        );
+        assert_eq!(with_grey.codes.len(), 1);
+        assert_eq!(with_grey.codes[0].content.text, text);
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod append;
 mod codewords;
 mod detect;
 mod format;
+mod grey_grid;
 mod load;
 mod packed_png;
 mod pixels;

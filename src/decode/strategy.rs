@@ -322,6 +322,14 @@ impl<'a> Views<'a> {
         shrunk.then_some((grey, [1.0; 2]))
     }
 
+    /// The pixels of a view `pixels` has made, borrowed without making any.
+    fn made_pixels(&self, view: View) -> Option<&GrayImage> {
+        match view {
+            View::Full => Some(self.grey),
+            _ => self.views.get(&view)?.as_ref().map(|(grey, _)| grey),
+        }
+    }
+
     /// Runs `detect` on crops of `view` around the first `MAX_CROPS` damaged symbols, until the
     /// deadline; `detect` gets the crop and where it sits in the image.
     fn on_crops(
@@ -403,7 +411,14 @@ impl<'a> Views<'a> {
                     [0.0, 0.0]
                 };
                 let formats = self.formats;
-                let Some(bits) = self.binarized(view, binarizer) else {
+                if self.binarized(view, binarizer).is_none() {
+                    return Detected::default();
+                }
+                // Both made above; borrowed together now.
+                let (Some(grey), Some(Some(bits))) = (
+                    self.made_pixels(view),
+                    self.binarized.get(&(view, binarizer)),
+                ) else {
                     return Detected::default();
                 };
                 let flipped;
@@ -422,7 +437,14 @@ impl<'a> Views<'a> {
                     scale,
                     strategy,
                 };
-                let detected = detect::finder(bits, at, deadline, formats, Resampling::Version1);
+                let detected = detect::finder(
+                    bits,
+                    Some(grey),
+                    at,
+                    deadline,
+                    formats,
+                    Resampling::Version1,
+                );
                 if detected.codes.is_empty() {
                     // The pure detector costs one pass over the bits; it reads what is too
                     // small for the scan (one pixel per module) when nothing else is there.
@@ -438,7 +460,14 @@ impl<'a> Views<'a> {
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
                     binarize(&crop, binarizer)
                         .map(|bits| {
-                            detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
+                            detect::finder(
+                                &bits,
+                                Some(&crop),
+                                at,
+                                deadline,
+                                formats,
+                                Resampling::UpToVersion6,
+                            )
                         })
                         .unwrap_or_default()
                 })
@@ -470,7 +499,14 @@ impl<'a> Views<'a> {
                     let read = |binarizer| {
                         binarize(&crop, binarizer)
                             .map(|bits| {
-                                detect::finder(&bits, at, deadline, formats, Resampling::Version1)
+                                detect::finder(
+                                    &bits,
+                                    Some(&crop),
+                                    at,
+                                    deadline,
+                                    formats,
+                                    Resampling::Version1,
+                                )
                             })
                             .unwrap_or_default()
                     };
@@ -502,13 +538,21 @@ impl<'a> Views<'a> {
                     };
                     let mut detected = pixels::local_average(&zoomed)
                         .map(|bits| {
-                            detect::finder(&bits, at, deadline, formats, Resampling::UpToVersion6)
+                            detect::finder(
+                                &bits,
+                                None,
+                                at,
+                                deadline,
+                                formats,
+                                Resampling::UpToVersion6,
+                            )
                         })
                         .unwrap_or_default();
                     if detected.codes.is_empty() {
                         if let Some(bits) = pixels::local_midrange(&zoomed) {
                             let other = detect::finder(
                                 &bits,
+                                None,
                                 at,
                                 deadline,
                                 formats,
