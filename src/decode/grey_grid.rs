@@ -4,12 +4,13 @@
 //! a light module between dark ones comes out as dark as a dark module by light ones, and no
 //! threshold, of pixels or of modules, tells them apart. But the mix is the same across the
 //! symbol, and every symbol shows it on modules whose colours are known: the finder patterns,
-//! their separators and the timing patterns. So the blur is fitted there, as a 3x3 kernel
-//! (centre, side and corner weights, plus the paper's level) by least squares on the module
-//! greys, and each other module gets the colour that, with its neighbours', best explains the
-//! greys around it (iterated conditional modes: sweeps over the modules, each flipped when that
-//! lowers the squared error of its 3x3 neighbourhood). Used for symbols whose format reads and
-//! whose data does not: error correction judges each grid.
+//! their separators and the timing patterns, with the light quiet zone around the symbol. So
+//! the blur is fitted there, as a 3x3 kernel (centre, side and corner weights, plus the
+//! paper's level) by least squares on the module greys, and each other module gets the colour
+//! that, with its neighbours', best explains the greys around it (iterated conditional modes:
+//! sweeps over the modules, each flipped when that lowers the squared error of its 3x3
+//! neighbourhood). Used for symbols whose format reads and whose data does not: error
+//! correction judges each grid.
 
 use image::GrayImage;
 use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
@@ -18,15 +19,12 @@ use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
 /// read nothing the first two did not.
 const SWEEPS: usize = 2;
 
-/// Fewest modules with a known 3x3 neighbourhood the fit needs: version 1 has 144.
+/// Fewest modules with a known neighbourhood the fit needs: every symbol has 147, the three
+/// finder patterns; fewer means most of them fell outside the image.
 const MIN_FITTED: usize = 40;
 
 /// Where a module is sampled, across and down: a 3x3 lattice over its middle, averaged.
 const SAMPLE_POINTS: [f32; 3] = [0.3, 0.5, 0.7];
-
-/// The side, corner neighbours of a module, as offsets.
-const SIDES: [(isize, isize); 4] = [(-1, 0), (1, 0), (0, -1), (0, 1)];
-const CORNERS: [(isize, isize); 4] = [(-1, -1), (1, -1), (-1, 1), (1, 1)];
 
 /// Grids of the `side` x `side` symbol inside `corners` (clockwise from top-left, in `grey`'s
 /// pixels), dark set where the caller's binarization had dark: one after each sweep.
@@ -42,9 +40,9 @@ pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<Bit
     };
     // Start from the threshold halfway between a dark and a light module in a half-dark
     // neighbourhood.
-    let halfway = blur.level + 0.5 * (blur.centre + 4.0 * blur.side + 4.0 * blur.corner);
+    let halfway = blur.halfway();
     let mut dark: Vec<bool> = (0..n * n)
-        .map(|i| known[i].unwrap_or((greys[i] - halfway) * blur.centre > 0.0))
+        .map(|i| known[i].unwrap_or((greys[i] - halfway) * blur.centre() > 0.0))
         .collect();
     let mut predicted: Vec<f32> = (0..n * n)
         .map(|i| blur.predict(&dark, n, i % n, i / n))
@@ -132,42 +130,54 @@ fn known(side: usize, x: usize, y: usize) -> Option<bool> {
     }
 }
 
+/// The kernel's reach in modules, and its weights: the module itself, its four side neighbours,
+/// its four corner neighbours. A 5x5 kernel (six weights) read one code fewer on BoofCV's
+/// photos and three fewer over the four turns of the zxing-cpp samples.
+const RADIUS: isize = 1;
+const CLASSES: usize = 3;
+
+fn class(dx: isize, dy: isize) -> usize {
+    (dx != 0) as usize + (dy != 0) as usize
+}
+
 /// A module's grey as `level` plus the weights of the dark modules among it and its
 /// neighbours (negative when dark is darker, positive on an inverted binarization).
 struct Blur {
     level: f32,
-    centre: f32,
-    side: f32,
-    corner: f32,
+    weights: [f32; CLASSES],
 }
 
 impl Blur {
-    /// Least squares over the known modules whose 3x3 neighbourhood is known.
+    /// Least squares over the known modules whose neighbourhood inside the symbol is known
+    /// (outside it is the light quiet zone).
     fn fit(greys: &[f32], known: &[Option<bool>], n: usize) -> Option<Blur> {
-        // Normal equations of the four unknowns, with the right-hand side as a fifth column.
-        let mut normal = [[0f64; 5]; 4];
+        let mut normal = [[0f64; UNKNOWNS + 1]; UNKNOWNS];
         let mut fitted = 0;
-        for y in 1..n - 1 {
-            for x in 1..n - 1 {
-                let Some(centre) = known[y * n + x] else {
+        for y in 0..n {
+            'module: for x in 0..n {
+                if known[y * n + x].is_none() {
                     continue;
-                };
-                let count = |offsets: &[(isize, isize)]| -> Option<f64> {
-                    offsets.iter().try_fold(0.0, |sum, &(dx, dy)| {
-                        let q = (y as isize + dy) as usize * n + (x as isize + dx) as usize;
-                        known[q].map(|dark| sum + f64::from(u8::from(dark)))
-                    })
-                };
-                let (Some(sides), Some(corners)) = (count(&SIDES), count(&CORNERS)) else {
-                    continue;
-                };
-                let features = [1.0, f64::from(u8::from(centre)), sides, corners];
-                let grey = f64::from(greys[y * n + x]);
-                for i in 0..4 {
-                    for j in 0..4 {
-                        normal[i][j] += features[i] * features[j];
+                }
+                let mut features = [0f64; UNKNOWNS];
+                features[0] = 1.0;
+                for dy in -RADIUS..=RADIUS {
+                    for dx in -RADIUS..=RADIUS {
+                        let (qx, qy) = (x as isize + dx, y as isize + dy);
+                        if !(0..n as isize).contains(&qx) || !(0..n as isize).contains(&qy) {
+                            continue;
+                        }
+                        match known[qy as usize * n + qx as usize] {
+                            Some(dark) => features[1 + class(dx, dy)] += f64::from(u8::from(dark)),
+                            None => continue 'module,
+                        }
                     }
-                    normal[i][4] += features[i] * grey;
+                }
+                let grey = f64::from(greys[y * n + x]);
+                for (row, &feature) in normal.iter_mut().zip(&features) {
+                    for (cell, &other) in row.iter_mut().zip(&features) {
+                        *cell += feature * other;
+                    }
+                    row[UNKNOWNS] += feature * grey;
                 }
                 fitted += 1;
             }
@@ -175,16 +185,29 @@ impl Blur {
         if fitted < MIN_FITTED {
             return None;
         }
-        let [level, centre, side, corner] = solve(normal)?.map(|w| w as f32);
+        let solved = solve(normal)?;
+        let weights: [f32; CLASSES] = std::array::from_fn(|c| solved[1 + c] as f32);
+        let centre = weights[0].abs();
         // Without a centre weight that dominates, the colours cannot be told apart.
-        (centre.abs() >= 1.0 && centre.abs() > side.abs() && centre.abs() > corner.abs()).then_some(
-            Blur {
-                level,
-                centre,
-                side,
-                corner,
-            },
-        )
+        (centre >= 1.0 && weights[1..].iter().all(|w| w.abs() < centre)).then_some(Blur {
+            level: solved[0] as f32,
+            weights,
+        })
+    }
+
+    /// The grey of a module halfway: in a neighbourhood half dark, half its own weight.
+    fn halfway(&self) -> f32 {
+        let mut sum = 0.0;
+        for dy in -RADIUS..=RADIUS {
+            for dx in -RADIUS..=RADIUS {
+                sum += self.weights[class(dx, dy)];
+            }
+        }
+        self.level + 0.5 * sum
+    }
+
+    fn centre(&self) -> f32 {
+        self.weights[0]
     }
 
     fn predict(&self, dark: &[bool], n: usize, x: usize, y: usize) -> f32 {
@@ -197,25 +220,28 @@ impl Blur {
         grey
     }
 
-    /// Calls `f` with each module of the 3x3 neighbourhood of (x, y) inside the symbol, and the
+    /// Calls `f` with each module of the neighbourhood of (x, y) inside the symbol, and the
     /// weight that (x, y)'s colour has in its grey (the kernel is symmetric).
     fn each_weight(&self, n: usize, x: usize, y: usize, mut f: impl FnMut(usize, f32)) {
-        f(y * n + x, self.centre);
-        for (offsets, weight) in [(&SIDES, self.side), (&CORNERS, self.corner)] {
-            for &(dx, dy) in offsets {
+        for dy in -RADIUS..=RADIUS {
+            for dx in -RADIUS..=RADIUS {
                 let (qx, qy) = (x as isize + dx, y as isize + dy);
                 if (0..n as isize).contains(&qx) && (0..n as isize).contains(&qy) {
-                    f(qy as usize * n + qx as usize, weight);
+                    f(qy as usize * n + qx as usize, self.weights[class(dx, dy)]);
                 }
             }
         }
     }
 }
 
-/// Solves four linear equations (augmented matrix) by Gaussian elimination with pivoting.
-fn solve(mut rows: [[f64; 5]; 4]) -> Option<[f64; 4]> {
-    for col in 0..4 {
-        let pivot = (col..4).max_by(|&i, &j| rows[i][col].abs().total_cmp(&rows[j][col].abs()))?;
+/// The fit's unknowns: the level and the weights.
+const UNKNOWNS: usize = CLASSES + 1;
+
+/// Solves the normal equations (augmented rows) by Gaussian elimination with pivoting.
+fn solve(mut rows: [[f64; UNKNOWNS + 1]; UNKNOWNS]) -> Option<[f64; UNKNOWNS]> {
+    for col in 0..UNKNOWNS {
+        let pivot =
+            (col..UNKNOWNS).max_by(|&i, &j| rows[i][col].abs().total_cmp(&rows[j][col].abs()))?;
         if rows[pivot][col].abs() < 1e-9 {
             return None;
         }
@@ -230,7 +256,7 @@ fn solve(mut rows: [[f64; 5]; 4]) -> Option<[f64; 4]> {
             }
         }
     }
-    Some([0, 1, 2, 3].map(|i| rows[i][4] / rows[i][i]))
+    Some(std::array::from_fn(|i| rows[i][UNKNOWNS] / rows[i][i]))
 }
 
 fn to_grid(dark: &[bool], side: u32) -> Option<BitMatrix> {
@@ -317,21 +343,26 @@ mod tests {
             .collect();
         let truth = Blur {
             level: 230.0,
-            centre: -120.0,
-            side: -20.0,
-            corner: -5.0,
+            weights: [-120.0, -20.0, -5.0],
         };
         let greys: Vec<f32> = (0..n * n)
             .map(|i| truth.predict(&dark, n, i % n, i / n))
             .collect();
         let known: Vec<Option<bool>> = (0..n * n).map(|i| known(n, i % n, i / n)).collect();
         let fitted = Blur::fit(&greys, &known, n).unwrap();
-        for (got, want) in [
-            (fitted.level, truth.level),
-            (fitted.centre, truth.centre),
-            (fitted.side, truth.side),
-            (fitted.corner, truth.corner),
-        ] {
+        let got = [
+            fitted.level,
+            fitted.weights[0],
+            fitted.weights[1],
+            fitted.weights[2],
+        ];
+        let want = [
+            truth.level,
+            truth.weights[0],
+            truth.weights[1],
+            truth.weights[2],
+        ];
+        for (got, want) in got.into_iter().zip(want) {
             assert!((got - want).abs() < 0.01, "{got} against {want}");
         }
         // Flat greys (no contrast) fit no blur.
