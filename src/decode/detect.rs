@@ -3,8 +3,9 @@
 //! rxing's `cpp_port`, on a binarized `BitMatrix`; follows alignment patterns across large,
 //! curved or tilted symbols) and rqrr (flood-fills regions on its own threshold; reads some
 //! damaged finder patterns the scan-line detector rejects). Both hand their grids to
-//! `read_grid`, the only path from QR modules to text: rxing's decoder (format and version
-//! information, unmasking, Reed-Solomon, mirrored retry) then `text::decode_segments`.
+//! `read_grid`, the only path from QR modules to text: `codewords::read` (rxing's format and
+//! version reader, unmasking and block layout, our Reed-Solomon, the mirrored retry) then
+//! `text::decode_segments`.
 //!
 //! Micro QR and rMQR symbols have one finder pattern each, so they are looked for from the
 //! finder patterns no QR symbol read claimed, with the port's single-pattern samplers, and
