@@ -134,7 +134,8 @@ impl Detected {
 /// nothing was read, pairs of patterns no triple used get a third where a square symbol puts it
 /// (`completed_sets`): symbols that lost a finder pattern. Then, when `formats` asks for them,
 /// each pattern no code read lies on is tried as the finder pattern of a Micro QR or rMQR
-/// symbol.
+/// symbol. `grey`, when given, holds the pixels `bits` was binarized from: a symbol whose format
+/// reads and whose data does not is read from them as well, the blur undone (`grey_grid`).
 pub fn finder(
     bits: &BitMatrix,
     grey: Option<&GrayImage>,
@@ -176,13 +177,19 @@ pub fn finder(
             };
             let read = match read {
                 // The same grid, each module the majority of nine points instead of its centre.
-                Err(Unread::Damaged) => read_by_majority(bits, &sampled, at).ok_or(Unread::Damaged),
+                Err(Unread::Damaged) => read_regridded(&sampled, at, |corners, side| {
+                    majority_grid(bits, corners, side).into_iter().collect()
+                })
+                .ok_or(Unread::Damaged),
                 read => read,
             };
             let read = match (read, grey) {
                 // Each module from the grey pixels, the blur undone (`grey_grid`).
                 (Err(Unread::Damaged), Some(grey)) => {
-                    read_from_grey(grey, &sampled, at).ok_or(Unread::Damaged)
+                    read_regridded(&sampled, at, |corners, side| {
+                        grey_grid::grids(grey, corners, side)
+                    })
+                    .ok_or(Unread::Damaged)
                 }
                 (read, _) => read,
             };
@@ -377,33 +384,19 @@ fn resample(
     None
 }
 
-/// Reads a sampled symbol again, each module the majority of `majority_grid`'s nine points.
-fn read_by_majority(
-    bits: &BitMatrix,
+/// Reads a sampled symbol again from other grids of it, which `regrid` makes from the symbol's
+/// corners (clockwise from top-left, in the view's pixels) and side: the first that reads.
+fn read_regridded(
     sampled: &impl DetectorRXingResult,
     at: Placement,
+    regrid: impl FnOnce([rxing::Point; 4], u32) -> Vec<BitMatrix>,
 ) -> Option<QrCode> {
     let side = sampled.getBits().width();
     // The samplers report top-left, top-right, bottom-left, bottom-right.
     let &[tl, tr, bl, br] = sampled.getPoints() else {
         return None;
     };
-    let grid = majority_grid(bits, [tl, tr, br, bl], side)?;
-    read_grid(&grid, sampled_corners(sampled, at), at.strategy).ok()
-}
-
-/// Reads a sampled symbol again from `grey` (the pixels `bits` was binarized from), each
-/// module's colour chosen with the blur fitted on its function patterns (`grey_grid`).
-fn read_from_grey(
-    grey: &GrayImage,
-    sampled: &impl DetectorRXingResult,
-    at: Placement,
-) -> Option<QrCode> {
-    let side = sampled.getBits().width();
-    let &[tl, tr, bl, br] = sampled.getPoints() else {
-        return None;
-    };
-    grey_grid::grids(grey, [tl, tr, br, bl], side)
+    regrid([tl, tr, br, bl], side)
         .iter()
         .find_map(|grid| read_grid(grid, sampled_corners(sampled, at), at.strategy).ok())
 }
@@ -1105,6 +1098,28 @@ fn exact_micro_format(modules: &BitMatrix) -> bool {
 mod tests {
     use super::*;
 
+    /// Image pixels as they are: the placement of a view that is the image.
+    fn identity() -> Placement {
+        Placement {
+            origin: [0.0, 0.0],
+            scale: [1.0; 2],
+            strategy: super::super::CHEAP_STRATEGIES[0],
+        }
+    }
+
+    /// The finder-pattern detector with the defaults: no deadline, every format, version 1
+    /// resampled.
+    fn find(bits: &BitMatrix, grey: Option<&GrayImage>) -> Detected {
+        finder(
+            bits,
+            grey,
+            identity(),
+            None,
+            Formats::default(),
+            Resampling::Version1,
+        )
+    }
+
     fn pattern(x: f32, y: f32, size: i32) -> ConcentricPattern {
         ConcentricPattern {
             p: rxing::Point { x, y },
@@ -1119,11 +1134,7 @@ mod tests {
         let bits = super::super::pixels::local_average(&grey).unwrap();
         let mut patterns = super::super::scan_rows::finder_patterns(&bits);
         let sets = GenerateFinderPatternSets(&mut patterns);
-        let at = Placement {
-            origin: [0.0, 0.0],
-            scale: [1.0; 2],
-            strategy: super::super::CHEAP_STRATEGIES[0],
-        };
+        let at = identity();
         // A clean symbol reads at its own place (the first try, the parallelogram, is right),
         // the moved corner within a module of the symbol's.
         let code = resample(&bits, &sets[0], at, 21, None, false).expect("reads");
@@ -1170,19 +1181,7 @@ mod tests {
                 2,
                 "corner {corner}"
             );
-            let at = Placement {
-                origin: [0.0, 0.0],
-                scale: [1.0; 2],
-                strategy: super::super::CHEAP_STRATEGIES[0],
-            };
-            let seen = finder(
-                &bits,
-                None,
-                at,
-                None,
-                Formats::default(),
-                Resampling::Version1,
-            );
+            let seen = find(&bits, None);
             assert_eq!(seen.codes.len(), 1, "corner {corner}");
             assert_eq!(
                 seen.codes[0].content.text,
@@ -1191,36 +1190,18 @@ mod tests {
         }
     }
 
-    /// A symbol blurred by more than half a module: the finder patterns survive the binarization, the
-    /// data does not; given the grey pixels, the finder reads it from them (`grey_grid`).
+    /// A symbol blurred by more than half a module: the finder patterns survive the
+    /// binarization, the data does not; given the grey pixels, the finder reads it from them
+    /// (`grey_grid`).
     #[test]
     fn a_blurred_symbol_reads_from_the_grey_pixels_the_bits_came_from() {
         let text = "https://example.com/blurred";
         let grey = image::imageops::blur(&crate::decode::testkit::qr_field(text, 6, 1), 3.25);
         let bits = super::super::pixels::local_average(&grey).unwrap();
-        let at = Placement {
-            origin: [0.0, 0.0],
-            scale: [1.0; 2],
-            strategy: super::super::CHEAP_STRATEGIES[0],
-        };
-        let from_bits = finder(
-            &bits,
-            None,
-            at,
-            None,
-            Formats::default(),
-            Resampling::Version1,
-        );
+        let from_bits = find(&bits, None);
         assert!(from_bits.codes.is_empty());
         assert!(!from_bits.damaged.is_empty(), "the format reads");
-        let with_grey = finder(
-            &bits,
-            Some(&grey),
-            at,
-            None,
-            Formats::default(),
-            Resampling::Version1,
-        );
+        let with_grey = find(&bits, Some(&grey));
         assert_eq!(with_grey.codes.len(), 1);
         assert_eq!(with_grey.codes[0].content.text, text);
     }

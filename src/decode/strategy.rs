@@ -458,18 +458,14 @@ impl<'a> Views<'a> {
             Strategy::FinderCrops { view, binarizer } => {
                 let formats = self.formats;
                 self.on_crops(strategy, view, damaged, deadline, |crop, at| {
-                    binarize(&crop, binarizer)
-                        .map(|bits| {
-                            detect::finder(
-                                &bits,
-                                Some(&crop),
-                                at,
-                                deadline,
-                                formats,
-                                Resampling::UpToVersion6,
-                            )
-                        })
-                        .unwrap_or_default()
+                    find_in(
+                        &crop,
+                        binarizer,
+                        at,
+                        deadline,
+                        formats,
+                        Resampling::UpToVersion6,
+                    )
                 })
             }
             Strategy::FinderAround {
@@ -497,18 +493,14 @@ impl<'a> Views<'a> {
                         crop
                     };
                     let read = |binarizer| {
-                        binarize(&crop, binarizer)
-                            .map(|bits| {
-                                detect::finder(
-                                    &bits,
-                                    Some(&crop),
-                                    at,
-                                    deadline,
-                                    formats,
-                                    Resampling::Version1,
-                                )
-                            })
-                            .unwrap_or_default()
+                        find_in(
+                            &crop,
+                            binarizer,
+                            at,
+                            deadline,
+                            formats,
+                            Resampling::Version1,
+                        )
                     };
                     let mut detected = read(binarizer);
                     // Sharpening leaves modules well apart from the paper, which one global
@@ -578,6 +570,21 @@ impl<'a> Views<'a> {
             }
         }
     }
+}
+
+/// The finder-pattern detector on a crop binarized by `binarizer`, with the crop's grey
+/// pixels for the symbols whose data does not read from the bits.
+fn find_in(
+    crop: &GrayImage,
+    binarizer: Binarizer,
+    at: Placement,
+    deadline: Option<Instant>,
+    formats: Formats,
+    resampling: Resampling,
+) -> Detected {
+    binarize(crop, binarizer)
+        .map(|bits| detect::finder(&bits, Some(crop), at, deadline, formats, resampling))
+        .unwrap_or_default()
 }
 
 fn binarize(grey: &GrayImage, binarizer: Binarizer) -> Option<BitMatrix> {
