@@ -129,10 +129,12 @@ impl Detected {
 #[derive(Clone, Copy)]
 pub struct Grey<'a> {
     pub pixels: &'a GrayImage,
-    /// Also each of `resample`'s samplings with the fourth corner moved (up to 25 a symbol):
-    /// for the crops around symbols no strategy read, where it read one more BoofCV code
-    /// (damaged) for about 1% more CPU on the zxing-cpp corpus. In every strategy it read two,
-    /// for 8%.
+    /// Whether each of `resample`'s samplings (up to 25 a symbol, the fourth corner moved) is
+    /// read from the pixels too, or only the first tried (for version 1 the parallelogram of the
+    /// finder patterns, for larger symbols the one whose alignment pattern agrees best).
+    /// The first in every strategy read one more BoofCV code (bright spots) for about 2% more
+    /// CPU on the zxing-cpp corpus; all of them, in the crops around symbols no strategy read,
+    /// one more (damaged) for 1%; all of them in every strategy cost 8%.
     pub resampled: bool,
 }
 
@@ -387,16 +389,17 @@ fn resample(
     } else {
         samplings.len()
     };
-    for (_, grid, corners, view_corners) in samplings.into_iter().take(tries) {
+    // How many of them are read from the grey pixels too (`Grey::resampled`).
+    let grey_tries = grey.map_or(0, |grey| if grey.resampled { tries } else { 1 });
+    for (index, (_, grid, corners, view_corners)) in samplings.into_iter().take(tries).enumerate() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return None;
         }
         if let Ok(code) = read_grid(&grid, corners, at.strategy) {
             return Some(code);
         }
-        // Each sampling from the grey pixels too, the blur undone: a symbol both blurred and
-        // tilted needs both.
-        if let Some(code) = grey.filter(|grey| grey.resampled).and_then(|grey| {
+        // From the grey pixels too, the blur undone: a symbol both blurred and tilted needs both.
+        if let Some(code) = grey.filter(|_| index < grey_tries).and_then(|grey| {
             grey_grid::grids(grey.pixels, view_corners, side)
                 .iter()
                 .find_map(|grid| read_grid(grid, corners, at.strategy).ok())

@@ -438,7 +438,7 @@ impl<'a> Views<'a> {
                     strategy,
                 };
                 // The symbols that do not read from the bits, read from the view's pixels;
-                // not their 25 resamplings, which cost 8% of the CPU on every image.
+                // of their resamplings only the first: all 25 cost 8% of the CPU.
                 let grey = Grey {
                     pixels: grey,
                     resampled: false,
