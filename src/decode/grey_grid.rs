@@ -30,6 +30,10 @@ const SAMPLE_POINTS: [f32; 3] = [0.3, 0.5, 0.7];
 /// pixels), dark set where the caller's binarization had dark: one after each sweep.
 /// Empty when the function patterns do not fit a blur (too few, or no contrast).
 pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<BitMatrix> {
+    // The function patterns `known` lays out need a QR symbol's size: 21 modules or more.
+    if side < 21 {
+        return Vec::new();
+    }
     let Some(greys) = sample(grey, corners, side) else {
         return Vec::new();
     };
@@ -301,6 +305,17 @@ mod tests {
         assert!(read(&thresholded).is_err());
         let grids = grids(&blurred, corners(modules), modules);
         assert!(grids.iter().any(|grid| read(grid).as_deref() == Ok(text)));
+    }
+
+    #[test]
+    fn sides_no_qr_symbol_has_and_degenerate_corners_give_no_grid() {
+        let grey = qr_field("tiny", SCALE, 1);
+        for side in [0, 1, 11, 17, 20] {
+            assert!(grids(&grey, corners(side), side).is_empty(), "side {side}");
+        }
+        let point = rxing::Point { x: 10.0, y: 10.0 };
+        assert!(grids(&grey, [point; 4], 21).is_empty());
+        assert!(grids(&GrayImage::new(0, 0), corners(21), 21).is_empty());
     }
 
     #[test]
