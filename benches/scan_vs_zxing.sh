@@ -8,6 +8,9 @@
 # that walks the same files with PIL + zxingcpp.read_barcodes (QR only, package defaults), wall
 # clock including process start, RUNS times each, alternating so both see the same machine
 # state. Prints every run, the medians and the ratio qrscan / zxing-cpp.
+#
+# BASELINE=path/to/an/older/qrscan adds that binary to every run, alternating with the others, and
+# prints its median and ratio too: "before and after, in the same run".
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -43,13 +46,24 @@ EOF
 seconds() { { /usr/bin/time -f "%e" "$@" 2>&1 >/dev/null || true; } | tail -1; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
-qrscan_times=() zxing_times=()
+baseline=${BASELINE:-}
+qrscan_times=() zxing_times=() baseline_times=()
 for run in $(seq "$runs"); do
   q=$(seconds target/release/qrscan scan --jobs "$jobs" "$corpus")
   z=$(seconds python3 "$zxing_walk" "$corpus")
-  echo "run $run: qrscan ${q} s, zxing-cpp ${z} s"
+  if [ -n "$baseline" ]; then
+    b=$(seconds "$baseline" scan --jobs "$jobs" "$corpus")
+    echo "run $run: qrscan ${q} s, zxing-cpp ${z} s, baseline ${b} s"
+    baseline_times+=("$b")
+  else
+    echo "run $run: qrscan ${q} s, zxing-cpp ${z} s"
+  fi
   qrscan_times+=("$q") zxing_times+=("$z")
 done
 q=$(printf '%s\n' "${qrscan_times[@]}" | median)
 z=$(printf '%s\n' "${zxing_times[@]}" | median)
 echo "median over $runs runs (qrscan --jobs $jobs): qrscan ${q} s, zxing-cpp ${z} s, ratio $(awk "BEGIN {printf \"%.2f\", $q / $z}")"
+if [ -n "$baseline" ]; then
+  b=$(printf '%s\n' "${baseline_times[@]}" | median)
+  echo "baseline $baseline: ${b} s, ratio $(awk "BEGIN {printf \"%.2f\", $b / $z}") (qrscan / baseline $(awk "BEGIN {printf \"%.3f\", $q / $b}"))"
+fi

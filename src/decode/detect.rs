@@ -15,8 +15,8 @@
 //! Every third-party call runs inside `catch_unwind`: both libraries index and assert in their
 //! geometry code, and one hostile image must not take down a worker.
 
+use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::time::Instant;
 
 use image::GrayImage;
 use rxing::common::cpp_essentials::ConcentricPattern;
@@ -31,10 +31,15 @@ use rxing::qrcode::cpp_port::detector::{
 };
 
 use super::codewords;
+use super::deadline::Deadline;
 use super::grey_grid;
+use super::scan_rows;
 use super::strategy::Strategy;
 use super::{EcLevel, Format, Formats, QrCode};
 use crate::text;
+
+/// Most damaged symbols one detector run reports.
+const MAX_DAMAGED: usize = 1024;
 
 /// What one detector run saw: the codes it read, and the symbols it read the format of but
 /// not the data. Those turn "no code" into "unreadable code", unlock the costly strategies, and
@@ -110,7 +115,9 @@ impl Damaged {
 
 impl Detected {
     fn count(&mut self, unread: Unread, points: [[f32; 2]; 4], modules: &BitMatrix) {
-        if unread == Unread::Damaged {
+        // Bounded: a field of finder-like targets gives a "symbol" per triple sampled, and
+        // `Found` keeps at most `MAX_KEPT_DAMAGED` (256) of them anyway.
+        if unread == Unread::Damaged && self.damaged.len() < MAX_DAMAGED {
             self.damaged.push(Damaged::new(points, modules));
         }
     }
@@ -154,13 +161,13 @@ pub fn finder(
     bits: &BitMatrix,
     grey: Option<Grey>,
     at: Placement,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     formats: Formats,
     resampling: Resampling,
 ) -> Detected {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut detected = Detected::default();
-        let mut patterns = super::scan_rows::finder_patterns(bits);
+        let mut patterns = scan_rows::finder_patterns(bits, deadline, scan_rows::MAX_PATTERNS);
         detected.patterns = patterns
             .iter()
             .map(|p| {
@@ -173,6 +180,7 @@ pub fn finder(
         } else {
             Default::default()
         };
+
         let mut used: Vec<ConcentricPattern> = Vec::new();
         let mut sample = |set: &FinderPatternSet, used: &mut Vec<ConcentricPattern>| {
             if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
@@ -215,34 +223,33 @@ pub fn finder(
                 Err(unread) => detected.count(unread, points, sampled.getBits()),
             }
         };
-        let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
         for set in &sets {
-            if past_deadline() {
+            if deadline.passed() {
                 break;
             }
             sample(set, &mut used);
         }
-        let mut tried = sets.clone();
+        let mut tilted = Vec::new();
         if formats.contains(Format::QRCode) {
             // The patterns no code claimed, in the triples rxing's narrower rules left out.
-            for set in tilted_sets(&patterns, &used, &sets) {
-                if past_deadline() {
+            tilted = tilted_sets(&patterns, &used, &sets);
+            for set in &tilted {
+                if deadline.passed() {
                     break;
                 }
-                sample(&set, &mut used);
-                tried.push(set);
+                sample(set, &mut used);
             }
         }
         if formats.contains(Format::QRCode) && detected.codes.is_empty() {
             // Two patterns left, the third lost: completed where the symbol's square puts it.
             // In the crops around unread symbols (few patterns, bounded work), also the pairs a
             // triple used: curved symbols whose third pattern the triple placed badly.
-            let exclude: &[FinderPatternSet] = match resampling {
-                Resampling::Version1 => &tried,
-                Resampling::UpToVersion6 => &[],
+            let exclude: [&[FinderPatternSet]; 2] = match resampling {
+                Resampling::Version1 => [&sets, &tilted],
+                Resampling::UpToVersion6 => [&[], &[]],
             };
             for (set, side) in completed_sets(&patterns, &used, exclude) {
-                if past_deadline() {
+                if deadline.passed() {
                     break;
                 }
                 if let Some(code) = resample(bits, grey, &set, at, side, deadline, true) {
@@ -254,7 +261,7 @@ pub fn finder(
         }
         if formats.any_micro() {
             for &pattern in &patterns {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
+                if deadline.passed() {
                     break;
                 }
                 let [x, y] = at.to_image(pattern.p.x, pattern.p.y);
@@ -319,7 +326,7 @@ fn resample(
     set: &FinderPatternSet,
     at: Placement,
     side: u32,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     format_unknown: bool,
 ) -> Option<QrCode> {
     let (tl, tr, bl) = (set.tl.p, set.tr.p, set.bl.p);
@@ -347,7 +354,7 @@ fn resample(
     let mut samplings = Vec::with_capacity(CORNER_NUDGES.len().pow(2));
     for &dy in &CORNER_NUDGES {
         for &dx in &CORNER_NUDGES {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() {
                 return None;
             }
             let br = estimate + across * dx + down * dy;
@@ -392,7 +399,7 @@ fn resample(
     // How many of them are read from the grey pixels too (`Grey::resampled`).
     let grey_tries = grey.map_or(0, |grey| if grey.resampled { tries } else { 1 });
     for (index, (_, grid, corners, view_corners)) in samplings.into_iter().take(tries).enumerate() {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        if deadline.passed() {
             return None;
         }
         if let Ok(code) = read_grid(&grid, corners, at.strategy) {
@@ -515,7 +522,7 @@ fn sampled_corners(sampled: &impl DetectorRXingResult, at: Placement) -> [[f32; 
 }
 
 /// Most unclaimed finder patterns `completed_sets` pairs up: two symbols missing one each.
-const MAX_PAIRED_PATTERNS: usize = 4;
+const MAX_COMPLETED_PATTERNS: usize = 4;
 
 /// Triples for a symbol that lost one finder pattern (torn, covered, washed out by glare), with
 /// the symbol's side in modules: each pair of unclaimed patterns of about one size, and the third
@@ -528,14 +535,14 @@ const MAX_PAIRED_PATTERNS: usize = 4;
 fn completed_sets(
     patterns: &[ConcentricPattern],
     skip: &[ConcentricPattern],
-    tried: &[FinderPatternSet],
+    tried: [&[FinderPatternSet]; 2],
 ) -> Vec<(FinderPatternSet, u32)> {
     let free: Vec<ConcentricPattern> = patterns
         .iter()
         .filter(|p| !skip.contains(p))
         .copied()
         .collect();
-    if free.len() < 2 || free.len() > MAX_PAIRED_PATTERNS {
+    if free.len() < 2 || free.len() > MAX_COMPLETED_PATTERNS {
         return Vec::new();
     }
     let mut sets = Vec::new();
@@ -549,7 +556,11 @@ fn completed_sets(
             let holds = |set: &FinderPatternSet, p: &ConcentricPattern| {
                 [set.bl, set.tl, set.tr].contains(p)
             };
-            if tried.iter().any(|set| holds(set, a) && holds(set, b)) {
+            if tried
+                .iter()
+                .flat_map(|sets| sets.iter())
+                .any(|set| holds(set, a) && holds(set, b))
+            {
                 continue;
             }
             // A finder pattern is 7 modules across.
@@ -636,7 +647,8 @@ fn tilted_sets(
         k.sort_unstable();
         k
     };
-    let known: Vec<_> = proposed.iter().map(|s| key(&s.bl, &s.tl, &s.tr)).collect();
+    // A set, not a list: a busy view proposes up to 105 triples a pattern.
+    let known: HashSet<_> = proposed.iter().map(|s| key(&s.bl, &s.tl, &s.tr)).collect();
     let squared = |a: &ConcentricPattern, b: &ConcentricPattern| {
         let (dx, dy) = (f64::from(a.p.x - b.p.x), f64::from(a.p.y - b.p.y));
         (dx * dx + dy * dy) * (f64::from(b.size) / f64::from(a.size)).powi(2)
@@ -701,11 +713,11 @@ fn tilted_sets(
     sets.into_iter().map(|(_, set)| set).collect()
 }
 
-/// How many finder patterns zxing-cpp's scan confirms in `bits`: a cheap count (one pass) of
-/// what a triple-testing detector would have to combine.
-pub fn finder_pattern_count(bits: &BitMatrix) -> usize {
+/// How many finder patterns zxing-cpp's scan confirms in `bits`, counted up to `limit`: a cheap
+/// count (at most one pass) of what a triple-testing detector would have to combine.
+pub fn finder_pattern_count(bits: &BitMatrix, limit: usize) -> usize {
     catch_unwind(AssertUnwindSafe(|| {
-        super::scan_rows::finder_patterns(bits).len()
+        scan_rows::finder_patterns(bits, Deadline::NONE, limit).len()
     }))
     .unwrap_or(0)
 }
@@ -1140,7 +1152,7 @@ mod tests {
             bits,
             grey,
             identity(),
-            None,
+            Deadline::NONE,
             Formats::default(),
             Resampling::Version1,
         )
@@ -1158,12 +1170,13 @@ mod tests {
         // 21 modules at 6 pixels, a 4-module quiet zone: the symbol spans 24..150.
         let grey = super::super::testkit::qr_field("V1 CODE", 6, 1);
         let bits = super::super::pixels::local_average(&grey).unwrap();
-        let mut patterns = super::super::scan_rows::finder_patterns(&bits);
+        let mut patterns =
+            scan_rows::finder_patterns(&bits, Deadline::NONE, scan_rows::MAX_PATTERNS);
         let sets = GenerateFinderPatternSets(&mut patterns);
         let at = identity();
         // A clean symbol reads at its own place (the first try, the parallelogram, is right),
         // the moved corner within a module of the symbol's.
-        let code = resample(&bits, None, &sets[0], at, 21, None, false).expect("reads");
+        let code = resample(&bits, None, &sets[0], at, 21, Deadline::NONE, false).expect("reads");
         assert_eq!(code.content.text, "V1 CODE");
         let (near, far) = (24.0, 150.0);
         let expected = [[near, near], [far, near], [far, far], [near, far]];
@@ -1174,10 +1187,10 @@ mod tests {
         }
         assert_eq!(Resampling::Version1.largest_side(), 21);
         assert!(
-            resample(&bits, None, &sets[0], at, 6, None, false).is_none(),
+            resample(&bits, None, &sets[0], at, 6, Deadline::NONE, false).is_none(),
             "no symbol is 6 modules"
         );
-        let past = Some(Instant::now());
+        let past = Deadline::after(std::time::Instant::now(), std::time::Duration::ZERO);
         assert!(
             resample(&bits, None, &sets[0], at, 21, past, false).is_none(),
             "past the deadline"
@@ -1203,7 +1216,7 @@ mod tests {
             }
             let bits = super::super::pixels::local_average(&grey).unwrap();
             assert_eq!(
-                super::super::scan_rows::finder_patterns(&bits).len(),
+                scan_rows::finder_patterns(&bits, Deadline::NONE, scan_rows::MAX_PATTERNS).len(),
                 2,
                 "corner {corner}"
             );

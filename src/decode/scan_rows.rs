@@ -16,6 +16,8 @@ use rxing::common::cpp_essentials::{
 use rxing::common::{BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
 use rxing::Point;
 
+use super::deadline::Deadline;
+
 /// A finder pattern's cross section: dark, light, three dark, light, dark.
 const FINDER: FixedPattern<5, 7, false> = FixedPattern::new([1, 1, 3, 1, 1]);
 
@@ -23,12 +25,25 @@ const FINDER: FixedPattern<5, 7, false> = FixedPattern::new([1, 1, 3, 1, 1]);
 /// pattern (three pixels of centre) to be crossed at least once.
 const ROW_STEP: u32 = 3;
 
-/// The finder patterns in `bits`, as rxing's `FindFinderPatterns(bits, true, 0)` finds them.
-pub fn finder_patterns(bits: &BitMatrix) -> Vec<ConcentricPattern> {
-    let mut found: Vec<ConcentricPattern> = Vec::new();
+/// Most finder patterns one scan keeps; the scan stops at the first past it. The busiest photo
+/// of either corpus shows 196 in one view (a BoofCV `lots` photo of 60 codes; the zxing-cpp
+/// corpus at most 9); a field of finder-like targets shows one per 81 pixels, 12,000 in a
+/// megapixel, and what follows the scan (triples, up to 105 a pattern; their samplings) grows
+/// with them: the triples alone took 9 MiB for 1024 patterns. 512 is two and a half times the
+/// busiest photo, about 170 symbols' worth, and holds the triples under 5 MiB.
+pub const MAX_PATTERNS: usize = 512;
+
+/// The finder patterns in `bits`, as rxing's `FindFinderPatterns(bits, true, 0)` finds them,
+/// the first `limit` of them (in scan order), as far as the scan got before `deadline`.
+pub fn finder_patterns(
+    bits: &BitMatrix,
+    deadline: Deadline,
+    limit: usize,
+) -> Vec<ConcentricPattern> {
+    let mut found = FoundPatterns::new(bits.getWidth(), bits.getHeight());
     let mut runs: Vec<PatternType> = Vec::with_capacity(bits.getWidth() as usize / 2 + 2);
     let mut y = ROW_STEP - 1;
-    while y < bits.getHeight() {
+    while y < bits.getHeight() && found.patterns.len() < limit && !deadline.passed() {
         row_runs(bits, y, &mut runs);
         let mut from = 0;
         // The pixels before the candidate's first bar, summed as the candidates move right.
@@ -42,23 +57,119 @@ pub fn finder_patterns(bits: &BitMatrix) -> Vec<ConcentricPattern> {
                 y: y as f32 + 0.5,
             };
             // Not inside a pattern found on an earlier row.
-            if !found
-                .iter()
-                .any(|old| Point::distance(p, old.p) < old.size as f32 / 2.0)
-            {
+            if !found.covers(p) {
                 // Three times the cross section's width: room for very skewed patterns.
                 let range = bars.iter().sum::<PatternType>() as i32 * 3;
                 if let Some(pattern) =
                     LocateConcentricPattern::<true, 5, 7>(bits, &FINDER.into(), p, range)
                 {
                     found.push(pattern);
+                    if found.patterns.len() >= limit {
+                        break;
+                    }
                 }
             }
             from = at + 4;
         }
         y += ROW_STEP;
     }
-    found
+    found.patterns
+}
+
+/// The patterns a scan has found, indexed by place: "is this candidate inside a pattern found
+/// before" was a walk over every pattern found, for every candidate, and on a field of
+/// finder-like targets (12,000 a megapixel) that walk was most of a decode's time. Each
+/// pattern is entered in the cells of a grid that the square around its disc touches, so a
+/// candidate looks at the patterns of its own cell only. A pattern wider than `BIG_CELLS`
+/// cells goes on a list instead, which every candidate walks: over 128 pixels wide, they are
+/// few in any view, and the scan keeps `MAX_PATTERNS` at most.
+struct FoundPatterns {
+    patterns: Vec<ConcentricPattern>,
+    /// Cells across and down.
+    columns: usize,
+    rows: usize,
+    /// The first entry of each cell's list (`NO_ENTRY` when empty).
+    heads: Vec<u32>,
+    /// (pattern index, next entry of the same cell).
+    entries: Vec<(u32, u32)>,
+    big: Vec<u32>,
+}
+
+/// A grid cell's side in pixels: a finder pattern of three pixels a module (21 wide) touches
+/// four cells at most.
+const CELL: u32 = 32;
+/// Patterns wider than this many cells go on `FoundPatterns::big`.
+const BIG_CELLS: u32 = 4;
+const NO_ENTRY: u32 = u32::MAX;
+
+impl FoundPatterns {
+    fn new(width: u32, height: u32) -> Self {
+        let (columns, rows) = (
+            width.div_ceil(CELL) as usize,
+            height.div_ceil(CELL) as usize,
+        );
+        FoundPatterns {
+            patterns: Vec::new(),
+            columns,
+            rows,
+            heads: vec![NO_ENTRY; columns * rows],
+            entries: Vec::new(),
+            big: Vec::new(),
+        }
+    }
+
+    /// The cells (first and last column, first and last row) that the square of half-side
+    /// `reach` around `p` touches, clamped to the grid.
+    fn cells(&self, p: Point, reach: f32) -> [usize; 4] {
+        let cell = |v: f32, count: usize| ((v.max(0.0) / CELL as f32) as usize).min(count - 1);
+        [
+            cell(p.x - reach, self.columns),
+            cell(p.x + reach, self.columns),
+            cell(p.y - reach, self.rows),
+            cell(p.y + reach, self.rows),
+        ]
+    }
+
+    fn push(&mut self, pattern: ConcentricPattern) {
+        let index = self.patterns.len() as u32;
+        self.patterns.push(pattern);
+        if self.heads.is_empty() || pattern.size as u32 > CELL * BIG_CELLS {
+            self.big.push(index);
+            return;
+        }
+        let [x0, x1, y0, y1] = self.cells(pattern.p, pattern.size as f32 / 2.0);
+        for row in y0..=y1 {
+            for column in x0..=x1 {
+                let head = &mut self.heads[row * self.columns + column];
+                self.entries.push((index, *head));
+                *head = (self.entries.len() - 1) as u32;
+            }
+        }
+    }
+
+    /// Whether `p` lies within half its width of a pattern's centre, rxing's test.
+    fn covers(&self, p: Point) -> bool {
+        let inside = |index: u32| {
+            let old = &self.patterns[index as usize];
+            Point::distance(p, old.p) < old.size as f32 / 2.0
+        };
+        if self.big.iter().any(|&index| inside(index)) {
+            return true;
+        }
+        if self.heads.is_empty() {
+            return false;
+        }
+        let [column, _, row, _] = self.cells(p, 0.0);
+        let mut entry = self.heads[row * self.columns + column];
+        while entry != NO_ENTRY {
+            let (index, next) = self.entries[entry as usize];
+            if inside(index) {
+                return true;
+            }
+            entry = next;
+        }
+        false
+    }
 }
 
 /// Where the next run of a finder pattern's cross section starts in `runs` (a row as
@@ -231,6 +342,51 @@ mod tests {
         assert_eq!(next_candidate(&[9, 2, 20, 4, 4, 12, 4, 4], 0), None);
     }
 
+    /// A field of finder-like targets: a 7-module target (1:1:3:1:1 each way) every `pitch`
+    /// pixels, `module` pixels a module, on light.
+    fn target_field(side: u32, module: u32, pitch: u32) -> BitMatrix {
+        matrix(side, side, |x, y| {
+            let (i, j) = ((x % pitch) / module, (y % pitch) / module);
+            if i >= 7 || j >= 7 {
+                return false;
+            }
+            let ring = i.min(j).min(6 - i).min(6 - j);
+            ring != 1
+        })
+    }
+
+    #[test]
+    fn a_field_of_finder_like_targets_is_scanned_up_to_the_limit_and_no_further() {
+        // 4,356 targets: the scan keeps the first `MAX_PATTERNS` and stops there.
+        let field = target_field(600, 1, 9);
+        assert_eq!(
+            finder_patterns(&field, Deadline::NONE, MAX_PATTERNS).len(),
+            MAX_PATTERNS
+        );
+        assert_eq!(finder_patterns(&field, Deadline::NONE, 13).len(), 13);
+        // A deadline already passed: not one row is scanned.
+        let passed = Deadline::after(std::time::Instant::now(), std::time::Duration::ZERO);
+        assert!(finder_patterns(&field, passed, MAX_PATTERNS).is_empty());
+    }
+
+    #[test]
+    fn the_index_of_patterns_found_answers_as_rxing_walk_does_in_crowded_and_large_fields() {
+        // Crowded (two pixels a module, a target every 16 pixels: every cell holds several)
+        // and large (40 pixels a module: each target goes on the list of big ones), under
+        // the limit, so both scans run to the end.
+        for (side, module, pitch) in [(200, 2, 16), (640, 40, 300), (300, 3, 23)] {
+            let field = target_field(side, module, pitch);
+            let ours = finder_patterns(&field, Deadline::NONE, MAX_PATTERNS);
+            let theirs = FindFinderPatterns(&field, true, 0);
+            assert!(!ours.is_empty() && ours.len() < MAX_PATTERNS);
+            assert_eq!(
+                ours.iter().map(|p| (p.p, p.size)).collect::<Vec<_>>(),
+                theirs.iter().map(|p| (p.p, p.size)).collect::<Vec<_>>(),
+                "{side} pixels, {module} a module, every {pitch}"
+            );
+        }
+    }
+
     #[test]
     fn finds_the_patterns_rxing_finds() {
         // A code among speckles and bars: candidates that fail the cross-checks too.
@@ -245,7 +401,7 @@ mod tests {
         });
         image::imageops::overlay(&mut grey, &symbol, 60, 50);
         let bits = crate::decode::pixels::local_average(&grey).unwrap();
-        let ours = finder_patterns(&bits);
+        let ours = finder_patterns(&bits, Deadline::NONE, MAX_PATTERNS);
         let theirs = FindFinderPatterns(&bits, true, 0);
         assert!(ours.len() >= 3, "{} patterns", ours.len());
         assert_eq!(

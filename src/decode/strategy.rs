@@ -2,11 +2,11 @@
 //! `Views` that make each view and binarization once per image so strategies share them.
 
 use std::collections::HashMap;
-use std::time::Instant;
 
 use image::GrayImage;
 use rxing::common::BitMatrix;
 
+use super::deadline::Deadline;
 use super::detect::{self, Detected, Grey, Placement, Resampling};
 use super::{pixels, Formats};
 
@@ -337,7 +337,7 @@ impl<'a> Views<'a> {
         strategy: Strategy,
         view: View,
         damaged: &[[f32; 4]],
-        deadline: Option<Instant>,
+        deadline: Deadline,
         mut detect: impl FnMut(GrayImage, Placement) -> Detected,
     ) -> Detected {
         let Some((grey, scale)) = self.pixels(view) else {
@@ -345,7 +345,7 @@ impl<'a> Views<'a> {
         };
         let mut detected = Detected::default();
         for &bounds in damaged.iter().take(MAX_CROPS) {
-            if deadline.is_some_and(|d| Instant::now() >= d) {
+            if deadline.passed() {
                 break;
             }
             let (crop, origin) = crop_around(grey, bounds, scale);
@@ -391,7 +391,7 @@ impl<'a> Views<'a> {
     pub(super) fn run(
         &mut self,
         strategy: Strategy,
-        deadline: Option<Instant>,
+        deadline: Deadline,
         damaged: &[[f32; 4]],
     ) -> Detected {
         match strategy {
@@ -586,7 +586,7 @@ fn find_in(
     crop: &GrayImage,
     binarizer: Binarizer,
     at: Placement,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     formats: Formats,
     resampling: Resampling,
 ) -> Detected {
@@ -628,8 +628,10 @@ const MAX_CROP_FINDER_PATTERNS: usize = 12;
 /// Whether rqrr's time on `crop` is bounded: it holds few finder patterns, counted by the
 /// finder-pattern scan (a pass over the crop) on the local-average binarization.
 fn few_finder_patterns(crop: &GrayImage) -> bool {
-    pixels::local_average(crop)
-        .is_some_and(|bits| detect::finder_pattern_count(&bits) <= MAX_CROP_FINDER_PATTERNS)
+    pixels::local_average(crop).is_some_and(|bits| {
+        detect::finder_pattern_count(&bits, MAX_CROP_FINDER_PATTERNS + 1)
+            <= MAX_CROP_FINDER_PATTERNS
+    })
 }
 
 /// The part of `view` (`scale` times smaller than the image, across and down) around `bounds` (a box in image
@@ -669,7 +671,7 @@ mod tests {
         let side = one.width() as f32;
         let damaged = [[212.0, 112.0, 188.0 + side, 88.0 + side]];
 
-        let read = Views::new(&page, Formats::default()).run(rqrr, None, &damaged);
+        let read = Views::new(&page, Formats::default()).run(rqrr, Deadline::NONE, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, "https://example.com/crop");
         // Points come back in page pixels, not crop pixels.
@@ -677,12 +679,12 @@ mod tests {
 
         // No damaged symbol, no crop: the code elsewhere in the page is not rqrr's to find.
         assert!(Views::new(&page, Formats::default())
-            .run(rqrr, None, &[])
+            .run(rqrr, Deadline::NONE, &[])
             .codes
             .is_empty());
         let elsewhere = [[0.0, 0.0, 60.0, 60.0]];
         assert!(Views::new(&page, Formats::default())
-            .run(rqrr, None, &elsewhere)
+            .run(rqrr, Deadline::NONE, &elsewhere)
             .codes
             .is_empty());
     }
@@ -698,7 +700,7 @@ mod tests {
         };
         let whole = [[0.0, 0.0, field.width() as f32, field.height() as f32]];
         assert!(Views::new(&field, Formats::default())
-            .run(rqrr, None, &whole)
+            .run(rqrr, Deadline::NONE, &whole)
             .codes
             .is_empty());
 
@@ -707,7 +709,7 @@ mod tests {
         assert!(few_finder_patterns(&four));
         let whole = [[0.0, 0.0, four.width() as f32, four.height() as f32]];
         assert!(!Views::new(&four, Formats::default())
-            .run(rqrr, None, &whole)
+            .run(rqrr, Deadline::NONE, &whole)
             .codes
             .is_empty());
     }
@@ -724,12 +726,12 @@ mod tests {
             view: View::Working,
         };
 
-        let read = Views::new(&page, Formats::default()).run(zoomed, None, &damaged);
+        let read = Views::new(&page, Formats::default()).run(zoomed, Deadline::NONE, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
         assert_centre(&read.codes[0], [500.0 + side / 2.0, 300.0 + side / 2.0]);
         assert!(Views::new(&page, Formats::default())
-            .run(zoomed, None, &[])
+            .run(zoomed, Deadline::NONE, &[])
             .codes
             .is_empty());
     }
@@ -749,12 +751,12 @@ mod tests {
             binarizer: Binarizer::LocalAverage,
         };
 
-        let read = Views::new(&photo, Formats::default()).run(crops, None, &damaged);
+        let read = Views::new(&photo, Formats::default()).run(crops, Deadline::NONE, &damaged);
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
         assert_centre(&read.codes[0], [1601.0 + side / 2.0, 599.0 + side / 2.0]);
         assert!(Views::new(&photo, Formats::default())
-            .run(crops, None, &[])
+            .run(crops, Deadline::NONE, &[])
             .codes
             .is_empty());
 
@@ -763,7 +765,7 @@ mod tests {
         image::imageops::replace(&mut page, &code, 300, 200);
         let damaged = [[300.0, 200.0, 300.0 + side, 200.0 + side]];
         assert!(Views::new(&page, Formats::default())
-            .run(crops, None, &damaged)
+            .run(crops, Deadline::NONE, &damaged)
             .codes
             .is_empty());
     }
