@@ -4,7 +4,7 @@
 # finds to the same folders; running this again only adds seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify
+mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure
 
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
@@ -59,6 +59,32 @@ texts = [
 ]
 for i, t in enumerate(texts):
     open(f"corpus/classify/seed-{i}", "w").write(t)
+
+# Described images (decode_structure's `Described`, as `arbitrary` reads it: u16 width and
+# height, each 7 + value % 6318 pixels; tile width and height - 1; 16 tile rows of u16 bits; scale
+# - 1; dark; light; noise; u32 seed). Fields of finder-like targets (issue 24's finding), of
+# alignment-like targets, a checkerboard and stripes, from 1 MP to 40 MP.
+def described(side, tile, scale=1, noise=0):
+    rows = [sum(1 << x for x, c in enumerate(row) if c == "#") for row in tile]
+    rows += [0] * (16 - len(rows))
+    value = (side - 7) % 6318
+    return struct.pack("<HHBB16HBBBBI", value, value, len(tile[0]) - 1, len(tile) - 1, *rows,
+                       scale - 1, 0, 255, noise, 1)
+
+finder = ["#######..", "#.....#..", "#.###.#..", "#.###.#..", "#.###.#..", "#.....#..",
+          "#######..", ".........", "........."]
+alignment = ["#####..", "#...#..", "#.#.#..", "#...#..", "#####..", ".......", "......."]
+seeds = {
+    "finders-1mp": described(1000, finder),
+    "finders-40mp": described(6324, finder),
+    "finders-4mp-m2": described(2000, finder, scale=2),
+    "finders-noisy": described(2000, finder, noise=8),
+    "alignment-16mp": described(4000, alignment),
+    "checker-40mp": described(6324, ["#.", ".#"]),
+    "stripes-4mp": described(2000, ["#.#.#.#.", "#.#.#.#.", "########"]),
+}
+for name, data in seeds.items():
+    open(f"corpus/decode_structure/{name}", "wb").write(data)
 PY
 cp ../src/rules.toml corpus/classify/rules.toml
 echo "seeded: $(for d in corpus/*; do printf '%s %s  ' "${d#corpus/}" "$(ls "$d" | wc -l)"; done)"

@@ -1169,7 +1169,7 @@ mod tests {
     fn a_resampled_version_1_symbol_reads_with_its_own_corners() {
         // 21 modules at 6 pixels, a 4-module quiet zone: the symbol spans 24..150.
         let grey = super::super::testkit::qr_field("V1 CODE", 6, 1);
-        let bits = super::super::pixels::local_average(&grey).unwrap();
+        let bits = super::super::pixels::local_average(&grey, Deadline::NONE).unwrap();
         let mut patterns =
             scan_rows::finder_patterns(&bits, Deadline::NONE, scan_rows::MAX_PATTERNS);
         let sets = GenerateFinderPatternSets(&mut patterns);
@@ -1214,7 +1214,7 @@ mod tests {
                     grey.put_pixel(x, y, image::Luma([255]));
                 }
             }
-            let bits = super::super::pixels::local_average(&grey).unwrap();
+            let bits = super::super::pixels::local_average(&grey, Deadline::NONE).unwrap();
             assert_eq!(
                 scan_rows::finder_patterns(&bits, Deadline::NONE, scan_rows::MAX_PATTERNS).len(),
                 2,
@@ -1236,7 +1236,7 @@ mod tests {
     fn a_blurred_symbol_reads_from_the_grey_pixels_the_bits_came_from() {
         let text = "https://example.com/blurred";
         let grey = image::imageops::blur(&crate::decode::testkit::qr_field(text, 6, 1), 3.25);
-        let bits = super::super::pixels::local_average(&grey).unwrap();
+        let bits = super::super::pixels::local_average(&grey, Deadline::NONE).unwrap();
         let from_bits = find(&bits, None);
         assert!(from_bits.codes.is_empty());
         assert!(!from_bits.damaged.is_empty(), "the format reads");

@@ -1,23 +1,37 @@
 //! Grey-image operations the detection strategies are built from: binarizers (grey -> black and
 //! white `BitMatrix`), integer down- and upscaling, and a light blur. Pure functions over
 //! `GrayImage`; nothing here knows about QR codes, so each can be tested and timed alone.
+//! The passes over a whole view (block statistics, binarization, shrinking) take the decode's
+//! `Deadline` and give up, returning `None`, once it passes: on a 40 MP image each is tens of
+//! milliseconds, and an unchecked one started just before the deadline overran it by as much.
 
 use image::GrayImage;
 use rxing::common::{BitArray, BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
+
+use super::deadline::Deadline;
+
+/// Rows between two looks at the deadline in a pass over a view: a 6,324-pixel row costs a few
+/// microseconds, so 64 of them well under a millisecond, and the clock is read a hundred times
+/// in a 40 MP pass.
+const ROWS_PER_CHECK: usize = 64;
 
 /// zxing's local-average ("hybrid") binarizer, the one zxing-cpp uses by default: the threshold
 /// of each 8x8 block is the mean of the 5x5 blocks around it, which survives uneven lighting
 /// and shadows. Flat blocks (range under 24) borrow their neighbours' level, so the white
 /// inside a large module is not split into noise. Images under 40 pixels a side fall back to
 /// Otsu, as zxing falls back to its global histogram.
-pub fn local_average(grey: &GrayImage) -> Option<BitMatrix> {
-    local_average_of(grey, Blocks::of(grey).as_ref())
+pub fn local_average(grey: &GrayImage, deadline: Deadline) -> Option<BitMatrix> {
+    local_average_of(grey, Blocks::of(grey, deadline).as_ref(), deadline)
 }
 
 /// `local_average` from the image's blocks, made once for both local binarizers of a view.
-pub fn local_average_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<BitMatrix> {
+pub fn local_average_of(
+    grey: &GrayImage,
+    blocks: Option<&Blocks>,
+    deadline: Deadline,
+) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        return otsu(grey);
+        return otsu(grey, deadline);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let mut black = vec![0u32; sub_width * sub_height];
@@ -55,7 +69,7 @@ pub fn local_average_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<Bit
             thresholds[by * sub_width + bx] = sum / 25;
         }
     }
-    blocks.threshold(grey, &thresholds)
+    blocks.threshold(grey, &thresholds, deadline)
 }
 
 /// zxing-cpp's current local threshold (its "new algorithm"): each 8x8 block with contrast
@@ -64,14 +78,18 @@ pub fn local_average_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<Bit
 /// with no contrast anywhere near take the next level in reading order. Unlike the mean of
 /// `local_average`, the middle of the range does not lean towards whichever colour fills more
 /// of a block, so module edges stay where they are on blurred or ink-spread prints.
-pub fn local_midrange(grey: &GrayImage) -> Option<BitMatrix> {
-    local_midrange_of(grey, Blocks::of(grey).as_ref())
+pub fn local_midrange(grey: &GrayImage, deadline: Deadline) -> Option<BitMatrix> {
+    local_midrange_of(grey, Blocks::of(grey, deadline).as_ref(), deadline)
 }
 
 /// `local_midrange` from the image's blocks, made once for both local binarizers of a view.
-pub fn local_midrange_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<BitMatrix> {
+pub fn local_midrange_of(
+    grey: &GrayImage,
+    blocks: Option<&Blocks>,
+    deadline: Deadline,
+) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        return otsu(grey);
+        return otsu(grey, deadline);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let proposed: Vec<u32> = blocks
@@ -118,7 +136,7 @@ pub fn local_midrange_of(grey: &GrayImage, blocks: Option<&Blocks>) -> Option<Bi
             *level = next;
         }
     }
-    blocks.threshold(grey, &thresholds)
+    blocks.threshold(grey, &thresholds, deadline)
 }
 
 /// The side of the blocks of the local binarizers, and the range under which a block is flat.
@@ -136,8 +154,9 @@ pub struct Blocks {
 }
 
 impl Blocks {
-    /// `None` for images under 5 blocks a side, too small for a 5x5 window.
-    pub fn of(grey: &GrayImage) -> Option<Blocks> {
+    /// `None` for images under 5 blocks a side, too small for a 5x5 window, and once
+    /// `deadline` passes.
+    pub fn of(grey: &GrayImage, deadline: Deadline) -> Option<Blocks> {
         let (width, height) = (grey.width() as usize, grey.height() as usize);
         if width < BLOCK * 5 || height < BLOCK * 5 {
             return None;
@@ -156,6 +175,9 @@ impl Blocks {
         let (mut sums, mut mins, mut maxes) =
             (vec![0u16; width], vec![0u8; width], vec![0u8; width]);
         for by in 0..sub_height {
+            if by % (ROWS_PER_CHECK / BLOCK) == 0 && deadline.passed() {
+                return None;
+            }
             let y0 = (by * BLOCK).min(height - BLOCK);
             let band = &pixels[y0 * width..(y0 + BLOCK) * width];
             sums.iter_mut()
@@ -191,7 +213,12 @@ impl Blocks {
     }
 
     /// Marks each pixel dark when it is at or below its block's threshold.
-    fn threshold(&self, grey: &GrayImage, thresholds: &[u32]) -> Option<BitMatrix> {
+    fn threshold(
+        &self,
+        grey: &GrayImage,
+        thresholds: &[u32],
+        deadline: Deadline,
+    ) -> Option<BitMatrix> {
         let (width, height) = (grey.width() as usize, grey.height() as usize);
         let (sub_width, sub_height) = (self.width, self.height);
         // The last block of a row or column is shifted to end at the edge, so it owns the
@@ -205,7 +232,7 @@ impl Blocks {
         };
         let block_x: Vec<usize> = (0..width).map(|x| block(x, width, sub_width)).collect();
         let mut band = usize::MAX;
-        pack(grey, |y, levels| {
+        pack(grey, deadline, |y, levels| {
             // Rows of one band of blocks share their thresholds: spread them out once per band.
             let by = block(y, height, sub_height);
             if by != band {
@@ -222,13 +249,20 @@ impl Blocks {
 /// Builds a `BitMatrix` a row of machine words at a time: a pixel is set (dark) when it is at
 /// or below its level, which `levels(y, levels)` writes for row `y` (or leaves as they were).
 /// Branch-free: whether a pixel is dark is data the CPU cannot predict, and a branch per pixel
-/// cost more than the rest of the binarizer.
-fn pack(grey: &GrayImage, mut levels: impl FnMut(usize, &mut [u8])) -> Option<BitMatrix> {
+/// cost more than the rest of the binarizer. `None` once `deadline` passes.
+fn pack(
+    grey: &GrayImage,
+    deadline: Deadline,
+    mut levels: impl FnMut(usize, &mut [u8]),
+) -> Option<BitMatrix> {
     let width = grey.width() as usize;
     let mut bits = BitMatrix::new(grey.width(), grey.height()).ok()?;
     let mut row_levels = vec![0u8; width];
     let mut packed = BitArray::with_size(width);
     for (y, row) in grey.as_raw().chunks_exact(width).enumerate() {
+        if y % ROWS_PER_CHECK == 0 && deadline.passed() {
+            return None;
+        }
         levels(y, &mut row_levels);
         // Bit i of word j is column j * BITS + i, as in rxing's BitMatrix rows.
         let full = width - width % BIT_FIELD_BASE_BITS;
@@ -286,7 +320,7 @@ fn dark_bits(pixels: &[u8], levels: &[u8]) -> u32 {
 
 /// One threshold for the whole image, chosen by Otsu's method. Reads codes that the local
 /// binarizer breaks up: large modules in flat light, and small images.
-pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
+pub fn otsu(grey: &GrayImage, deadline: Deadline) -> Option<BitMatrix> {
     // Four partial histograms, so that runs of equal pixels (flat paper) do not wait on one
     // counter's previous increment.
     let mut partial = [[0u32; 256]; 4];
@@ -324,7 +358,7 @@ pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
             threshold = value as u8;
         }
     }
-    pack(grey, |_, levels| levels.fill(threshold))
+    pack(grey, deadline, |_, levels| levels.fill(threshold))
 }
 
 /// Averages `factor` x `factor` blocks: a smaller image with less noise and JPEG grain, where
@@ -334,11 +368,17 @@ pub fn otsu(grey: &GrayImage) -> Option<BitMatrix> {
 /// Each source pixel is read once, whatever the shape: rows and columns past the edge are
 /// counted as a weight on the last one instead of being reread. (Rereading them cost `factor`
 /// times the pixels: an 8,000,000 x 1 PNG shrunk by 5,000 held a worker for half a minute.)
-pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
+///
+/// `None` once `deadline` passes: the working view of a 40 MP photo is made from every one of
+/// its pixels.
+pub fn downscale(grey: &GrayImage, factor: u32, deadline: Deadline) -> Option<GrayImage> {
     let factor = factor.max(1);
     let (source_width, source_height) = (grey.width() as usize, grey.height() as usize);
     if source_width == 0 || source_height == 0 {
-        return GrayImage::new(grey.width() / factor, grey.height() / factor);
+        return Some(GrayImage::new(
+            grey.width() / factor,
+            grey.height() / factor,
+        ));
     }
     let (width, height) = (
         (grey.width() / factor).max(1),
@@ -360,6 +400,9 @@ pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
         // Narrower than a block: one pixel across, and each block's rows are one run of memory.
         let (last, columns_past) = (source_width - 1, (f - source_width) as u64);
         for y in 0..height as usize {
+            if y % ROWS_PER_CHECK == 0 && deadline.passed() {
+                return None;
+            }
             let (rows, rows_past) = span(y * f, source_height);
             let band = &pixels[rows.start * source_width..rows.end * source_width];
             let last_column: u64 = band[last..]
@@ -377,7 +420,14 @@ pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
         // or column is left out), and 16-bit sums divided by a constant four vectorise, where
         // the general path's 64-bit division by a variable area was 4% of a scan of photos
         // without a code.
-        for pair in pixels.chunks_exact(2 * source_width).take(height as usize) {
+        for (y, pair) in pixels
+            .chunks_exact(2 * source_width)
+            .take(height as usize)
+            .enumerate()
+        {
+            if y % ROWS_PER_CHECK == 0 && deadline.passed() {
+                return None;
+            }
             let (upper, lower) = pair.split_at(source_width);
             out.extend(
                 upper
@@ -393,6 +443,9 @@ pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
         // Every block fits across; only a band of rows can run past the bottom.
         let mut sums = vec![0u64; width as usize];
         for y in 0..height as usize {
+            if y % ROWS_PER_CHECK == 0 && deadline.passed() {
+                return None;
+            }
             sums.fill(0);
             let (rows, rows_past) = span(y * f, source_height);
             let last_row = rows.end - 1;
@@ -406,7 +459,7 @@ pub fn downscale(grey: &GrayImage, factor: u32) -> GrayImage {
             out.extend(sums.iter().map(|&s| (s / area) as u8));
         }
     }
-    GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height))
+    Some(GrayImage::from_raw(width, height, out).unwrap_or_else(|| GrayImage::new(width, height)))
 }
 
 /// Bilinear upscaling by two: gives the finder-pattern scan several pixels per module on tiny
@@ -648,6 +701,23 @@ mod tests {
     use crate::decode::testkit::Xorshift;
 
     #[test]
+    fn passes_over_a_view_give_up_once_the_deadline_has_passed() {
+        let grey = GrayImage::from_fn(200, 120, |x, y| {
+            image::Luma([((x * 7 + y * 3) % 256) as u8])
+        });
+        let passed = Deadline::after(std::time::Instant::now(), std::time::Duration::ZERO);
+        assert!(Blocks::of(&grey, passed).is_none());
+        assert!(local_average(&grey, passed).is_none());
+        assert!(local_midrange(&grey, passed).is_none());
+        assert!(otsu(&grey, passed).is_none());
+        assert!(downscale(&grey, 2, passed).is_none());
+        assert!(downscale(&grey, 3, passed).is_none());
+        // The same passes with time left give their results.
+        assert!(local_average(&grey, Deadline::NONE).is_some());
+        assert!(downscale(&grey, 3, Deadline::NONE).is_some());
+    }
+
+    #[test]
     fn halving_one_axis_averages_pairs_of_columns_or_rows_and_drops_an_odd_last_one() {
         let grey = GrayImage::from_fn(5, 3, |x, y| image::Luma([(x * 10 + y * 100) as u8]));
         let narrow = halve_width(&grey);
@@ -709,7 +779,7 @@ mod tests {
     #[test]
     fn local_average_marks_dark_pixels_black_and_light_pixels_white() {
         let grey = GrayImage::from_fn(64, 64, |x, _| image::Luma([if x < 32 { 20 } else { 230 }]));
-        let bits = local_average(&grey).unwrap();
+        let bits = local_average(&grey, Deadline::NONE).unwrap();
         assert!(bits.get(5, 5));
         assert!(!bits.get(60, 5));
     }
@@ -722,7 +792,7 @@ mod tests {
             let inside = (90..106).contains(&x) && (40..56).contains(&y);
             image::Luma([if inside { 20 } else { 230 }])
         });
-        let bits = local_midrange(&grey).unwrap();
+        let bits = local_midrange(&grey, Deadline::NONE).unwrap();
         for y in 0..120 {
             for x in 0..200 {
                 let inside = (90..106).contains(&x) && (40..56).contains(&y);
@@ -732,17 +802,17 @@ mod tests {
         // A step inside a block splits at the step.
         let skewed =
             GrayImage::from_fn(64, 64, |x, _| image::Luma([if x < 34 { 200 } else { 100 }]));
-        let bits = local_midrange(&skewed).unwrap();
+        let bits = local_midrange(&skewed, Deadline::NONE).unwrap();
         assert!(!bits.get(33, 10) && bits.get(34, 10));
         // A flat image has no level anywhere: nothing is dark but true black.
         let flat = GrayImage::from_pixel(64, 64, image::Luma([128]));
-        assert!((0..64).all(|x| !local_midrange(&flat).unwrap().get(x, 7)));
+        assert!((0..64).all(|x| !local_midrange(&flat, Deadline::NONE).unwrap().get(x, 7)));
     }
 
     #[test]
     fn otsu_splits_a_two_tone_image_between_its_tones() {
         let grey = GrayImage::from_fn(10, 10, |x, _| image::Luma([if x < 5 { 90 } else { 160 }]));
-        let bits = otsu(&grey).unwrap();
+        let bits = otsu(&grey, Deadline::NONE).unwrap();
         assert!(bits.get(0, 0) && bits.get(4, 9));
         assert!(!bits.get(5, 0) && !bits.get(9, 9));
     }
@@ -834,7 +904,7 @@ mod tests {
         for (width, height) in shapes {
             let grey = noise(width, height);
             for factor in [2, 3, 5, 7, 64, 1500] {
-                let small = downscale(&grey, factor);
+                let small = downscale(&grey, factor, Deadline::NONE).unwrap();
                 let expected = downscale_by_clamping(&grey, factor);
                 assert_eq!(
                     small.dimensions(),
@@ -856,22 +926,35 @@ mod tests {
         let line = GrayImage::from_fn(80_000, 1, |x, _| {
             image::Luma([if x < 40_000 { 0 } else { 250 }])
         });
-        let small = downscale(&line, 50);
+        let small = downscale(&line, 50, Deadline::NONE).unwrap();
         assert_eq!(small.dimensions(), (1600, 1));
         assert_eq!(small.get_pixel(0, 0).0[0], 0);
         assert_eq!(small.get_pixel(1599, 0).0[0], 250);
         let column = GrayImage::from_pixel(1, 80_000, image::Luma([77]));
-        let small = downscale(&column, 50);
+        let small = downscale(&column, 50, Deadline::NONE).unwrap();
         assert_eq!(small.dimensions(), (1, 1600));
         assert!(small.pixels().all(|p| p.0[0] == 77));
     }
 
     #[test]
     fn downscale_leaves_an_empty_image_empty_and_treats_factor_zero_as_one() {
-        assert_eq!(downscale(&GrayImage::new(0, 9), 2).dimensions(), (0, 4));
-        assert_eq!(downscale(&GrayImage::new(9, 0), 2).dimensions(), (4, 0));
+        assert_eq!(
+            downscale(&GrayImage::new(0, 9), 2, Deadline::NONE)
+                .unwrap()
+                .dimensions(),
+            (0, 4)
+        );
+        assert_eq!(
+            downscale(&GrayImage::new(9, 0), 2, Deadline::NONE)
+                .unwrap()
+                .dimensions(),
+            (4, 0)
+        );
         let grey = noise(5, 3);
-        assert_eq!(downscale(&grey, 0).as_raw(), grey.as_raw());
+        assert_eq!(
+            downscale(&grey, 0, Deadline::NONE).unwrap().as_raw(),
+            grey.as_raw()
+        );
     }
 
     #[test]
@@ -934,15 +1017,18 @@ mod tests {
             let grey = GrayImage::from_fn(width, height, |x, y| {
                 image::Luma([if x.max(y) < long / 2 { 0 } else { 240 }])
             });
-            for bits in [local_average(&grey).unwrap(), otsu(&grey).unwrap()] {
+            for bits in [
+                local_average(&grey, Deadline::NONE).unwrap(),
+                otsu(&grey, Deadline::NONE).unwrap(),
+            ] {
                 assert_eq!((bits.width(), bits.height()), (width, height));
                 assert!(bits.get(0, 0), "{width}x{height}");
                 assert!(!bits.get(width - 1, height - 1), "{width}x{height}");
             }
         }
         // rxing's BitMatrix has no empty form.
-        assert!(local_average(&GrayImage::new(0, 50)).is_none());
-        assert!(otsu(&GrayImage::new(50, 0)).is_none());
+        assert!(local_average(&GrayImage::new(0, 50), Deadline::NONE).is_none());
+        assert!(otsu(&GrayImage::new(50, 0), Deadline::NONE).is_none());
     }
 
     #[test]
@@ -959,7 +1045,10 @@ mod tests {
             let levels: Vec<Vec<u8>> = (0..3)
                 .map(|_| (0..width).map(|_| next()).collect())
                 .collect();
-            let bits = pack(&grey, |y, row| row.copy_from_slice(&levels[y])).unwrap();
+            let bits = pack(&grey, Deadline::NONE, |y, row| {
+                row.copy_from_slice(&levels[y])
+            })
+            .unwrap();
             for (x, y, p) in grey.enumerate_pixels() {
                 let dark = p.0[0] <= levels[y as usize][x as usize];
                 assert_eq!(bits.get(x, y), dark, "width {width}, pixel ({x}, {y})");
@@ -986,7 +1075,7 @@ mod tests {
     #[test]
     fn downscale_averages_blocks() {
         let grey = GrayImage::from_fn(4, 2, |x, _| image::Luma([if x % 2 == 0 { 0 } else { 200 }]));
-        let small = downscale(&grey, 2);
+        let small = downscale(&grey, 2, Deadline::NONE).unwrap();
         assert_eq!((small.width(), small.height()), (2, 1));
         assert_eq!(small.get_pixel(0, 0).0[0], 100);
     }

@@ -400,7 +400,7 @@ mod tests {
             image::Luma([if speckle { 30 } else { 220 }])
         });
         image::imageops::overlay(&mut grey, &symbol, 60, 50);
-        let bits = crate::decode::pixels::local_average(&grey).unwrap();
+        let bits = crate::decode::pixels::local_average(&grey, Deadline::NONE).unwrap();
         let ours = finder_patterns(&bits, Deadline::NONE, MAX_PATTERNS);
         let theirs = FindFinderPatterns(&bits, true, 0);
         assert!(ours.len() >= 3, "{} patterns", ours.len());

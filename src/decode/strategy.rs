@@ -257,6 +257,9 @@ pub(super) struct Views<'a> {
     binarized: HashMap<(View, Binarizer), Option<BitMatrix>>,
     /// Each view's 8x8 block statistics, which both local binarizers start from.
     blocks: HashMap<View, Option<pixels::Blocks>>,
+    /// The deadline of the strategy running: views and binarizations are passes over whole
+    /// images, and one given up at the deadline is left `None` (nothing runs after it).
+    deadline: Deadline,
 }
 
 impl<'a> Views<'a> {
@@ -267,6 +270,7 @@ impl<'a> Views<'a> {
             views: HashMap::new(),
             binarized: HashMap::new(),
             blocks: HashMap::new(),
+            deadline: Deadline::NONE,
         }
     }
 
@@ -283,18 +287,24 @@ impl<'a> Views<'a> {
         if view == View::Working {
             let factor = long_side.div_ceil(WORKING_SIDE);
             return Some(if factor > 1 {
-                (pixels::downscale(self.grey, factor), [factor as f32; 2])
+                (
+                    pixels::downscale(self.grey, factor, self.deadline)?,
+                    [factor as f32; 2],
+                )
             } else {
                 (self.grey.clone(), [1.0; 2])
             });
         }
+        let deadline = self.deadline;
         let (working, scale) = self.view(View::Working)?;
         let short_side = working.width().min(working.height());
         let [across, down] = *scale;
         match view {
             View::Working => None,
             View::Half => (short_side / 2 >= MIN_SCALED_SIDE)
-                .then(|| (pixels::downscale(working, 2), [across * 2.0, down * 2.0])),
+                .then(|| pixels::downscale(working, 2, deadline))
+                .flatten()
+                .map(|half| (half, [across * 2.0, down * 2.0])),
             View::Double => (working.width().max(working.height()) <= DOUBLE_MAX_SIDE)
                 .then(|| (pixels::double(working), [across / 2.0, down / 2.0])),
             View::HalfWidth => (working.width() / 2 >= MIN_SCALED_SIDE)
@@ -368,13 +378,16 @@ impl<'a> Views<'a> {
         if !self.binarized.contains_key(&key) {
             // Taken out while the view is borrowed, put back after.
             let mut blocks = self.blocks.remove(&view);
+            let deadline = self.deadline;
             let bits = self.pixels(view).and_then(|(grey, _)| match binarizer {
-                Binarizer::Otsu => pixels::otsu(grey),
+                Binarizer::Otsu => pixels::otsu(grey, deadline),
                 local => {
-                    let blocks = blocks.get_or_insert_with(|| pixels::Blocks::of(grey));
+                    let blocks = blocks.get_or_insert_with(|| pixels::Blocks::of(grey, deadline));
                     match local {
-                        Binarizer::LocalAverage => pixels::local_average_of(grey, blocks.as_ref()),
-                        _ => pixels::local_midrange_of(grey, blocks.as_ref()),
+                        Binarizer::LocalAverage => {
+                            pixels::local_average_of(grey, blocks.as_ref(), deadline)
+                        }
+                        _ => pixels::local_midrange_of(grey, blocks.as_ref(), deadline),
                     }
                 }
             });
@@ -394,6 +407,7 @@ impl<'a> Views<'a> {
         deadline: Deadline,
         damaged: &[[f32; 4]],
     ) -> Detected {
+        self.deadline = deadline;
         match strategy {
             Strategy::Finder {
                 view,
@@ -536,7 +550,7 @@ impl<'a> Views<'a> {
                     };
                     // Without the grey pixels: reading the zoomed crop's modules from them
                     // read nothing more on either corpus.
-                    let mut detected = pixels::local_average(&zoomed)
+                    let mut detected = pixels::local_average(&zoomed, deadline)
                         .map(|bits| {
                             detect::finder(
                                 &bits,
@@ -549,7 +563,7 @@ impl<'a> Views<'a> {
                         })
                         .unwrap_or_default();
                     if detected.codes.is_empty() {
-                        if let Some(bits) = pixels::local_midrange(&zoomed) {
+                        if let Some(bits) = pixels::local_midrange(&zoomed, deadline) {
                             let other = detect::finder(
                                 &bits,
                                 None,
@@ -590,7 +604,7 @@ fn find_in(
     formats: Formats,
     resampling: Resampling,
 ) -> Detected {
-    binarize(crop, binarizer)
+    binarize(crop, binarizer, deadline)
         .map(|bits| {
             let grey = Grey {
                 pixels: crop,
@@ -601,11 +615,11 @@ fn find_in(
         .unwrap_or_default()
 }
 
-fn binarize(grey: &GrayImage, binarizer: Binarizer) -> Option<BitMatrix> {
+fn binarize(grey: &GrayImage, binarizer: Binarizer, deadline: Deadline) -> Option<BitMatrix> {
     match binarizer {
-        Binarizer::LocalAverage => pixels::local_average(grey),
-        Binarizer::LocalMidrange => pixels::local_midrange(grey),
-        Binarizer::Otsu => pixels::otsu(grey),
+        Binarizer::LocalAverage => pixels::local_average(grey, deadline),
+        Binarizer::LocalMidrange => pixels::local_midrange(grey, deadline),
+        Binarizer::Otsu => pixels::otsu(grey, deadline),
     }
 }
 
@@ -628,7 +642,7 @@ const MAX_CROP_FINDER_PATTERNS: usize = 12;
 /// Whether rqrr's time on `crop` is bounded: it holds few finder patterns, counted by the
 /// finder-pattern scan (a pass over the crop) on the local-average binarization.
 fn few_finder_patterns(crop: &GrayImage) -> bool {
-    pixels::local_average(crop).is_some_and(|bits| {
+    pixels::local_average(crop, Deadline::NONE).is_some_and(|bits| {
         detect::finder_pattern_count(&bits, MAX_CROP_FINDER_PATTERNS + 1)
             <= MAX_CROP_FINDER_PATTERNS
     })
