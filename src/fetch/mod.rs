@@ -237,6 +237,9 @@ impl Fetcher {
             .user_agent(concat!("qrscan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .redirect(redirect)
+            // reqwest sends the URL a redirect came from, query string included, as `Referer`
+            // to the next host: a token in an image URL must not leak to wherever it redirects.
+            .referer(false)
             .dns_resolver(resolver);
         builder = match &options.proxy {
             Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),

@@ -126,6 +126,31 @@ async fn a_redirect_loop_and_too_many_hops_are_1003() {
     assert_healthy(&app).await;
 }
 
+#[tokio::test]
+async fn a_redirect_does_not_tell_the_next_host_the_url_it_came_from() {
+    let app = app_allowing_only_127_0_0_2().await;
+    let image = app.images.put("moved.png", qr_png("https://cli.im/moved"));
+    let hop = app.images.url(&format!(
+        "/redirect?to={}&token=not-for-the-next-host",
+        urlencode(&image)
+    ));
+
+    let answer = app.scan_url(&hop).await;
+
+    assert_eq!(answer.assert_success()["content"], "https://cli.im/moved");
+    let requests = app.images.headers_of("/img/moved.png");
+    assert_eq!(requests.len(), 1);
+    let headers = &requests[0];
+    assert!(
+        headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|agent| agent.starts_with("qrscan/")),
+        "{headers:?}"
+    );
+    assert_eq!(headers.get("referer"), None, "{headers:?}");
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
