@@ -79,11 +79,14 @@ impl From<Refused> for FetchError {
     }
 }
 
-/// The longest base64 text that can carry an image of `max_bytes`, with room for a `data:`
+/// The longest base64 text that can carry an image of `max_bytes`, wrapped at 76 columns with
+/// `\r\n` (as MIME writes it; the `base64` command's `\n` is shorter), with room for a `data:`
 /// header: the one bound on encoded images, for `data:` URLs and base64 uploads, and (plus their
 /// framing) for the request bodies that carry them.
 pub fn max_base64_len(max_bytes: u64) -> u64 {
-    max_bytes.saturating_mul(4) / 3 + 1024
+    let unwrapped = max_bytes.div_ceil(3).saturating_mul(4);
+    let line_breaks = unwrapped.div_ceil(76).saturating_mul(2);
+    unwrapped.saturating_add(line_breaks).saturating_add(1024)
 }
 
 const BLOCKED_ADDRESSES: &str =
@@ -545,6 +548,23 @@ mod tests {
             decode_data_url(&url, 100, &small),
             Err(FetchError::Busy(_))
         ));
+    }
+
+    #[test]
+    fn the_base64_bound_fits_an_image_at_the_limit_wrapped_at_76_columns_with_crlf() {
+        for max_bytes in [1usize, 57, 1000, 2048, 1 << 20] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(vec![7u8; max_bytes]);
+            let lines: Vec<&str> = encoded
+                .as_bytes()
+                .chunks(76)
+                .map(|line| std::str::from_utf8(line).unwrap())
+                .collect();
+            let data_url = format!("data:image/png;base64,{}\r\n", lines.join("\r\n"));
+            assert!(
+                max_base64_len(max_bytes as u64) >= data_url.len() as u64,
+                "{max_bytes}"
+            );
+        }
     }
 
     #[test]
