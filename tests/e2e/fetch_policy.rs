@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use qrscan::fetch::policy::Lookup;
 
@@ -178,7 +179,28 @@ async fn the_decoder_memory_cap_refuses_an_image_that_needs_more() {
     // Decoded a row at a time into grey, a colour PNG holds about a byte a pixel: 1.1 MB here.
     let big = image::DynamicImage::ImageRgba8(image::RgbaImage::new(1100, 1000));
     let url = app.images.put("big.png", png(&big));
-    app.scan_url(&url).await.assert_failure(200, 1006);
+    let answer = app.scan_url(&url).await;
+    answer.assert_failure(200, 1006);
+    // The grey frame and two rows of 16-bit RGBA: 1100 x 1000 + 2 x 8 x 1100 bytes.
+    assert_eq!(
+        answer.body["message"],
+        "image is 1100x1000 pixels and needs 1117600 bytes of decoder memory, over the limit of 1048576 bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_png_one_pixel_tall_and_two_billion_wide_has_no_code_from_its_header() {
+    let app = spawn_app(&[]).await;
+    for (width, height) in [(i32::MAX as u32, 1), (1, i32::MAX as u32)] {
+        let url = app.images.put("line.png", png_claiming(width, height));
+        let started = std::time::Instant::now();
+        let answer = app.scan_url(&url).await;
+        answer.assert_failure(200, 1008);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{width}x{height}"
+        );
+    }
 }
 
 /// A real 1x1 PNG whose header is rewritten to claim `width` x `height` (CRC fixed up).
