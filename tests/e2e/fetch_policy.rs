@@ -272,6 +272,102 @@ async fn file_urls_are_read_only_inside_the_file_root() {
     assert_healthy(&app).await;
 }
 
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// Opens a FIFO's writing end when dropped: a request stuck in open() on it (the bug this
+/// guards against) is released, so a regression fails its test instead of hanging the run.
+struct ReleaseFifo(std::path::PathBuf);
+
+impl Drop for ReleaseFifo {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_directory_under_the_file_root_is_refused_at_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let fifo = root.path().join("pipe.png");
+    mkfifo(&fifo);
+    let _release = ReleaseFifo(fifo);
+    std::fs::create_dir(root.path().join("folder.png")).expect("mkdir");
+    let root_arg = root.path().to_str().expect("utf-8").to_owned();
+    let app = spawn_app_with(&["--file-root", &root_arg, "--fetch-timeout", "30s"]).await;
+
+    for name in ["pipe.png", "folder.png"] {
+        let url = format!("file://{root_arg}/{name}");
+        let answer = tokio::time::timeout(Duration::from_secs(5), app.scan_url(&url))
+            .await
+            .unwrap_or_else(|_| panic!("{name} was not answered at once"));
+        answer.assert_failure(200, 1002);
+        assert_eq!(
+            answer.body["message"],
+            "image URL is not allowed: the file is not a regular file"
+        );
+    }
+    // Under the root, a missing file may say so: everything there can be fetched anyway.
+    let missing = app
+        .scan_url(&format!("file://{root_arg}/missing.png"))
+        .await;
+    missing.assert_failure(200, 1003);
+    assert_eq!(
+        missing.body["message"],
+        "image could not be fetched: no such file"
+    );
+    assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn a_refused_file_url_answers_the_same_whether_or_not_the_path_exists() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        outside.path().join("secret.png"),
+        qr_png("https://cli.im/secret"),
+    )
+    .expect("write");
+    let link = |name: &str, target: std::path::PathBuf| {
+        std::os::unix::fs::symlink(target, root.path().join(name)).expect("symlink")
+    };
+    link("to-secret.png", outside.path().join("secret.png"));
+    link("to-nothing.png", outside.path().join("missing.png"));
+    link("to-outside", outside.path().to_owned());
+    let root_arg = root.path().to_str().expect("utf-8").to_owned();
+    let out = outside.path().to_str().expect("utf-8").to_owned();
+    let app = spawn_app_with(&["--file-root", &root_arg]).await;
+
+    for (existing, missing) in [
+        (format!("{out}/secret.png"), format!("{out}/missing.png")),
+        (
+            format!("{root_arg}/to-secret.png"),
+            format!("{root_arg}/to-nothing.png"),
+        ),
+        (
+            format!("{root_arg}/to-outside/secret.png"),
+            format!("{root_arg}/to-outside/missing.png"),
+        ),
+    ] {
+        let existing = app.scan_url(&format!("file://{existing}")).await;
+        let missing = app.scan_url(&format!("file://{missing}")).await;
+
+        existing.assert_failure(200, 1002);
+        assert_eq!(
+            (existing.status, existing.body.to_string()),
+            (missing.status, missing.body.to_string())
+        );
+    }
+}
+
 /// A resolver answering `answer` for every name, counting the questions; it sends no query.
 struct StubLookup {
     answer: Vec<IpAddr>,
