@@ -213,15 +213,21 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                     for code in &data.codes {
                         writeln!(
                             stdout,
-                            "{input}\t{}\t{}",
+                            "{}\t{}\t{}",
+                            one_line(input),
                             code.provider,
                             one_line(&code.content)
                         )?;
                     }
                 }
-                Err(err) => {
-                    progress.suspend(|| eprintln!("{input}: {} ({})", err.message, err.code()))
-                }
+                Err(err) => progress.suspend(|| {
+                    eprintln!(
+                        "{}: {} ({})",
+                        one_line(input),
+                        one_line(&err.message),
+                        err.code()
+                    )
+                }),
             },
         }
         progress.inc(1);
@@ -257,12 +263,46 @@ async fn scan_one(scanner: &Scanner, input: &str, max_bytes: u64) -> Result<Scan
     Ok(scanner.scan_bytes(bytes, scanner.formats()).await?)
 }
 
-/// Keeps a text-format record on one line: tabs and line breaks are escaped.
+/// Keeps a text-format field on one line and inert on a terminal: a backslash, tab and line
+/// breaks become `\\`, `\t`, `\n`, `\r`, and every other character that `needs_escape` as
+/// `\u{1b}` (its code point in hex). A QR payload is written by whoever printed the code, so
+/// printed raw it could move the cursor, recolour or clear the screen, retitle the window, or
+/// make a line read other than it is.
 fn one_line(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('\t', "\\t")
-        .replace('\n', "\\n")
-        .replace('\r', "\\r")
+    use std::fmt::Write as _;
+    let mut line = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => line.push_str("\\\\"),
+            '\t' => line.push_str("\\t"),
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            c if needs_escape(c) => {
+                // Writing to a String cannot fail.
+                let _ = write!(line, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => line.push(c),
+        }
+    }
+    line
+}
+
+/// Characters a terminal or a text viewer acts on instead of showing: the control characters
+/// (C0 with NUL, BEL, BS and ESC; DEL; C1, whose CSI U+009B some terminals take as ESC `[`), the
+/// Unicode line and paragraph separators, and the bidirectional controls, which reorder what a
+/// line displays.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{061c}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// A progress bar on stderr, only for people: a terminal, and more than a handful of inputs.
@@ -320,5 +360,36 @@ async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{url} is not answering: {err}");
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_output_escapes_every_control_character_a_terminal_would_act_on() {
+        let payload = "a\u{1b}[2J\u{1b}]0;title\u{7}b\u{8}\u{0}c\u{7f}\u{9b}31m\u{85}d";
+        assert_eq!(
+            one_line(payload),
+            "a\\u{1b}[2J\\u{1b}]0;title\\u{7}b\\u{8}\\u{0}c\\u{7f}\\u{9b}31m\\u{85}d"
+        );
+        // Line and paragraph separators and bidirectional overrides are escaped too.
+        assert_eq!(
+            one_line("x\u{2028}y\u{202e}z\u{2066}"),
+            "x\\u{2028}y\\u{202e}z\\u{2066}"
+        );
+    }
+
+    #[test]
+    fn text_output_keeps_printable_text_and_escapes_tabs_breaks_and_backslashes_as_before() {
+        assert_eq!(
+            one_line("MEBKM:URL:http\\://x;;\t\r\n"),
+            "MEBKM:URL:http\\\\://x;;\\t\\r\\n"
+        );
+        let printable = "https://qr.alipay.com/FKX 支付宝 ｑｒ é 🙂";
+        assert_eq!(one_line(printable), printable);
+        // An escape written in the payload itself stays distinguishable from one we wrote.
+        assert_eq!(one_line("\\u{1b}"), "\\\\u{1b}");
     }
 }

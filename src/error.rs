@@ -59,7 +59,7 @@ error_table! {
     FetchFailed = 1003, "fetch failed";
     FetchTimeout = 1004, "fetch timed out";
     TooLarge = 1005, "image over the byte limit";
-    TooManyPixels = 1006, "over the pixel limit";
+    TooManyPixels = 1006, "over the pixel or decoder memory limit";
     NotAnImage = 1007, "not a supported image";
     NoCode = 1008, "no QR code";
     Unreadable = 1009, "QR code unreadable";
@@ -242,9 +242,9 @@ impl From<DecodeError> for ApiError {
         let kind = match &err {
             DecodeError::NotAnImage(_) => ErrorKind::NotAnImage,
             // API.md's 1006 is about the image's dimensions: a shape no real image has is one.
-            DecodeError::TooManyPixels { .. } | DecodeError::TooElongated { .. } => {
-                ErrorKind::TooManyPixels
-            }
+            DecodeError::TooManyPixels { .. }
+            | DecodeError::TooMuchMemory { .. }
+            | DecodeError::TooElongated { .. } => ErrorKind::TooManyPixels,
             DecodeError::NoCode => ErrorKind::NoCode,
             DecodeError::Unreadable => ErrorKind::Unreadable,
         };
@@ -273,6 +273,30 @@ mod tests {
         assert_eq!(
             ErrorKind::Overloaded.status(HttpStatusMode::Compat),
             StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+
+    #[test]
+    fn a_memory_refusal_is_1006_and_says_the_image_needs_more_decoder_memory() {
+        let refusal = |needed| {
+            ApiError::from(DecodeError::TooMuchMemory {
+                width: 1100,
+                height: 1000,
+                needed,
+                limit: 1_048_576,
+            })
+        };
+        let counted = refusal(Some(1_117_600));
+        assert_eq!(counted.code(), 1006);
+        assert_eq!(
+            counted.message,
+            "image is 1100x1000 pixels and needs 1117600 bytes of decoder memory, over the limit of 1048576 bytes"
+        );
+        let uncounted = refusal(None);
+        assert_eq!(uncounted.code(), 1006);
+        assert_eq!(
+            uncounted.message,
+            "image is 1100x1000 pixels and needs more decoder memory than the limit of 1048576 bytes"
         );
     }
 

@@ -29,7 +29,8 @@
 //! - `scan`: the use case: fetch -> decode on a bounded pool -> classify.
 //! - `config`: the one typed configuration, flags and `QRSCAN_*` variables, and the option types
 //!   it hands to the layers below.
-//! - `fetch`: `ImageUrl`, `Fetcher`, the address policy and every download limit.
+//! - `fetch`: `ImageUrl`, `Fetcher`, the address policy (`policy`), `file:` URLs under the root
+//!   (`file`) and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
 //! - `budget`: the server-wide budget of image bytes held in memory, the capped buffer every

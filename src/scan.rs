@@ -178,6 +178,7 @@ impl ResultCache {
             Ok(_)
                 | Err(DecodeError::NotAnImage(_)
                     | DecodeError::TooManyPixels { .. }
+                    | DecodeError::TooMuchMemory { .. }
                     | DecodeError::TooElongated { .. })
         );
         if let (Some(cache), true) = (&self.entries, deterministic) {

@@ -51,17 +51,8 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         DecodeError::NotAnImage("the format is not PNG, JPEG, GIF, WebP or BMP".into())
     })?;
     let corrupt = |e: image::ImageError| DecodeError::NotAnImage(format!("{e}"));
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
-        .into_dimensions()
-        .map_err(corrupt)?;
-    if u64::from(width) * u64::from(height) > options.max_pixels {
-        return Err(DecodeError::TooManyPixels {
-            width,
-            height,
-            limit: options.max_pixels,
-        });
-    }
-    check_shape(width, height)?;
+    let (width, height) = header_dimensions(bytes, format)?;
+    check_header(width, height, options.max_pixels)?;
     if format == ImageFormat::WebP {
         if let Some(grey) = load_webp(bytes, width, height, options) {
             return grey;
@@ -87,22 +78,51 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
     limits.max_alloc = Some(options.max_decoder_bytes);
     reader.limits(limits);
     let image = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => DecodeError::TooManyPixels {
+        // The width and height limits are the header's own: only the allocation cap is left.
+        image::ImageError::Limits(_) => DecodeError::TooMuchMemory {
             width,
             height,
-            limit: options.max_pixels,
+            needed: None,
+            limit: options.max_decoder_bytes,
         },
         other => corrupt(other),
     })?;
     Ok(to_luma_on_white(image))
 }
 
-/// Refuses, from the header, shapes that cannot hold a code or that no real image has (the
-/// module doc says why).
-fn check_shape(width: u32, height: u32) -> Result<(), DecodeError> {
+/// The width and height the image's header declares. A PNG's come from its IHDR chunk alone:
+/// `image`'s reader reads every chunk before the pixels and sizes a row first, under its own
+/// limits, so a 2147483647x1 PNG failed there ("Memory limit exceeded", 1007) before the checks
+/// below could answer it.
+fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), DecodeError> {
+    if format == ImageFormat::Png {
+        // The IHDR chunk is 13 bytes; nothing else is read.
+        let limits = png::Limits { bytes: 64 * 1024 };
+        let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
+        let info = decoder
+            .read_header_info()
+            .map_err(|e| DecodeError::NotAnImage(format!("{e}")))?;
+        return Ok((info.width, info.height));
+    }
+    ImageReader::with_format(Cursor::new(bytes), format)
+        .into_dimensions()
+        .map_err(|e| DecodeError::NotAnImage(format!("{e}")))
+}
+
+/// Refuses, from the header, shapes that cannot hold a code, images over the pixel limit, and
+/// shapes no real image has (the module doc says why). A side under `MIN_SIDE` answers "no
+/// code" first, whatever the pixel count: it is true of any such image, and API.md promises it.
+fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeError> {
     let (short, long) = (width.min(height), width.max(height));
     if short < MIN_SIDE {
         return Err(DecodeError::NoCode);
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooManyPixels {
+            width,
+            height,
+            limit: max_pixels,
+        });
     }
     if u64::from(long) > u64::from(short) * u64::from(MAX_ASPECT_RATIO) {
         return Err(DecodeError::TooElongated {
@@ -153,10 +173,11 @@ fn load_jpeg(
         progressive,
     );
     if needed > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooManyPixels {
+        return Some(Err(DecodeError::TooMuchMemory {
             width,
             height,
-            limit: options.max_pixels,
+            needed: Some(needed),
+            limit: options.max_decoder_bytes,
         }));
     }
     let frame = match decoder.decode() {
@@ -228,10 +249,11 @@ fn load_webp(
         (false, _) => u64::from(width) * u64::from(height) * 4,
     };
     if frame_bytes > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooManyPixels {
+        return Some(Err(DecodeError::TooMuchMemory {
             width,
             height,
-            limit: options.max_pixels,
+            needed: Some(frame_bytes),
+            limit: options.max_decoder_bytes,
         }));
     }
     if lossy {
@@ -417,7 +439,7 @@ mod tests {
             ..DecodeOptions::default()
         };
         let err = decode(bytes, &capped).unwrap_err();
-        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
+        assert!(matches!(err, DecodeError::TooMuchMemory { .. }), "{err:?}");
         let at_cap = DecodeOptions {
             max_decoder_bytes: frame,
             ..DecodeOptions::default()
@@ -549,7 +571,16 @@ mod tests {
     #[test]
     fn an_image_thinner_than_the_smallest_symbol_has_no_code_without_decoding_its_pixels() {
         let options = DecodeOptions::default();
-        for (width, height) in [(1, 40_000_000), (40_000_000, 1), (2, 20_000_000), (6, 600)] {
+        let widest = i32::MAX as u32;
+        for (width, height) in [
+            (1, 40_000_000),
+            (40_000_000, 1),
+            (2, 20_000_000),
+            (6, 600),
+            (widest, 1),
+            (1, widest),
+            (6, widest),
+        ] {
             let bytes = png_claiming(width, height);
             let answer = decode(&bytes, &options);
             assert_eq!(answer.unwrap_err(), DecodeError::NoCode, "{width}x{height}");
@@ -650,7 +681,7 @@ mod tests {
             ..DecodeOptions::default()
         };
         let err = decode(progressive, &capped).unwrap_err();
-        assert!(matches!(err, DecodeError::TooManyPixels { .. }), "{err:?}");
+        assert!(matches!(err, DecodeError::TooMuchMemory { .. }), "{err:?}");
         let at_cap = DecodeOptions {
             max_decoder_bytes: needed,
             ..DecodeOptions::default()

@@ -154,6 +154,15 @@ pub enum DecodeError {
     NotAnImage(String),
     #[error("image is {width}x{height} pixels, over the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// Decoding would allocate more than `--max-decode-memory` (`limit` bytes); `needed` is
+    /// what our own count says, when the decoder that refused is ours.
+    #[error("{}", memory_refusal(*width, *height, *needed, *limit))]
+    TooMuchMemory {
+        width: u32,
+        height: u32,
+        needed: Option<u64>,
+        limit: u64,
+    },
     #[error(
         "image is {width}x{height} pixels, its long side over {max_ratio} times its short side"
     )]
@@ -166,6 +175,18 @@ pub enum DecodeError {
     NoCode,
     #[error("a QR code was found but could not be read")]
     Unreadable,
+}
+
+/// The sentence of a `TooMuchMemory` refusal.
+fn memory_refusal(width: u32, height: u32, needed: Option<u64>, limit: u64) -> String {
+    match needed {
+        Some(needed) => format!(
+            "image is {width}x{height} pixels and needs {needed} bytes of decoder memory, over the limit of {limit} bytes"
+        ),
+        None => format!(
+            "image is {width}x{height} pixels and needs more decoder memory than the limit of {limit} bytes"
+        ),
+    }
 }
 
 /// Finds and reads every QR code in an encoded image, largest first.

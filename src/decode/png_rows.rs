@@ -26,11 +26,13 @@ pub fn load(bytes: &[u8], options: &DecodeOptions) -> Option<Result<GrayImage, D
         return None;
     }
     let (width, height) = (reader.info().width, reader.info().height);
-    if decoder_bytes(width, height) > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooManyPixels {
+    let needed = decoder_bytes(width, height);
+    if needed > options.max_decoder_bytes {
+        return Some(Err(DecodeError::TooMuchMemory {
             width,
             height,
-            limit: options.max_pixels,
+            needed: Some(needed),
+            limit: options.max_decoder_bytes,
         }));
     }
     let (width, height) = (width as usize, height as usize);
@@ -153,7 +155,7 @@ mod tests {
         };
         let over = load(&bytes, &capped(needed - 1));
         assert!(
-            matches!(over, Some(Err(DecodeError::TooManyPixels { .. }))),
+            matches!(over, Some(Err(DecodeError::TooMuchMemory { .. }))),
             "{over:?}"
         );
         assert!(matches!(load(&bytes, &capped(needed)), Some(Ok(_))));

@@ -4,10 +4,13 @@
 //!
 //! `http`/`https` go through one reqwest client built at start-up, whose resolver (`policy.rs`)
 //! only ever hands out allowed addresses; `data:` URLs are decoded without any network; `file:`
-//! URLs are read only under `--file-root`. Every byte is pushed into a `HeldBytes` as it arrives,
-//! which enforces the byte cap and takes it from the server's `ByteBudget`. Errors say what class of failure happened and never carry a resolved address or an
-//! internal error string. This module never decodes images.
+//! URLs are read only from regular files under `--file-root` (`file.rs`), within the download's
+//! time and byte limits. Every byte is pushed into a `HeldBytes` as it arrives, which enforces
+//! the byte cap and takes it from the server's `ByteBudget`. Errors say what class of failure
+//! happened and never carry a resolved address or an internal error string. This module never
+//! decodes images.
 
+mod file;
 pub mod policy;
 
 use std::error::Error as StdError;
@@ -79,11 +82,14 @@ impl From<Refused> for FetchError {
     }
 }
 
-/// The longest base64 text that can carry an image of `max_bytes`, with room for a `data:`
+/// The longest base64 text that can carry an image of `max_bytes`, wrapped at 76 columns with
+/// `\r\n` (as MIME writes it; the `base64` command's `\n` is shorter), with room for a `data:`
 /// header: the one bound on encoded images, for `data:` URLs and base64 uploads, and (plus their
 /// framing) for the request bodies that carry them.
 pub fn max_base64_len(max_bytes: u64) -> u64 {
-    max_bytes.saturating_mul(4) / 3 + 1024
+    let unwrapped = max_bytes.div_ceil(3).saturating_mul(4);
+    let line_breaks = unwrapped.div_ceil(76).saturating_mul(2);
+    unwrapped.saturating_add(line_breaks).saturating_add(1024)
 }
 
 const BLOCKED_ADDRESSES: &str =
@@ -237,6 +243,9 @@ impl Fetcher {
             .user_agent(concat!("qrscan/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.connect_timeout)
             .redirect(redirect)
+            // reqwest sends the URL a redirect came from, query string included, as `Referer`
+            // to the next host: a token in an image URL must not leak to wherever it redirects.
+            .referer(false)
             .dns_resolver(resolver);
         builder = match &options.proxy {
             Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
@@ -317,33 +326,41 @@ impl Fetcher {
         Ok(body)
     }
 
+    /// A `file:` URL's bytes, opened beneath `--file-root` (`file.rs`) and read, like a
+    /// download, within `--fetch-timeout` and the byte limit. Opening runs on a blocking thread
+    /// but cannot wait on a FIFO, so no request holds one past its timeout.
     async fn read_file(&self, path: &Path, budget: &ByteBudget) -> Result<HeldBytes, FetchError> {
         let limit = self.options.max_bytes;
-        let not_allowed =
-            || FetchError::NotAllowed("the file is outside this server's --file-root".into());
-        let root = self.options.file_root.as_deref().ok_or_else(not_allowed)?;
-        // Canonical paths resolve `..` and symlinks, so the prefix check below cannot be escaped.
-        let real = tokio::fs::canonicalize(path)
-            .await
-            .map_err(|_| FetchError::Upstream("no such file".into()))?;
-        if !real.starts_with(root) {
-            return Err(not_allowed());
-        }
-        let mut file = tokio::fs::File::open(&real)
-            .await
-            .map_err(|_| FetchError::Upstream("the file could not be opened".into()))?;
-        let mut body = budget.buffer(limit);
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            let read = file
-                .read(&mut chunk)
+        let root = self
+            .options
+            .file_root
+            .clone()
+            .ok_or_else(file::outside_root)?;
+        let path = path.to_owned();
+        let read = async move {
+            let (file, len) = tokio::task::spawn_blocking(move || file::open_beneath(&root, &path))
                 .await
-                .map_err(|_| FetchError::Upstream("the file could not be read".into()))?;
-            if read == 0 {
-                return Ok(body);
+                .map_err(|_| FetchError::Upstream("the file could not be opened".into()))??;
+            if len > limit {
+                return Err(FetchError::TooLarge { limit });
             }
-            body.push(&chunk[..read])?;
-        }
+            let mut file = tokio::fs::File::from_std(file);
+            let mut body = budget.buffer(limit).expecting(len);
+            let mut chunk = vec![0u8; 64 * 1024];
+            loop {
+                let read = file
+                    .read(&mut chunk)
+                    .await
+                    .map_err(|_| FetchError::Upstream("the file could not be read".into()))?;
+                if read == 0 {
+                    return Ok(body);
+                }
+                body.push(&chunk[..read])?;
+            }
+        };
+        tokio::time::timeout(self.options.fetch_timeout, read)
+            .await
+            .map_err(|_| FetchError::Timeout)?
     }
 }
 
@@ -545,6 +562,23 @@ mod tests {
     }
 
     #[test]
+    fn the_base64_bound_fits_an_image_at_the_limit_wrapped_at_76_columns_with_crlf() {
+        for max_bytes in [1usize, 57, 1000, 2048, 1 << 20] {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(vec![7u8; max_bytes]);
+            let lines: Vec<&str> = encoded
+                .as_bytes()
+                .chunks(76)
+                .map(|line| std::str::from_utf8(line).unwrap())
+                .collect();
+            let data_url = format!("data:image/png;base64,{}\r\n", lines.join("\r\n"));
+            assert!(
+                max_base64_len(max_bytes as u64) >= data_url.len() as u64,
+                "{max_bytes}"
+            );
+        }
+    }
+
+    #[test]
     fn file_urls_need_a_file_root() {
         let opts = FetchOptions {
             file_root: Some(PathBuf::from("/srv/images")),
@@ -599,5 +633,30 @@ mod tests {
                 "{url:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_over_the_byte_limit_is_refused_from_its_length() {
+        let root_dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(root_dir.path()).unwrap();
+        std::fs::write(root.join("big.png"), b"12345").unwrap();
+        std::fs::write(root.join("fits.png"), b"1234").unwrap();
+        let fetcher = Fetcher::new(FetchOptions {
+            file_root: Some(root.clone()),
+            max_bytes: 4,
+            ..options()
+        })
+        .unwrap();
+        let fetch = |name: &str| {
+            let url = ImageUrl::File(root.join(name));
+            let fetcher = fetcher.clone();
+            async move { fetcher.fetch(&url, &ByteBudget::unbounded()).await }
+        };
+
+        assert_eq!(
+            fetch("big.png").await.err(),
+            Some(FetchError::TooLarge { limit: 4 })
+        );
+        assert_eq!(fetch("fits.png").await.unwrap().as_ref(), b"1234");
     }
 }

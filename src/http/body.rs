@@ -340,8 +340,11 @@ async fn read_form(
 }
 
 /// Decodes standard base64 a block at a time, holding the bytes against `budget` as they come.
+/// Line breaks are skipped wherever they are: base64 wrapped at 76 columns (what the `base64`
+/// command and MIME write) or 64 (PEM), with `\n` or `\r\n`, is the same image. Any other
+/// character outside the alphabet is still refused.
 fn decode_base64(text: &str, budget: &ByteBudget, max_bytes: u64) -> Result<HeldBytes, ApiError> {
-    let mut reader = base64::read::DecoderReader::new(text.as_bytes(), &STANDARD);
+    let mut reader = base64::read::DecoderReader::new(Unwrapped(text.as_bytes()), &STANDARD);
     // The decoded bytes are three quarters of the text.
     let mut held = budget
         .buffer(max_bytes)
@@ -354,6 +357,26 @@ fn decode_base64(text: &str, budget: &ByteBudget, max_bytes: u64) -> Result<Held
             return Ok(held);
         }
         held.push(&block[..read]).map_err(FetchError::from)?;
+    }
+}
+
+/// Base64 text read without its line breaks (`\n` and `\r`), with no copy of the text.
+struct Unwrapped<'a>(&'a [u8]);
+
+impl std::io::Read for Unwrapped<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut written = 0;
+        while written < buf.len() {
+            let Some((&byte, rest)) = self.0.split_first() else {
+                break;
+            };
+            self.0 = rest;
+            if byte != b'\n' && byte != b'\r' {
+                buf[written] = byte;
+                written += 1;
+            }
+        }
+        Ok(written)
     }
 }
 

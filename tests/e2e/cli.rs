@@ -271,3 +271,30 @@ fn scan_text_format_prints_one_escaped_line_per_code() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("b-blank.png: no QR code found"), "{stderr}");
 }
+
+#[test]
+fn scan_text_format_escapes_control_characters_so_a_code_cannot_drive_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("evil.png");
+    // Clear the screen, retitle the window, ring the bell, back over a character, a NUL, a DEL
+    // and the C1 CSI.
+    let payload = "pay\u{1b}[2J\u{1b}]0;owned\u{7}here\u{8}\u{0}\u{7f}\u{9b}0m";
+    std::fs::write(&path, qr_png(payload)).expect("write");
+
+    let output = qrscan()
+        .args(["scan", "--format", "text"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    let expected = format!(
+        "{}\tOther\tpay\\u{{1b}}[2J\\u{{1b}}]0;owned\\u{{7}}here\\u{{8}}\\u{{0}}\\u{{7f}}\\u{{9b}}0m\n",
+        path.display()
+    );
+    assert_eq!(stdout, expected);
+    assert!(!stdout
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n'));
+}

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use qrscan::fetch::policy::Lookup;
 
@@ -126,6 +127,31 @@ async fn a_redirect_loop_and_too_many_hops_are_1003() {
     assert_healthy(&app).await;
 }
 
+#[tokio::test]
+async fn a_redirect_does_not_tell_the_next_host_the_url_it_came_from() {
+    let app = app_allowing_only_127_0_0_2().await;
+    let image = app.images.put("moved.png", qr_png("https://cli.im/moved"));
+    let hop = app.images.url(&format!(
+        "/redirect?to={}&token=not-for-the-next-host",
+        urlencode(&image)
+    ));
+
+    let answer = app.scan_url(&hop).await;
+
+    assert_eq!(answer.assert_success()["content"], "https://cli.im/moved");
+    let requests = app.images.headers_of("/img/moved.png");
+    assert_eq!(requests.len(), 1);
+    let headers = &requests[0];
+    assert!(
+        headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|agent| agent.starts_with("qrscan/")),
+        "{headers:?}"
+    );
+    assert_eq!(headers.get("referer"), None, "{headers:?}");
+}
+
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
@@ -153,7 +179,28 @@ async fn the_decoder_memory_cap_refuses_an_image_that_needs_more() {
     // Decoded a row at a time into grey, a colour PNG holds about a byte a pixel: 1.1 MB here.
     let big = image::DynamicImage::ImageRgba8(image::RgbaImage::new(1100, 1000));
     let url = app.images.put("big.png", png(&big));
-    app.scan_url(&url).await.assert_failure(200, 1006);
+    let answer = app.scan_url(&url).await;
+    answer.assert_failure(200, 1006);
+    // The grey frame and two rows of 16-bit RGBA: 1100 x 1000 + 2 x 8 x 1100 bytes.
+    assert_eq!(
+        answer.body["message"],
+        "image is 1100x1000 pixels and needs 1117600 bytes of decoder memory, over the limit of 1048576 bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_png_one_pixel_tall_and_two_billion_wide_has_no_code_from_its_header() {
+    let app = spawn_app(&[]).await;
+    for (width, height) in [(i32::MAX as u32, 1), (1, i32::MAX as u32)] {
+        let url = app.images.put("line.png", png_claiming(width, height));
+        let started = std::time::Instant::now();
+        let answer = app.scan_url(&url).await;
+        answer.assert_failure(200, 1008);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{width}x{height}"
+        );
+    }
 }
 
 /// A real 1x1 PNG whose header is rewritten to claim `width` x `height` (CRC fixed up).
@@ -223,6 +270,102 @@ async fn file_urls_are_read_only_inside_the_file_root() {
         app.scan_url(&escape).await.assert_failure(200, 1002);
     }
     assert_healthy(&app).await;
+}
+
+/// Makes a FIFO at `path`.
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).expect("no NUL");
+    // SAFETY: a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+/// Opens a FIFO's writing end when dropped: a request stuck in open() on it (the bug this
+/// guards against) is released, so a regression fails its test instead of hanging the run.
+struct ReleaseFifo(std::path::PathBuf);
+
+impl Drop for ReleaseFifo {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_directory_under_the_file_root_is_refused_at_once() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let fifo = root.path().join("pipe.png");
+    mkfifo(&fifo);
+    let _release = ReleaseFifo(fifo);
+    std::fs::create_dir(root.path().join("folder.png")).expect("mkdir");
+    let root_arg = root.path().to_str().expect("utf-8").to_owned();
+    let app = spawn_app_with(&["--file-root", &root_arg, "--fetch-timeout", "30s"]).await;
+
+    for name in ["pipe.png", "folder.png"] {
+        let url = format!("file://{root_arg}/{name}");
+        let answer = tokio::time::timeout(Duration::from_secs(5), app.scan_url(&url))
+            .await
+            .unwrap_or_else(|_| panic!("{name} was not answered at once"));
+        answer.assert_failure(200, 1002);
+        assert_eq!(
+            answer.body["message"],
+            "image URL is not allowed: the file is not a regular file"
+        );
+    }
+    // Under the root, a missing file may say so: everything there can be fetched anyway.
+    let missing = app
+        .scan_url(&format!("file://{root_arg}/missing.png"))
+        .await;
+    missing.assert_failure(200, 1003);
+    assert_eq!(
+        missing.body["message"],
+        "image could not be fetched: no such file"
+    );
+    assert_healthy(&app).await;
+}
+
+#[tokio::test]
+async fn a_refused_file_url_answers_the_same_whether_or_not_the_path_exists() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let outside = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        outside.path().join("secret.png"),
+        qr_png("https://cli.im/secret"),
+    )
+    .expect("write");
+    let link = |name: &str, target: std::path::PathBuf| {
+        std::os::unix::fs::symlink(target, root.path().join(name)).expect("symlink")
+    };
+    link("to-secret.png", outside.path().join("secret.png"));
+    link("to-nothing.png", outside.path().join("missing.png"));
+    link("to-outside", outside.path().to_owned());
+    let root_arg = root.path().to_str().expect("utf-8").to_owned();
+    let out = outside.path().to_str().expect("utf-8").to_owned();
+    let app = spawn_app_with(&["--file-root", &root_arg]).await;
+
+    for (existing, missing) in [
+        (format!("{out}/secret.png"), format!("{out}/missing.png")),
+        (
+            format!("{root_arg}/to-secret.png"),
+            format!("{root_arg}/to-nothing.png"),
+        ),
+        (
+            format!("{root_arg}/to-outside/secret.png"),
+            format!("{root_arg}/to-outside/missing.png"),
+        ),
+    ] {
+        let existing = app.scan_url(&format!("file://{existing}")).await;
+        let missing = app.scan_url(&format!("file://{missing}")).await;
+
+        existing.assert_failure(200, 1002);
+        assert_eq!(
+            (existing.status, existing.body.to_string()),
+            (missing.status, missing.body.to_string())
+        );
+    }
 }
 
 /// A resolver answering `answer` for every name, counting the questions; it sends no query.

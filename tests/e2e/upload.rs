@@ -47,6 +47,63 @@ async fn upload_reads_json_with_base64_or_a_data_url() {
     }
 }
 
+/// `bytes` in base64 as the `base64` command prints it: lines of 76 characters, each ending
+/// with `line_break`.
+fn wrapped_b64(bytes: &[u8], line_break: &str) -> String {
+    let text = b64(bytes);
+    let lines: Vec<&str> = text
+        .as_bytes()
+        .chunks(76)
+        .map(|line| std::str::from_utf8(line).expect("ascii"))
+        .collect();
+    lines.join(line_break) + line_break
+}
+
+#[tokio::test]
+async fn upload_and_data_urls_read_base64_wrapped_at_76_columns() {
+    let app = spawn_app(&[]).await;
+    let png = qr_png("https://jd.com/wrapped");
+    for line_break in ["\n", "\r\n"] {
+        let wrapped = wrapped_b64(&png, line_break);
+        assert!(wrapped.matches(line_break).count() > 2, "{wrapped}");
+        let data_url = format!("data:image/png;base64,{wrapped}");
+        for image in [wrapped.clone(), data_url.clone()] {
+            let body = serde_json::json!({ "image": image })
+                .to_string()
+                .into_bytes();
+            let answer = app.upload("application/json", body, None).await;
+            assert_eq!(
+                answer.assert_success()["content"],
+                "https://jd.com/wrapped",
+                "{line_break:?}"
+            );
+        }
+        let answer = app.scan_url(&data_url).await;
+        assert_eq!(answer.assert_success()["content"], "https://jd.com/wrapped");
+    }
+}
+
+#[tokio::test]
+async fn upload_still_refuses_base64_broken_by_anything_but_line_breaks() {
+    let app = spawn_app(&[]).await;
+    let encoded = b64(&qr_png("https://jd.com/broken"));
+    let (head, tail) = encoded.split_at(76);
+    for image in [
+        format!("{head} {tail}"),
+        format!("{head}\t{tail}"),
+        format!("{head}\n@@@@\n{tail}"),
+        format!("{head}\u{0}{tail}"),
+        format!("{head}\n\n====\n{tail}"),
+    ] {
+        let body = serde_json::json!({ "image": image })
+            .to_string()
+            .into_bytes();
+        let answer = app.upload("application/json", body, None).await;
+        answer.assert_failure(200, 400);
+        assert_eq!(answer.body["message"], "`image` is not valid base64");
+    }
+}
+
 #[tokio::test]
 async fn upload_refuses_each_bad_form_with_400() {
     let app = spawn_app(&[]).await;

@@ -1,6 +1,7 @@
 //! The local image server the fetch tests point qrscan at, bound on 127.0.0.1 (or another
 //! loopback address): files by name, and each misbehaviour an upstream can have (slow, trickling,
-//! endless, stalled, redirecting, lying about its type).
+//! endless, stalled, redirecting, lying about its type). It records the headers of every request
+//! it receives, for the tests of what qrscan sends.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -9,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -22,7 +24,11 @@ pub struct ImageServer {
     pub address: SocketAddr,
     files: Arc<Mutex<HashMap<String, Vec<u8>>>>,
     release: Arc<tokio::sync::watch::Sender<bool>>,
+    received: Received,
 }
+
+/// The path and headers of every request received, in order.
+type Received = Arc<Mutex<Vec<(String, HeaderMap)>>>;
 
 impl ImageServer {
     pub async fn start(bind: &str) -> ImageServer {
@@ -31,6 +37,7 @@ impl ImageServer {
         let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
         let release = Arc::new(tokio::sync::watch::Sender::new(false));
         let stalled = release.subscribe();
+        let received = Received::default();
         let app = Router::new()
             .route("/img/{name}", get(serve_file))
             .route("/slow/{ms}/{name}", get(serve_slowly))
@@ -62,13 +69,28 @@ impl ImageServer {
                     StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
                 }),
             )
-            .with_state(files.clone());
+            .with_state(files.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                received.clone(),
+                record,
+            ));
         tokio::spawn(async move { axum::serve(listener, app).await });
         ImageServer {
             address,
             files,
             release,
+            received,
         }
+    }
+
+    /// The headers of every request received for `path` (no query), oldest first.
+    pub fn headers_of(&self, path: &str) -> Vec<HeaderMap> {
+        let received = self.received.lock().expect("lock");
+        received
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, headers)| headers.clone())
+            .collect()
     }
 
     /// Ends every `/stall/...` response, now and later, by breaking off its body.
@@ -88,6 +110,13 @@ impl ImageServer {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
+}
+
+async fn record(State(received): State<Received>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let headers = request.headers().clone();
+    received.lock().expect("lock").push((path, headers));
+    next.run(request).await
 }
 
 type Files = State<Arc<Mutex<HashMap<String, Vec<u8>>>>>;
