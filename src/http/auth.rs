@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorKind};
 
 /// Which key a request presented: the SHA-256 of it, so a rate-limit bucket can be kept per key
 /// without holding the key itself there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId([u8; 32]);
 
 /// A set of keys. `Debug` never shows them.
