@@ -84,7 +84,10 @@ pub fn build_state_with_lookup(
         http_status: config.http_status,
         readiness: http::Readiness::default(),
         limiter: http::RateLimiter::new(rate_limit),
-        proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+        proxies: Arc::new(TrustedProxies::new(
+            config.trusted_proxies.clone(),
+            config.forwarded_header,
+        )),
     }))
 }
 
