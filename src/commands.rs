@@ -26,6 +26,10 @@ use crate::server;
 
 /// Runs the parsed command line and says how the process should exit.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `main` held them for `serve`; the other commands end on them as any program does.
+        server::release_signals();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -42,18 +46,20 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    // First: from here on a SIGHUP, SIGTERM or SIGINT is handled, never the end of the process.
+    let (hangups, shutdown) = server::catch_signals()?;
     let state = server::build_state(&config)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
-    let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone()));
+    let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone(), hangups));
     let connections = config.connections();
     fit_open_files_limit(connections.max_connections);
     server::serve(
         listener,
         state,
-        server::shutdown_signal(),
+        shutdown.received(),
         config.drain(),
         connections,
     )
