@@ -49,13 +49,27 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     // First: from here on a SIGHUP, SIGTERM or SIGINT is handled, never the end of the process.
     let (hangups, shutdown) = server::catch_signals()?;
     let state = server::build_state(&config)?;
+    let connections = config.connections();
+    let admin = match config.admin_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {address} (--admin-listen): {e}"))?;
+            tracing::info!(address = %listener.local_addr()?, "qrscan admin listening");
+            Some(tokio::spawn(server::serve_admin(
+                listener,
+                state.clone(),
+                connections,
+            )))
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
     let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone(), hangups));
-    let connections = config.connections();
-    fit_open_files_limit(connections.max_connections);
+    fit_open_files_limit(connections.max_connections + server::ADMIN_CONNECTIONS);
     server::serve(
         listener,
         state,
@@ -65,6 +79,9 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
     )
     .await?;
     reloader.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     tracing::info!("qrscan stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -303,7 +320,7 @@ fn read_capped(
 }
 
 async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
-    let mut address = args.listen;
+    let mut address = args.admin_listen.unwrap_or(args.listen);
     if address.ip().is_unspecified() {
         address.set_ip(match address {
             std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),

@@ -97,6 +97,12 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// A second address serving only `/healthz`, `/readyz` and `/metrics`, on connections of
+    /// their own outside `--max-connections`, so probes never wait behind clients. `--listen`
+    /// serves them too. Unset: no second listener.
+    #[arg(long, env = "QRSCAN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// API keys callers must send as `Authorization: Bearer KEY`, comma-separated. Unset: no auth.
     #[arg(
         long,
@@ -262,6 +268,7 @@ impl std::fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeConfig")
             .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
             .field(
                 "api_keys",
                 &format_args!("[{} redacted]", self.api_keys.len()),

@@ -44,12 +44,13 @@ use crate::metrics::Metrics;
 
 /// Serves `app` on every connection `listener` accepts, within `limits`, until `stop`
 /// completes; then closes the listener, calls `on_closed`, and returns once every connection
-/// has closed. Dropping the future cuts the connections still open.
+/// has closed. Dropping the future cuts the connections still open. Connections are counted in
+/// `metrics` (`qrscan_open_connections`) when given.
 pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
-    metrics: Arc<Metrics>,
+    metrics: Option<Arc<Metrics>>,
     stop: impl Future<Output = ()>,
     on_closed: impl FnOnce(),
 ) {
@@ -70,7 +71,7 @@ pub async fn serve_connections(
             limits,
             activity: Arc::new(Activity::new()),
         };
-        let open = metrics.connection_opened();
+        let open = metrics.as_ref().map(|metrics| metrics.connection_opened());
         let closing = closing_seen.clone();
         connections.spawn(async move {
             connection.serve(stream, closing).await;

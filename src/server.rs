@@ -91,6 +91,19 @@ pub fn build_state_with_lookup(
     }))
 }
 
+/// Connections the admin listener (`--admin-listen`) keeps open at once: a prober or a scraper
+/// holds one at a time, so this leaves room for several of each without letting that port hold
+/// many file descriptors.
+pub const ADMIN_CONNECTIONS: usize = 16;
+
+/// The probes and the metrics, on both listeners.
+fn probes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .route("/metrics", get(http::metrics))
+}
+
 /// Every route and layer of the service.
 pub fn router(state: Arc<AppState>) -> Router {
     // Multipart bodies are cut here; the other bodies are read (and cut) by the handlers.
@@ -106,10 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(probes())
         .route("/", get(http::page))
-        .route("/healthz", get(http::healthz))
-        .route("/readyz", get(http::readyz))
-        .route("/metrics", get(http::metrics))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
@@ -118,6 +129,42 @@ pub fn router(state: Arc<AppState>) -> Router {
             crate::observe::observe,
         ))
         .with_state(state)
+}
+
+/// The routes of the admin listener (`--admin-listen`): the probes and the metrics only.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    probes()
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.metrics.clone(), state.proxies.clone()),
+            crate::observe::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves `admin_router` on `listener` until the future is dropped, within `connections`'
+/// timeouts but with its own cap (`ADMIN_CONNECTIONS`), so clients holding every
+/// `--max-connections` slot cannot make a liveness probe wait. It answers through the drain
+/// too (`/readyz` 503, `/healthz` 200), after the main listener has closed.
+pub async fn serve_admin(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    connections: ConnectionLimits,
+) {
+    let limits = ConnectionLimits {
+        max_connections: ADMIN_CONNECTIONS,
+        ..connections
+    };
+    crate::listener::serve_connections(
+        listener,
+        admin_router(state),
+        limits,
+        None,
+        std::future::pending(),
+        || {},
+    )
+    .await;
 }
 
 /// Serves until `shutdown` completes, then drains (`Drain`): `/readyz` turns 503 at once, new
@@ -137,7 +184,7 @@ pub async fn serve(
         listener,
         router(state.clone()),
         connections,
-        state.metrics.clone(),
+        Some(state.metrics.clone()),
         async move {
             let _ = closed.await;
         },

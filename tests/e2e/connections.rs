@@ -178,3 +178,82 @@ async fn requests_pipelined_in_one_write_are_each_answered_in_order() {
     let closed = closed_within(&mut stream, Duration::from_secs(3)).await;
     assert!(!closed, "an idle connection was cut at the header timeout");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_every_connection_slot_held_the_admin_listener_still_answers_probes_at_once() {
+    let qrscan = ServeProcess::start(&["--max-connections", "1", "--admin-listen", "127.0.0.1:0"]);
+    let admin = qrscan.admin_address.expect("the admin address is logged");
+    // One idle kept-alive client holds the only slot.
+    let mut holder = raw::connect(qrscan.address).await;
+    send_get(&mut holder, "/healthz").await;
+    assert_eq!(
+        read_response(&mut holder).await.expect("answer").status(),
+        200
+    );
+    let mut queued = raw::connect(qrscan.address).await;
+    send_get(&mut queued, "/healthz").await;
+    let early = tokio::time::timeout(Duration::from_millis(500), read_response(&mut queued)).await;
+    assert!(
+        early.is_err(),
+        "the main listener served past --max-connections 1"
+    );
+
+    for (path, body) in [
+        ("/healthz", Some(json!({"status": "ok"}))),
+        ("/readyz", Some(json!({"status": "ready"}))),
+        ("/metrics", None),
+    ] {
+        let mut probe = raw::connect(admin).await;
+        send_get(&mut probe, path).await;
+        let answer = tokio::time::timeout(Duration::from_secs(2), read_response(&mut probe))
+            .await
+            .unwrap_or_else(|_| panic!("{path} on the admin listener waited"))
+            .expect("an answer");
+
+        assert_eq!(answer.status(), 200, "{path}");
+        match body {
+            Some(body) => assert_eq!(answer.json(), body),
+            // The main listener's one connection, not the admin's.
+            None => assert_eq!(
+                sample(
+                    &String::from_utf8_lossy(&answer.body),
+                    "qrscan_open_connections"
+                ),
+                1.0
+            ),
+        }
+    }
+    // Only the probes: the API is not served there.
+    let mut api = raw::connect(admin).await;
+    send_get(&mut api, "/openapi.json").await;
+    assert_eq!(read_response(&mut api).await.expect("answer").status(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn qrscan_health_probes_the_admin_listener_when_qrscan_admin_listen_is_set() {
+    let qrscan = ServeProcess::start(&["--admin-listen", "127.0.0.1:0"]);
+    let admin = qrscan.admin_address.expect("the admin address is logged");
+    // Nothing listens on QRSCAN_LISTEN's port: only the admin address can answer.
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+
+    let health = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_qrscan"))
+            .arg("health")
+            .env("QRSCAN_LISTEN", unused.to_string())
+            .env("QRSCAN_ADMIN_LISTEN", admin.to_string())
+            .output()
+    })
+    .await
+    .expect("task")
+    .expect("runs");
+
+    assert_eq!(
+        health.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+}

@@ -14,6 +14,8 @@ use serde_json::Value;
 pub struct ServeProcess {
     child: Child,
     pub address: SocketAddr,
+    /// The `--admin-listen` address, when one was asked for.
+    pub admin_address: Option<SocketAddr>,
     logs: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -49,6 +51,7 @@ impl ServeProcess {
         ServeProcess {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_address: None,
             logs,
         }
     }
@@ -68,10 +71,16 @@ impl ServeProcess {
         }
     }
 
-    /// Waits until the process listens, and reads its address from its log.
+    /// Waits until the process listens, and reads its addresses from its log.
     pub fn wait_listening(&mut self) {
         let listening = self.wait_for_log(|l| l["message"] == "qrscan listening");
         self.address = logged_address(&listening);
+        // Logged before the main listener's line, when there is one.
+        self.admin_address = self
+            .logs()
+            .iter()
+            .find(|l| l["message"] == "qrscan admin listening")
+            .map(logged_address);
     }
 
     pub fn url(&self, path: &str) -> String {
