@@ -54,9 +54,16 @@ for kind in ["HorizontalPodAutoscaler", "ScaledObject"]:
     target = docs[(kind, "qrscan")]["spec"]["scaleTargetRef"]
     check((target["kind"], target["name"]) == ("Deployment", "qrscan"), f"the {kind} scales {target}")
 check(docs[("Service", "qrscan")]["spec"]["ports"][0]["targetPort"] in ports, "the Service's targetPort")
+# Probes and scrapes go to the admin listener, whose connections clients cannot use up.
+admin = next(p for p in container["ports"] if p["name"] == "admin")
+check(env.get("QRSCAN_ADMIN_LISTEN", "").rsplit(":", 1)[-1] == str(admin["containerPort"]),
+      f"QRSCAN_ADMIN_LISTEN {env.get('QRSCAN_ADMIN_LISTEN')} is not the admin port {admin['containerPort']}")
 for probe, path in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")]:
     get = container[probe]["httpGet"]
-    check(get["path"] == path and get["port"] in ports, f"{probe} is {get}")
+    check(get["path"] == path and get["port"] == "admin", f"{probe} is {get}, not on the admin port")
+annotations = pod["metadata"].get("annotations", {})
+check(annotations.get("prometheus.io/port") == str(admin["containerPort"]),
+      f"prometheus.io/port {annotations.get('prometheus.io/port')} is not the admin port")
 
 # The kubelet's SIGKILL must come after the drain delay and the shutdown timeout.
 seconds = lambda v: int(re.fullmatch(r"(\d+)s", v).group(1))

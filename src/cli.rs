@@ -25,6 +25,8 @@ pub enum LogFormat {
     Json,
 }
 
+// One value, parsed once at start-up: the size of its largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (POST /api/v1/qrcode/scan_url).
@@ -59,6 +61,11 @@ pub struct HealthArgs {
     /// Address of the service; defaults to QRSCAN_LISTEN (0.0.0.0 becomes 127.0.0.1).
     #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
+
+    /// The service's `--admin-listen` address; when set, probed instead of `--listen`, where
+    /// clients holding every connection would make the probe wait.
+    #[arg(long, env = "QRSCAN_ADMIN_LISTEN")]
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 /// How `scan` prints results (`--format`).

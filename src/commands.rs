@@ -26,6 +26,10 @@ use crate::server;
 
 /// Runs the parsed command line and says how the process should exit.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if !matches!(cli.command, Command::Serve(_)) {
+        // `main` held them for `serve`; the other commands end on them as any program does.
+        server::release_signals();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -42,23 +46,42 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+    // First: from here on a SIGHUP, SIGTERM or SIGINT is handled, never the end of the process.
+    let (hangups, shutdown) = server::catch_signals()?;
     let state = server::build_state(&config)?;
+    let connections = config.connections();
+    let admin = match config.admin_listen {
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {address} (--admin-listen): {e}"))?;
+            tracing::info!(address = %listener.local_addr()?, "qrscan admin listening");
+            Some(tokio::spawn(server::serve_admin(
+                listener,
+                state.clone(),
+                connections,
+            )))
+        }
+        None => None,
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
-    let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone()));
-    let connections = config.connections();
-    fit_open_files_limit(connections.max_connections);
+    let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone(), hangups));
+    fit_open_files_limit(connections.max_connections + server::ADMIN_CONNECTIONS);
     server::serve(
         listener,
         state,
-        server::shutdown_signal(),
+        shutdown.received(),
         config.drain(),
         connections,
     )
     .await?;
     reloader.abort();
+    if let Some(admin) = admin {
+        admin.abort();
+    }
     tracing::info!("qrscan stopped");
     Ok(ExitCode::SUCCESS)
 }
@@ -337,7 +360,7 @@ fn read_capped(
 }
 
 async fn health(args: HealthArgs) -> anyhow::Result<ExitCode> {
-    let mut address = args.listen;
+    let mut address = args.admin_listen.unwrap_or(args.listen);
     if address.ip().is_unspecified() {
         address.set_ip(match address {
             std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::classify::Rules;
+use crate::client::ForwardedHeader;
 use crate::decode::{DecodeOptions, Formats};
 use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
 use crate::fetch::FetchOptions;
@@ -96,6 +97,12 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// A second address serving only `/healthz`, `/readyz` and `/metrics`, on connections of
+    /// their own outside `--max-connections`, so probes never wait behind clients. `--listen`
+    /// serves them too. Unset: no second listener.
+    #[arg(long, env = "QRSCAN_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
+
     /// API keys callers must send as `Authorization: Bearer KEY`, comma-separated. Unset: no auth.
     #[arg(
         long,
@@ -121,10 +128,16 @@ pub struct ServeConfig {
     #[arg(long, env = "QRSCAN_RATE_BURST")]
     pub rate_burst: Option<u32>,
 
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client, comma-separated
-    /// CIDRs (e.g. 10.0.0.0/8). From any other peer those headers are ignored.
+    /// Proxies whose forwarding header (`--forwarded-header`) names the client, comma-separated
+    /// CIDRs (e.g. 10.0.0.0/8). From any other peer it is ignored.
     #[arg(long, env = "QRSCAN_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// The header the trusted proxies write the client into: `x-forwarded-for` (nginx, most
+    /// load balancers) or `forwarded` (RFC 7239). Only that one is read; the other is whatever
+    /// the client sent.
+    #[arg(long, env = "QRSCAN_FORWARDED_HEADER", value_enum, default_value_t = ForwardedHeader::XForwardedFor)]
+    pub forwarded_header: ForwardedHeader,
 
     /// `compat`: HTTP 200 for every business outcome, like cli.im. `rest`: a status per code.
     #[arg(long, env = "QRSCAN_HTTP_STATUS", value_enum, default_value_t = HttpStatusMode::Compat)]
@@ -255,6 +268,7 @@ impl std::fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeConfig")
             .field("listen", &self.listen)
+            .field("admin_listen", &self.admin_listen)
             .field(
                 "api_keys",
                 &format_args!("[{} redacted]", self.api_keys.len()),
@@ -263,6 +277,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("rate_limit", &self.rate_limit)
             .field("rate_burst", &self.rate_burst)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("forwarded_header", &self.forwarded_header)
             .field("http_status", &self.http_status)
             .field("workers", &self.workers)
             .field("queue", &self.queue)

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics | client
-//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify
+//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify | client
 //!      |           |  server -> listener -> metrics | config
 //!      |           -> listener | cli -> config                   scan -> metrics | budget
 //!      -> telemetry -> cli                 fetch -> budget;  decode -> text

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // First of all, before a thread exists: a SIGHUP or SIGTERM during start-up must wait for
+    // `serve`'s handlers, not end the process.
+    qrscan::server::hold_signals();
     let cli = qrscan::cli::Cli::parse();
     qrscan::telemetry::init(cli.log_format);
     match qrscan::commands::run(cli) {

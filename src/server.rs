@@ -84,8 +84,24 @@ pub fn build_state_with_lookup(
         http_status: config.http_status,
         readiness: http::Readiness::default(),
         limiter: http::RateLimiter::new(rate_limit),
-        proxies: Arc::new(TrustedProxies::new(config.trusted_proxies.clone())),
+        proxies: Arc::new(TrustedProxies::new(
+            config.trusted_proxies.clone(),
+            config.forwarded_header,
+        )),
     }))
+}
+
+/// Connections the admin listener (`--admin-listen`) keeps open at once: a prober or a scraper
+/// holds one at a time, so this leaves room for several of each without letting that port hold
+/// many file descriptors.
+pub const ADMIN_CONNECTIONS: usize = 16;
+
+/// The probes and the metrics, on both listeners.
+fn probes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(http::healthz))
+        .route("/readyz", get(http::readyz))
+        .route("/metrics", get(http::metrics))
 }
 
 /// Every route and layer of the service.
@@ -103,10 +119,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         ));
     Router::new()
         .merge(api)
+        .merge(probes())
         .route("/", get(http::page))
-        .route("/healthz", get(http::healthz))
-        .route("/readyz", get(http::readyz))
-        .route("/metrics", get(http::metrics))
         .route("/openapi.json", get(crate::openapi::openapi_json))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
@@ -115,6 +129,42 @@ pub fn router(state: Arc<AppState>) -> Router {
             crate::observe::observe,
         ))
         .with_state(state)
+}
+
+/// The routes of the admin listener (`--admin-listen`): the probes and the metrics only.
+pub fn admin_router(state: Arc<AppState>) -> Router {
+    probes()
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            (state.metrics.clone(), state.proxies.clone()),
+            crate::observe::observe,
+        ))
+        .with_state(state)
+}
+
+/// Serves `admin_router` on `listener` until the future is dropped, within `connections`'
+/// timeouts but with its own cap (`ADMIN_CONNECTIONS`), so clients holding every
+/// `--max-connections` slot cannot make a liveness probe wait. It answers through the drain
+/// too (`/readyz` 503, `/healthz` 200), after the main listener has closed.
+pub async fn serve_admin(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    connections: ConnectionLimits,
+) {
+    let limits = ConnectionLimits {
+        max_connections: ADMIN_CONNECTIONS,
+        ..connections
+    };
+    crate::listener::serve_connections(
+        listener,
+        admin_router(state),
+        limits,
+        None,
+        std::future::pending(),
+        || {},
+    )
+    .await;
 }
 
 /// Serves until `shutdown` completes, then drains (`Drain`): `/readyz` turns 503 at once, new
@@ -134,7 +184,7 @@ pub async fn serve(
         listener,
         router(state.clone()),
         connections,
-        state.metrics.clone(),
+        Some(state.metrics.clone()),
         async move {
             let _ = closed.await;
         },
@@ -170,17 +220,110 @@ pub async fn serve(
     }
 }
 
+/// Blocks SIGHUP, SIGTERM and SIGINT on the calling thread and every thread it starts from
+/// now on. `main` calls it first: until `catch_signals` installs their handlers, each of these
+/// signals would end the process by its default action (Kubernetes may send SIGHUP at any time,
+/// and a start-up takes milliseconds); blocked, one sent meanwhile waits. `release_signals`
+/// undoes it for commands that do not catch them.
+pub fn hold_signals() {
+    set_signal_mask(true);
+}
+
+/// Lets SIGHUP, SIGTERM and SIGINT in again on the calling thread; one sent while they were
+/// held is delivered now.
+pub fn release_signals() {
+    set_signal_mask(false);
+}
+
+#[cfg(target_os = "linux")]
+fn set_signal_mask(block: bool) {
+    // SAFETY: the set is initialised by sigemptyset before use, and pthread_sigmask only
+    // changes the calling thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in [libc::SIGHUP, libc::SIGTERM, libc::SIGINT] {
+            libc::sigaddset(&mut set, signal);
+        }
+        let how = if block {
+            libc::SIG_BLOCK
+        } else {
+            libc::SIG_UNBLOCK
+        };
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_signal_mask(_block: bool) {}
+
+/// SIGHUP, caught (`catch_signals`): re-read the API keys.
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+/// SIGTERM and SIGINT, caught (`catch_signals`): drain and stop.
+pub struct Shutdown {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+/// Installs the handlers of SIGHUP, SIGTERM and SIGINT, then releases them (`hold_signals`):
+/// from here on none ends the process, and one sent while they were held is not lost. The first
+/// thing `serve` does, before reading its configuration files or binding.
+pub fn catch_signals() -> std::io::Result<(Hangups, Shutdown)> {
+    #[cfg(unix)]
+    let caught = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            Hangups {
+                signal: signal(SignalKind::hangup())?,
+            },
+            Shutdown {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            },
+        )
+    };
+    #[cfg(not(unix))]
+    let caught = (Hangups {}, Shutdown {});
+    release_signals();
+    Ok(caught)
+}
+
+impl Shutdown {
+    /// Completes on SIGINT or SIGTERM.
+    pub async fn received(self) {
+        #[cfg(unix)]
+        {
+            let Shutdown {
+                mut terminate,
+                mut interrupt,
+            } = self;
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = self;
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received");
+    }
+}
+
 /// Re-reads the API keys file on every SIGHUP, for as long as the server runs. A file that
 /// cannot be read keeps the keys in force, and says so in the log.
-pub async fn reload_keys_on_hangup(state: Arc<AppState>) {
+pub async fn reload_keys_on_hangup(state: Arc<AppState>, hangups: Hangups) {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("cannot listen for SIGHUP: API keys are read only at start");
-            return;
-        };
-        while hangups.recv().await.is_some() {
+        let mut hangups = hangups;
+        while hangups.signal.recv().await.is_some() {
             match state.api_keys.reload() {
                 Ok(keys) => tracing::info!(keys, "SIGHUP: API keys reloaded"),
                 Err(err) => tracing::error!(%err, "SIGHUP: API keys kept as they were"),
@@ -188,28 +331,5 @@ pub async fn reload_keys_on_hangup(state: Arc<AppState>) {
         }
     }
     #[cfg(not(unix))]
-    let _ = state;
-}
-
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
+    let _ = (state, hangups);
 }

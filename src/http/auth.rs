@@ -24,7 +24,7 @@ use crate::error::{ApiError, ErrorKind};
 
 /// Which key a request presented: the SHA-256 of it, so a rate-limit bucket can be kept per key
 /// without holding the key itself there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct KeyId([u8; 32]);
 
 /// A set of keys. `Debug` never shows them.
@@ -89,7 +89,11 @@ fn read_keys_file(path: &Path) -> Result<KeySet, KeysFileError> {
         path: path.to_owned(),
         source,
     })?;
-    Ok(KeySet::from_lines(text.lines()))
+    // Editors on Windows start a UTF-8 file with a byte-order mark; it is not part of the first
+    // key (or comment). A line ends at LF, CRLF or a lone CR (no key holds either), and
+    // `from_lines` trims the spaces and tabs around a key.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Ok(KeySet::from_lines(text.split(['\r', '\n'])))
 }
 
 impl ApiKeys {
@@ -260,6 +264,28 @@ mod tests {
         let err = keys.reload().expect_err("file is gone");
         assert!(err.to_string().contains("keys"), "{err}");
         assert!(keys.identify(b"delta").is_some());
+    }
+
+    #[test]
+    fn a_byte_order_mark_crlf_line_ends_and_spaces_or_tabs_around_keys_change_no_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("keys");
+        // What Notepad saves: a byte-order mark, CRLF line ends; and stray blanks around keys.
+        // And lone CRs, the line end of old Mac editors.
+        let written = "\u{feff}alpha\r\n beta \t\r\n\tgamma\r\n# comment \r\n\r\ndelta\repsilon\r";
+        std::fs::write(&path, written).expect("write");
+
+        let keys = keys(&[], Some(&path));
+
+        assert_eq!(keys.count(), 5);
+        for key in ["alpha", "beta", "gamma", "delta", "epsilon"] {
+            assert!(keys.identify(key.as_bytes()).is_some(), "{key}");
+        }
+        assert!(keys.identify("\u{feff}alpha".as_bytes()).is_none());
+
+        // A file that is only a mark and a comment holds no key.
+        std::fs::write(&path, "\u{feff}# rotated\r\n").expect("write");
+        assert_eq!(keys.reload().expect("reloads"), 0);
     }
 
     #[test]

@@ -224,3 +224,34 @@ async fn the_access_log_names_the_client_a_trusted_proxy_forwarded_for() {
     };
     assert_eq!(clients, ["198.51.100.7", "127.0.0.1"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighups_from_the_first_milliseconds_after_start_neither_kill_the_process_nor_are_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("api-keys");
+    std::fs::write(&path, "key-alpha-5c1e\n").expect("write");
+    let mut qrscan = ServeProcess::spawn(&["--api-keys-file", path.to_str().expect("utf-8")]);
+    // Not sooner: during `exec` and dynamic loading (about a millisecond) no program can catch a
+    // signal. From its runtime's first thread on, qrscan still has its keys to read, its state
+    // to build and its address to bind: milliseconds in which SIGHUP used to end it.
+    qrscan.wait_until_threaded();
+
+    // 20 over the next 50 ms: while it starts, reads the keys file, binds.
+    for _ in 0..20 {
+        qrscan.signal(libc::SIGHUP);
+        std::thread::sleep(Duration::from_micros(2500));
+    }
+
+    let ended = qrscan.wait_exit(Duration::from_millis(100));
+    assert!(
+        ended.is_none(),
+        "ended by SIGHUP ({ended:?}): {:?}",
+        qrscan.logs()
+    );
+    qrscan.wait_listening();
+    let health = client().get(qrscan.url("/healthz")).send().await;
+    assert_eq!(health.expect("answers").status(), 200);
+    // The signals held during start-up were delivered once the handler was in place.
+    qrscan.wait_for_log(|l| l["message"] == "SIGHUP: API keys reloaded");
+    assert_eq!(with_key(&qrscan, "key-alpha-5c1e").await, 400);
+}

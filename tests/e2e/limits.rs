@@ -21,6 +21,20 @@ async fn call(app: &TestApp, key: Option<&str>, forwarded_for: Option<&str>) -> 
     answer(request.send().await.expect("answers")).await
 }
 
+/// `POST scan_url {}` with these header lines, values as raw bytes; 400 once admitted.
+async fn call_with(app: &TestApp, lines: &[(&str, &[u8])]) -> Answer {
+    let mut request = app
+        .client
+        .post(app.url("/api/v1/qrcode/scan_url"))
+        .header("content-type", "application/json")
+        .body("{}");
+    for (name, value) in lines {
+        let value = reqwest::header::HeaderValue::from_bytes(value).expect("a header value");
+        request = request.header(*name, value);
+    }
+    answer(request.send().await.expect("answers")).await
+}
+
 fn assert_limited(answer: &Answer) {
     answer.assert_failure(429, 429);
     let retry_after: u64 = answer
@@ -79,6 +93,110 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
     assert_eq!(call(&app, None, Some("198.51.100.2")).await.code(), 400);
     // The proxy's own requests (no header) are a third client.
     assert_eq!(call(&app, None, None).await.code(), 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_proxy_appending_x_forwarded_for_a_client_rotating_its_own_forwarded_is_limited() {
+    // nginx's default: X-Forwarded-For appended, a client's Forwarded passed on as it came.
+    let app = spawn_app(&[
+        "--rate-limit",
+        "0.01",
+        "--rate-burst",
+        "1",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ])
+    .await;
+    let first = call_with(
+        &app,
+        &[
+            ("forwarded", b"for=192.0.2.1"),
+            ("x-forwarded-for", b"198.51.100.1"),
+        ],
+    )
+    .await;
+    assert_eq!(first.code(), 400);
+
+    let rotated = call_with(
+        &app,
+        &[
+            ("forwarded", b"for=192.0.2.2"),
+            ("x-forwarded-for", b"198.51.100.1"),
+        ],
+    )
+    .await;
+
+    assert_limited(&rotated);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_hop_the_client_wrote_in_bytes_that_are_not_ascii_does_not_earn_it_a_fresh_bucket() {
+    let app = spawn_app(&[
+        "--rate-limit",
+        "0.01",
+        "--rate-burst",
+        "1",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+    ])
+    .await;
+    assert_eq!(
+        call_with(&app, &[("x-forwarded-for", b"198.51.100.1")])
+            .await
+            .code(),
+        400
+    );
+
+    // What nginx makes of a client's `X-Forwarded-For: \xff\xfe`: its own hop appended.
+    let obs_text = call_with(&app, &[("x-forwarded-for", b"\xff\xfe, 198.51.100.1")]).await;
+    let utf8 = call_with(
+        &app,
+        &[("x-forwarded-for", "caf\u{e9}, 198.51.100.1".as_bytes())],
+    )
+    .await;
+
+    assert_limited(&obs_text);
+    assert_limited(&utf8);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn with_forwarded_header_forwarded_the_proxys_forwarded_is_read_and_x_forwarded_for_is_not() {
+    let app = spawn_app(&[
+        "--rate-limit",
+        "0.01",
+        "--rate-burst",
+        "1",
+        "--trusted-proxies",
+        "127.0.0.1/32",
+        "--forwarded-header",
+        "forwarded",
+    ])
+    .await;
+    let first = call_with(
+        &app,
+        &[
+            ("x-forwarded-for", b"192.0.2.1"),
+            ("forwarded", b"for=\"\xff\", for=198.51.100.1;proto=http"),
+        ],
+    )
+    .await;
+    assert_eq!(first.code(), 400);
+
+    let rotated = call_with(
+        &app,
+        &[
+            ("x-forwarded-for", b"192.0.2.2"),
+            ("forwarded", b"for=198.51.100.1"),
+        ],
+    )
+    .await;
+    let another = call_with(&app, &[("forwarded", b"for=198.51.100.2")]).await;
+
+    assert_limited(&rotated);
+    assert_eq!(another.code(), 400, "another client has its own bucket");
     app.stop().await;
 }
 

@@ -14,6 +14,8 @@ use serde_json::Value;
 pub struct ServeProcess {
     child: Child,
     pub address: SocketAddr,
+    /// The `--admin-listen` address, when one was asked for.
+    pub admin_address: Option<SocketAddr>,
     logs: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -21,6 +23,14 @@ impl ServeProcess {
     /// Starts `qrscan serve --listen 127.0.0.1:0 --log-format json` with `args` and waits until
     /// it listens.
     pub fn start(args: &[&str]) -> ServeProcess {
+        let mut process = ServeProcess::spawn(args);
+        process.wait_listening();
+        process
+    }
+
+    /// Starts `qrscan serve` as `start` does, without waiting: `address` is not known until
+    /// `wait_listening`.
+    pub fn spawn(args: &[&str]) -> ServeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_qrscan"))
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .args(args)
@@ -38,17 +48,39 @@ impl ServeProcess {
                 sink.lock().expect("lock").push(value);
             }
         });
-        let mut process = ServeProcess {
+        ServeProcess {
             child,
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_address: None,
             logs,
-        };
-        let listening = process.wait_for_log(|l| l["message"] == "qrscan listening");
-        process.address = listening["address"]
-            .as_str()
-            .and_then(|a| a.parse().ok())
-            .expect("the listening line names the address");
-        process
+        }
+    }
+
+    /// Waits until the process runs a second thread (its async runtime's): the first sign, seen
+    /// from outside, that it runs its own code, `main` and more, not the kernel's `exec` or the
+    /// dynamic loader, before which no program can do anything about a signal. Returns early if
+    /// the process ends.
+    pub fn wait_until_threaded(&mut self) {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && self.child.try_wait().expect("try_wait").is_none() {
+            if std::fs::read_dir(&tasks).map_or(0, Iterator::count) > 1 {
+                return;
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
+    /// Waits until the process listens, and reads its addresses from its log.
+    pub fn wait_listening(&mut self) {
+        let listening = self.wait_for_log(|l| l["message"] == "qrscan listening");
+        self.address = logged_address(&listening);
+        // Logged before the main listener's line, when there is one.
+        self.admin_address = self
+            .logs()
+            .iter()
+            .find(|l| l["message"] == "qrscan admin listening")
+            .map(logged_address);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -97,6 +129,14 @@ impl ServeProcess {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// The address a "... listening" log line names.
+fn logged_address(line: &Value) -> SocketAddr {
+    line["address"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("the listening line names the address")
 }
 
 impl Drop for ServeProcess {
