@@ -52,7 +52,7 @@ cat >"$work/nginx.conf" <<CONF
 user root root;
 worker_processes 1;
 pid $work/nginx.pid;
-error_log $work/error.log warn;
+error_log $work/error.log info;
 events { worker_connections 256; }
 http {
     access_log off;

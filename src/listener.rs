@@ -146,30 +146,65 @@ impl Connection {
             // A Router is always ready (its `poll_ready` returns `Ready` at once), so `call`
             // needs no `poll_ready` before it.
             let answer = app.clone().call(request);
-            async move {
+            // Boxed: an `Unpin` future keeps the connection `Unpin`, which polling it without
+            // shutting its socket down (`poll_without_shutdown`, for `linger`) needs.
+            Box::pin(async move {
                 let response = answer.await;
                 drop(answering);
                 response
-            }
+            })
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         // Off: the timeouts are kept by `activity` instead (see the module documentation).
         builder.header_read_timeout(None);
-        let mut connection = pin!(builder.serve_connection(io, service));
+        let mut connection = builder.serve_connection(io, service);
         let mut expired = pin!(activity.expired(limits));
         let mut shutting_down = false;
-        loop {
+        let served = loop {
             tokio::select! {
-                _ = connection.as_mut() => return,
+                done = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => {
+                    break done.is_ok();
+                }
                 reason = &mut expired => {
                     tracing::debug!(%peer, reason, "connection closed");
                     return;
                 }
                 _ = closing.wait_for(|closing| *closing), if !shutting_down => {
                     shutting_down = true;
-                    connection.as_mut().graceful_shutdown();
+                    Pin::new(&mut connection).graceful_shutdown();
                 }
             }
+        };
+        if served {
+            linger(connection.into_parts().io.into_inner().stream).await;
+        }
+    }
+}
+
+/// How long a closing connection keeps reading what its client still sends, in all and
+/// between two reads: as nginx's `lingering_time` and `lingering_timeout`, shorter.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+const LINGER_IDLE: Duration = Duration::from_secs(1);
+
+/// Closes a connection hyper is done with gracefully: our side's end is sent, and what the
+/// client still sends is read and thrown away until it closes its side, goes quiet, or
+/// `LINGER_TIME` passes. An answer given before the request's body was read (1005 for a body
+/// declared over `--max-image-bytes`) ends the connection; closed at once with the body's
+/// bytes still arriving, the kernel answers them with a reset, and a client or proxy that
+/// sends the whole body before reading (nginx does) gets a write error instead of the answer:
+/// nginx made that a 502. A client that closed first costs one read.
+async fn linger(mut stream: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let until = Instant::now() + LINGER_TIME;
+    let mut discard = vec![0u8; 16 * 1024];
+    loop {
+        let quiet = (Instant::now() + LINGER_IDLE).min(until);
+        match tokio::time::timeout_at(quiet, stream.read(&mut discard)).await {
+            Ok(Ok(read)) if read > 0 => continue,
+            _ => return,
         }
     }
 }

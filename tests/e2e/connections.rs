@@ -141,6 +141,31 @@ async fn a_partial_head_pipelined_in_the_same_write_as_a_request_is_cut_at_the_h
 }
 
 #[tokio::test]
+async fn a_client_that_sends_its_whole_over_size_body_before_reading_still_gets_the_1005_answer() {
+    // As nginx sends an upstream request: head and body in full, then it reads. The answer is
+    // given from the head; closing at once would reset the connection under the body still
+    // arriving (nginx then answers 502).
+    let app = spawn_app(&["--max-image-bytes", "1MiB"]).await;
+    let mut stream = raw::connect(app.address).await;
+    let body = vec![0u8; 4 << 20];
+    let head = format!(
+        "POST /api/v1/qrcode/scan HTTP/1.1\r\nHost: q\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+
+    stream.write_all(head.as_bytes()).await.expect("the head is sent");
+    stream
+        .write_all(&body)
+        .await
+        .expect("the whole body is sent: the server reads it away");
+    let response = read_response(&mut stream).await.expect("an answer");
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json()["code"], 1005);
+}
+
+#[tokio::test]
 async fn requests_pipelined_in_one_write_are_each_answered_in_order() {
     let app = spawn_app(&["--header-read-timeout", "1s"]).await;
     let mut stream = raw::connect(app.address).await;
