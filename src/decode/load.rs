@@ -1,7 +1,7 @@
 //! Image bytes -> one grey image: sniff the format from the bytes, check the pixel count and the
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
-//! or zune-jpeg directly, or our own expansion of packed grey PNGs), and composite transparency
-//! onto white.
+//! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
+//! white.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -76,9 +76,7 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         if let Some(grey) = packed_png::load(bytes, options.max_decoder_bytes) {
             return grey;
         }
-        if let Some(grey) = png_rows::load(bytes, options) {
-            return grey;
-        }
+        return png_rows::load(bytes, options);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();

@@ -1,8 +1,7 @@
 //! Grey PNGs of 1, 2 or 4 bits per pixel, what most QR code generators write, expanded to
 //! 8-bit grey here: the png crate's own expansion goes pixel by pixel through a generic
 //! unpacker, and on a clean 429x429 code it cost a fifth of the whole decode. Every other PNG
-//! (colour, 8 or 16 bits, with a transparent grey level) goes through `png_rows`, and an
-//! interlaced one through `image`.
+//! (colour, 8 or 16 bits, with a transparent grey level, interlaced) goes through `png_rows`.
 
 use std::io::Cursor;
 
@@ -133,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn other_pngs_are_left_to_image() {
+    fn other_pngs_are_left_to_png_rows() {
         let grey8 = {
             let mut out = Vec::new();
             image::GrayImage::new(4, 4)
