@@ -1,5 +1,6 @@
 //! What loading an image allocates, counted: `--max-decode-memory` must bind every allocation of
-//! loading (issue 24). An interlaced 16-bit RGBA PNG held 10 bytes a pixel.
+//! loading, metadata included (issue 24). A 1 MB PNG whose iCCP profile inflated to a gibibyte
+//! peaked at 525 MiB whatever the cap, and an interlaced 16-bit RGBA PNG held 10 bytes a pixel.
 //!
 //! A binary of its own because a global allocator is one per binary: this one counts the bytes
 //! each thread holds and the most it held, so the tests may run side by side and the rest of
@@ -7,8 +8,11 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::io::{Cursor, Read};
+use std::sync::OnceLock;
 
-use qrscan::decode::{load_luma, DecodeOptions};
+use image::{GrayImage, ImageFormat};
+use qrscan::decode::{decode, load_luma, DecodeOptions};
 
 struct Counting;
 
@@ -73,6 +77,38 @@ fn most_held<T>(load: impl FnOnce() -> T) -> (T, usize) {
 /// unfiltering it keeps (at most 128 KiB) for an image this narrow.
 const FIXED: usize = 512 << 10;
 
+const MIB: usize = 1 << 20;
+const TEXT: &str = "https://example.com/a-real-code";
+
+fn options(max_decoder_bytes: u64) -> DecodeOptions {
+    DecodeOptions {
+        max_decoder_bytes,
+        ..DecodeOptions::default()
+    }
+}
+
+/// The default cap and 64 MiB.
+fn caps() -> [DecodeOptions; 2] {
+    [DecodeOptions::default(), options(64 * MIB as u64)]
+}
+
+/// A real code as an 8-bit grey PNG, 6 pixels a module with a 4-module quiet zone.
+fn code_png() -> Vec<u8> {
+    let code = qrcode::QrCode::new(TEXT.as_bytes()).unwrap();
+    let modules = code.width() as u32;
+    let side = (modules + 8) * 6;
+    let grey = GrayImage::from_fn(side, side, |x, y| {
+        let (mx, my) = ((x / 6).wrapping_sub(4), (y / 6).wrapping_sub(4));
+        let dark =
+            mx < modules && my < modules && code[(mx as usize, my as usize)] == qrcode::Color::Dark;
+        image::Luma([if dark { 0 } else { 255 }])
+    });
+    let mut out = Vec::new();
+    grey.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+        .unwrap();
+    out
+}
+
 fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let mut out = (data.len() as u32).to_be_bytes().to_vec();
     out.extend(kind);
@@ -80,6 +116,83 @@ fn chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
     let crc = crc32fast::hash(&out[4..]);
     out.extend(crc.to_be_bytes());
     out
+}
+
+/// `png` with `extra` right after its header (the signature and IHDR are its first 33 bytes).
+fn with_chunk(png: &[u8], extra: &[u8]) -> Vec<u8> {
+    [&png[..33], extra, &png[33..]].concat()
+}
+
+/// A zlib stream of a gibibyte of zeros, about a megabyte, built in a moment: after a full
+/// flush the compressor starts afresh, so every further mebibyte compresses to the same bytes.
+fn gibibyte_of_zeros_deflated() -> &'static [u8] {
+    static STREAM: OnceLock<Vec<u8>> = OnceLock::new();
+    STREAM.get_or_init(|| {
+        let zeros = zeros_deflated(1024);
+        // The same build over 3 MiB inflates back to 3 MiB of zeros, its checksum right.
+        let mut small = Vec::new();
+        flate2::read::ZlibDecoder::new(&zeros_deflated(3)[..])
+            .read_to_end(&mut small)
+            .unwrap();
+        assert!(small.len() == 3 * MIB && small.iter().all(|&b| b == 0));
+        zeros
+    })
+}
+
+fn zeros_deflated(mebibytes: usize) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let block = vec![0u8; MIB];
+    let mut deflate = Compress::new(Compression::best(), true);
+    let mut next = |input: &[u8], flush| {
+        let mut out = Vec::with_capacity(64 << 10);
+        deflate.compress_vec(input, &mut out, flush).unwrap();
+        out
+    };
+    let head = next(&block, FlushCompress::Full);
+    let piece = next(&block, FlushCompress::Full);
+    assert_eq!(next(&block, FlushCompress::Full), piece);
+    let mut tail = next(&[], FlushCompress::Finish);
+    // The compressor's checksum is of the 3 MiB it saw; Adler-32 of zeros is 1 and the length.
+    tail.truncate(tail.len() - 4);
+    let length = (mebibytes * MIB) as u64;
+    let adler = (((length % 65521) as u32) << 16) | 1;
+    let mut stream = head;
+    (1..mebibytes).for_each(|_| stream.extend(&piece));
+    stream.extend(tail);
+    stream.extend(adler.to_be_bytes());
+    stream
+}
+
+#[test]
+fn a_png_whose_metadata_inflates_to_a_gibibyte_costs_no_more_to_load_than_its_pixels() {
+    let png = code_png();
+    let bomb = gibibyte_of_zeros_deflated();
+    let raw = vec![0u8; 4 * MIB];
+    let metadata = [
+        chunk(b"iCCP", &[b"icc\0\0".as_slice(), bomb].concat()),
+        chunk(b"zTXt", &[b"Comment\0\0".as_slice(), bomb].concat()),
+        chunk(b"iTXt", &[b"Comment\0\x01\0\0\0".as_slice(), bomb].concat()),
+        chunk(b"tEXt", &[b"Comment\0".as_slice(), &raw].concat()),
+        chunk(b"eXIf", &[b"MM\0\x2a".as_slice(), &raw].concat()),
+        chunk(b"quRK", &raw),
+    ];
+    let (expected, plain) = most_held(|| load_luma(&png, &DecodeOptions::default()).unwrap());
+    for extra in &metadata {
+        let kind = String::from_utf8_lossy(&extra[4..8]).into_owned();
+        let bytes = with_chunk(&png, extra);
+        for cap in caps() {
+            let (grey, held) = most_held(|| load_luma(&bytes, &cap).unwrap());
+            assert_eq!(grey, expected, "{kind}");
+            assert!(
+                held <= plain + FIXED,
+                "{kind} under a cap of {}: {held} bytes held, {plain} without it",
+                cap.max_decoder_bytes
+            );
+        }
+        // And the code in it is read.
+        let codes = decode(&bytes, &options(64 * MIB as u64)).unwrap();
+        assert_eq!(codes[0].content.text, TEXT, "{kind}");
+    }
 }
 
 /// A PNG of `width` x `height` 16-bit RGBA pixels, interlaced (Adam7) or not, written here: the

@@ -1,10 +1,19 @@
-//! PNGs other than packed grey (colour, palette, 8 or 16 bits, with transparency, interlaced or
-//! not) decoded a row at a time straight into grey. Through `image` the whole RGB(A) frame was
-//! held beside its grey copy: 4 bytes a pixel at the peak instead of about 1.4, and up to 10 for
-//! an interlaced 16-bit RGBA one. An interlaced PNG's rows come in seven passes over the image
-//! (Adam7); each pass row is turned grey and its pixels put in the grey frame where they belong.
+//! Every PNG is decoded from the decoder made here: packed grey ones by `packed_png`, every
+//! other kind (colour, palette, 8 or 16 bits, with transparency, interlaced or not) here, a row at
+//! a time straight into grey. Through `image` the whole RGB(A) frame was held beside its grey
+//! copy: 4 bytes a pixel at the peak instead of about 1.4, and up to 10 for an interlaced 16-bit
+//! RGBA one. An interlaced PNG's rows come in seven passes over the image (Adam7); each pass row is
+//! turned grey and its pixels put in the grey frame where they belong.
+//!
+//! The png crate sees only the chunks that draw the image: the critical ones (IHDR, PLTE, IDAT,
+//! IEND, and any critical chunk it does not know, which it refuses) and tRNS. Every other chunk,
+//! an ICC profile, text, Exif, APNG frames or one nobody knows, is stepped over in the bytes,
+//! unread: the crate inflated an iCCP profile as it parsed, up to its allocation limit (a 1 MB
+//! chunk cost 512 MiB), kept text and Exif whole, and none of it changes a pixel's grey. The crate
+//! may allocate what `--max-decode-memory` leaves after our own buffers, set before it reads a
+//! pixel.
 
-use std::io::Cursor;
+use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use image::GrayImage;
 
@@ -16,21 +25,53 @@ use super::{DecodeError, DecodeOptions};
 /// against its own limit.
 const DECODER_ROW_BYTES: u64 = 2 * 8;
 
+/// The width and height in a PNG's header, the only chunk read.
+pub fn dimensions(bytes: &[u8], options: &DecodeOptions) -> Result<(u32, u32), DecodeError> {
+    let mut decoder = decoder(bytes, options.max_decoder_bytes);
+    let header = decoder.read_header_info().map_err(not_an_image)?;
+    Ok((header.width, header.height))
+}
+
+/// A decoder of `bytes` that sees only the chunks that draw the image and may allocate `limit`
+/// bytes.
+pub(super) fn decoder(bytes: &[u8], limit: u64) -> png::Decoder<KeptChunks<'_>> {
+    png::Decoder::new_with_limits(KeptChunks::new(bytes), limits(limit))
+}
+
+pub(super) fn limits(bytes: u64) -> png::Limits {
+    png::Limits {
+        bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+    }
+}
+
+/// The answer for a png crate error: the memory cap's when its limit was reached, else corrupt.
+pub(super) fn refusal(
+    error: png::DecodingError,
+    width: u32,
+    height: u32,
+    options: &DecodeOptions,
+) -> DecodeError {
+    match error {
+        png::DecodingError::LimitsExceeded => DecodeError::TooManyPixels {
+            width,
+            height,
+            limit: options.max_pixels,
+        },
+        other => not_an_image(other),
+    }
+}
+
+fn not_an_image(error: png::DecodingError) -> DecodeError {
+    DecodeError::NotAnImage(format!("{error}"))
+}
+
 /// The grey image of a PNG, transparency composited onto white as `load` does for every format.
-/// The pixel count was checked from the header by the caller; `options.max_decoder_bytes` caps
-/// what decoding holds (`decoder_bytes`).
+/// The pixel count and shape were checked from the header by the caller; `decoder_bytes` is
+/// checked against `options.max_decoder_bytes` before any other chunk is read.
 pub fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeError> {
-    let limits = png::Limits {
-        bytes: usize::try_from(options.max_decoder_bytes).unwrap_or(usize::MAX),
-    };
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
-    // Palettes and low bit depths to 8-bit samples, a transparent colour (tRNS) to an alpha
-    // channel, 16-bit samples to their high byte.
-    decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let failed = |e: png::DecodingError| DecodeError::NotAnImage(format!("{e}"));
-    let mut reader = decoder.read_info().map_err(failed)?;
-    let info = reader.info();
-    let (width, height, interlaced) = (info.width, info.height, info.interlaced);
+    let mut decoder = decoder(bytes, options.max_decoder_bytes);
+    let header = decoder.read_header_info().map_err(not_an_image)?;
+    let (width, height, interlaced) = (header.width, header.height, header.interlaced);
     if decoder_bytes(width, height, interlaced) > options.max_decoder_bytes {
         return Err(DecodeError::TooManyPixels {
             width,
@@ -38,6 +79,14 @@ pub fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeEr
             limit: options.max_pixels,
         });
     }
+    decoder.set_limits(limits(
+        options.max_decoder_bytes - grey_bytes(width, height, interlaced),
+    ));
+    // Palettes and low bit depths to 8-bit samples, a transparent colour (tRNS) to an alpha
+    // channel, 16-bit samples to their high byte.
+    decoder.set_transformations(png::Transformations::normalize_to_color8());
+    let failed = |e| refusal(e, width, height, options);
+    let mut reader = decoder.read_info().map_err(failed)?;
     let channels = match reader.output_color_type().0 {
         png::ColorType::Grayscale => 1,
         png::ColorType::GrayscaleAlpha => 2,
@@ -96,8 +145,94 @@ fn grey_bytes(width: u32, height: u32, interlaced: bool) -> u64 {
 }
 
 /// What decoding holds at its peak, an upper bound: our buffers and the png crate's rows.
-fn decoder_bytes(width: u32, height: u32, interlaced: bool) -> u64 {
+pub(super) fn decoder_bytes(width: u32, height: u32, interlaced: bool) -> u64 {
     grey_bytes(width, height, interlaced) + DECODER_ROW_BYTES * u64::from(width)
+}
+
+/// A PNG's bytes as the png crate reads them: the signature, then only the chunks that draw the
+/// image (the module doc says which), each whole with its CRC, in their order. What does not
+/// parse as a chunk (a header cut short, a length past the end) is handed on as it is, for the
+/// png crate to refuse.
+pub(super) struct KeptChunks<'a> {
+    bytes: &'a [u8],
+    /// The next byte to hand out, and the end of the chunk it is in.
+    next: usize,
+    end: usize,
+    /// How many bytes were handed out: the stream position the png crate sees.
+    position: u64,
+}
+
+impl<'a> KeptChunks<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let signature = bytes.len().min(8);
+        KeptChunks {
+            bytes,
+            next: 0,
+            end: signature,
+            position: 0,
+        }
+    }
+
+    /// Steps over the chunks not kept once the current one is handed out.
+    fn skip_to_kept_chunk(&mut self) {
+        while self.next == self.end && self.next < self.bytes.len() {
+            let rest = &self.bytes[self.next..];
+            let Some(&[l0, l1, l2, l3, t0, t1, t2, t3]) = rest.get(..8) else {
+                self.end = self.bytes.len();
+                return;
+            };
+            // Length, type, data and CRC.
+            let size = u32::from_be_bytes([l0, l1, l2, l3]) as usize + 12;
+            if size > rest.len() {
+                self.end = self.bytes.len();
+                return;
+            }
+            // The fifth bit of the first letter says whether a chunk is critical (upper case).
+            let critical = t0 & 0x20 == 0;
+            if critical || [t0, t1, t2, t3] == *b"tRNS" {
+                self.end = self.next + size;
+            } else {
+                self.next += size;
+                self.end = self.next;
+            }
+        }
+    }
+}
+
+impl BufRead for KeptChunks<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.skip_to_kept_chunk();
+        Ok(&self.bytes[self.next..self.end])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        let amount = amount.min(self.end - self.next);
+        self.next += amount;
+        self.position += amount as u64;
+    }
+}
+
+impl Read for KeptChunks<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+/// The png crate reads straight through and never seeks; the position is all it could ask.
+impl Seek for KeptChunks<'_> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        match to {
+            SeekFrom::Current(0) => Ok(self.position),
+            _ => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the kept chunks of a PNG are read in order",
+            )),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -105,7 +240,7 @@ mod tests {
     use super::super::load_luma;
     use super::*;
     use image::{DynamicImage, ImageFormat};
-    use std::io::Write;
+    use std::io::{Cursor, Write};
 
     /// A PNG of `image` written by `image`'s encoder.
     fn png_of(image: DynamicImage) -> Vec<u8> {
@@ -375,5 +510,95 @@ mod tests {
         );
         let at_cap = load(&interlaced, &capped(needed)).unwrap();
         assert_eq!(at_cap, load(&plain, &DecodeOptions::default()).unwrap());
+    }
+
+    #[test]
+    fn chunks_that_do_not_draw_the_image_are_never_read() {
+        let (width, height) = (64, 48);
+        let kind = (png::ColorType::Rgb, png::BitDepth::Eight);
+        let rows = rows_of(width, height, 3, png::BitDepth::Eight);
+        let plain = png_file((width, height), kind, &rows, &[], false);
+        let expected = load(&plain, &DecodeOptions::default()).unwrap();
+        // 16 MiB behind each compressed one, a MiB in each other one: none fits in what the
+        // cap leaves once the grey frame and the rows are counted.
+        let inflating = zlib(&vec![0u8; 16 << 20]);
+        let raw = vec![0u8; 1 << 20];
+        let metadata = [
+            chunk(b"iCCP", &[b"icc\0\0".as_slice(), &inflating].concat()),
+            chunk(b"zTXt", &[b"Comment\0\0".as_slice(), &inflating].concat()),
+            chunk(
+                b"iTXt",
+                &[b"Comment\0\x01\0\0\0".as_slice(), &inflating].concat(),
+            ),
+            chunk(b"tEXt", &[b"Comment\0".as_slice(), &raw].concat()),
+            chunk(b"eXIf", &[b"MM\0\x2a".as_slice(), &raw].concat()),
+            chunk(b"quRK", &raw),
+        ];
+        let at_cap = DecodeOptions {
+            max_decoder_bytes: decoder_bytes(width, height, false),
+            ..DecodeOptions::default()
+        };
+        for one in &metadata {
+            let bytes = png_file(
+                (width, height),
+                kind,
+                &rows,
+                std::slice::from_ref(one),
+                false,
+            );
+            let kind = String::from_utf8_lossy(&one[4..8]).into_owned();
+            assert_eq!(load(&bytes, &at_cap).unwrap(), expected, "{kind}");
+            assert_eq!(dimensions(&bytes, &at_cap).unwrap(), (width, height));
+        }
+        let all = png_file((width, height), kind, &rows, &metadata, false);
+        assert_eq!(load(&all, &at_cap).unwrap(), expected);
+    }
+
+    #[test]
+    fn the_png_crate_is_handed_the_signature_the_critical_chunks_and_trns_only() {
+        let (width, height) = (9, 7);
+        let kind = (png::ColorType::Indexed, png::BitDepth::Four);
+        let rows = rows_of(width, height, 1, png::BitDepth::Four);
+        let drawing = [chunk(b"PLTE", &[0; 48]), chunk(b"tRNS", &[0, 255, 9])];
+        let plain = png_file((width, height), kind, &rows, &drawing, false);
+        let with_metadata = png_file(
+            (width, height),
+            kind,
+            &rows,
+            &[
+                chunk(b"gAMA", &[0, 0, 177, 143]),
+                drawing[0].clone(),
+                chunk(b"iCCP", b"not even zlib"),
+                drawing[1].clone(),
+                chunk(b"acTL", &[0, 0, 0, 1, 0, 0, 0, 0]),
+                chunk(b"quRK", &[]),
+            ],
+            false,
+        );
+        let handed = |bytes: &[u8]| {
+            let mut out = Vec::new();
+            KeptChunks::new(bytes).read_to_end(&mut out).unwrap();
+            out
+        };
+        assert_eq!(handed(&with_metadata), plain);
+        // A chunk cut short (here the last, IEND) is handed on as it is, for the crate to refuse.
+        let cut = &with_metadata[..with_metadata.len() - 5];
+        assert_eq!(handed(cut), plain[..plain.len() - 5]);
+        assert!(matches!(
+            load(cut, &DecodeOptions::default()),
+            Err(DecodeError::NotAnImage(_))
+        ));
+        // An unknown critical chunk reaches the crate, which refuses it.
+        let critical = png_file(
+            (width, height),
+            kind,
+            &rows,
+            &[drawing[0].clone(), chunk(b"QURK", &[])],
+            false,
+        );
+        assert!(matches!(
+            load(&critical, &DecodeOptions::default()),
+            Err(DecodeError::NotAnImage(_))
+        ));
     }
 }
