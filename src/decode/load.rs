@@ -54,11 +54,12 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
     let (width, height) = if format == ImageFormat::Png {
         png_rows::dimensions(bytes, options)?
     } else {
-        // Under our cap, not `image`'s default of 512 MiB; no header of these formats holds
-        // compressed metadata, so what is read of it is bounded by the bytes.
-        let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-        reader.limits(decoder_limits(options.max_decoder_bytes));
-        reader.into_dimensions().map_err(corrupt)?
+        // No header of these formats holds compressed metadata (JPEG's ICC and Exif segments,
+        // WebP's chunks and GIF's extensions are stored as they are): what `image` reads of it
+        // is bounded by the bytes.
+        ImageReader::with_format(Cursor::new(bytes), format)
+            .into_dimensions()
+            .map_err(corrupt)?
     };
     if u64::from(width) * u64::from(height) > options.max_pixels {
         return Err(DecodeError::TooManyPixels {
@@ -85,9 +86,10 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         return png_rows::load(bytes, options);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = decoder_limits(options.max_decoder_bytes);
+    let mut limits = Limits::default();
     limits.max_image_width = Some(width);
     limits.max_image_height = Some(height);
+    limits.max_alloc = Some(options.max_decoder_bytes);
     reader.limits(limits);
     let image = reader.decode().map_err(|e| match e {
         image::ImageError::Limits(_) => DecodeError::TooManyPixels {
@@ -98,13 +100,6 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         other => corrupt(other),
     })?;
     Ok(to_luma_on_white(image))
-}
-
-/// `image`'s limits with `max_alloc` as the only allocation cap.
-fn decoder_limits(max_alloc: u64) -> Limits {
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(max_alloc);
-    limits
 }
 
 /// Refuses, from the header, shapes that cannot hold a code or that no real image has (the
