@@ -1,7 +1,7 @@
 //! Image bytes -> one grey image: sniff the format from the bytes, check the pixel count and the
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
-//! or zune-jpeg directly, or our own expansion of packed grey PNGs), and composite transparency
-//! onto white.
+//! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
+//! white.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -64,12 +64,10 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         }
     }
     if format == ImageFormat::Png {
-        if let Some(grey) = packed_png::load(bytes, options.max_decoder_bytes) {
+        if let Some(grey) = packed_png::load(bytes, options) {
             return grey;
         }
-        if let Some(grey) = png_rows::load(bytes, options) {
-            return grey;
-        }
+        return png_rows::load(bytes, options);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -96,14 +94,11 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
 /// below could answer it.
 fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), DecodeError> {
     if format == ImageFormat::Png {
-        // The IHDR chunk is 13 bytes; nothing else is read.
-        let limits = png::Limits { bytes: 64 * 1024 };
-        let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
-        let info = decoder
-            .read_header_info()
-            .map_err(|e| DecodeError::NotAnImage(format!("{e}")))?;
-        return Ok((info.width, info.height));
+        return png_rows::dimensions(bytes);
     }
+    // No header of these formats holds compressed metadata (JPEG's ICC and Exif segments,
+    // WebP's chunks and GIF's extensions are stored as they are): what `image` reads of it is
+    // bounded by the bytes.
     ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(|e| DecodeError::NotAnImage(format!("{e}")))

@@ -1,62 +1,70 @@
 //! Grey PNGs of 1, 2 or 4 bits per pixel, what most QR code generators write, expanded to
-//! 8-bit grey here: the png crate's own expansion goes pixel by pixel through a generic
-//! unpacker, and on a clean 429x429 code it cost a fifth of the whole decode. Every other PNG
-//! (colour, 8 or 16 bits, with a transparent grey level) goes through `png_rows`, and an
-//! interlaced one through `image`.
-
-use std::io::Cursor;
+//! 8-bit grey here, a row at a time: the png crate's own expansion goes pixel by pixel through a
+//! generic unpacker, and on a clean 429x429 code it cost a fifth of the whole decode. Every other
+//! PNG (colour, 8 or 16 bits, with a transparent grey level, interlaced) goes through `png_rows`,
+//! whose decoder this one is.
 
 use image::GrayImage;
 
-use super::DecodeError;
+use super::{png_rows, DecodeError, DecodeOptions};
 
 /// The grey image of a packed-grey PNG, `None` when the PNG is of another kind. The pixel count
-/// was checked from the header by the caller; `max_decoder_bytes` caps the decoder's buffers.
-pub fn load(bytes: &[u8], max_decoder_bytes: u64) -> Option<Result<GrayImage, DecodeError>> {
-    let limits = png::Limits {
-        bytes: usize::try_from(max_decoder_bytes).unwrap_or(usize::MAX),
-    };
-    let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), limits);
-    decoder.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = decoder.read_info().ok()?;
-    let info = reader.info();
-    let depth = match info.bit_depth {
-        png::BitDepth::One => 1,
-        png::BitDepth::Two => 2,
-        png::BitDepth::Four => 4,
+/// was checked from the header by the caller; `options.max_decoder_bytes` caps the grey frame
+/// and the decoder's rows together, as for every PNG.
+pub fn load(bytes: &[u8], options: &DecodeOptions) -> Option<Result<GrayImage, DecodeError>> {
+    let mut decoder = png_rows::decoder(bytes, options.max_decoder_bytes);
+    let header = decoder.read_header_info().ok()?;
+    let per_byte = match header.bit_depth {
+        png::BitDepth::One => 8,
+        png::BitDepth::Two => 4,
+        png::BitDepth::Four => 2,
         _ => return None,
     };
-    if info.color_type != png::ColorType::Grayscale || info.interlaced || info.trns.is_some() {
+    if header.color_type != png::ColorType::Grayscale || header.interlaced {
         return None;
     }
-    let (width, height) = (info.width, info.height);
-    let corrupt = |e: png::DecodingError| DecodeError::NotAnImage(format!("{e}"));
-    let Some(size) = reader.output_buffer_size() else {
-        return Some(Err(DecodeError::NotAnImage("the PNG is too large".into())));
+    let (width, height) = (header.width, header.height);
+    let needed = png_rows::decoder_bytes(width, height, false);
+    if needed > options.max_decoder_bytes {
+        return Some(Err(DecodeError::TooMuchMemory {
+            width,
+            height,
+            needed: Some(needed),
+            limit: options.max_decoder_bytes,
+        }));
+    }
+    let frame = u64::from(width) * u64::from(height);
+    decoder.set_limits(png_rows::limits(options.max_decoder_bytes - frame));
+    decoder.set_transformations(png::Transformations::IDENTITY);
+    let failed = |e| png_rows::refusal(e, width, height, options);
+    let mut reader = match decoder.read_info() {
+        Ok(reader) => reader,
+        Err(e) => return Some(Err(failed(e))),
     };
-    let mut packed = vec![0u8; size];
-    let frame = match reader.next_frame(&mut packed) {
-        Ok(frame) => frame,
-        Err(e) => return Some(Err(corrupt(e))),
+    // A transparent grey level must be composited, which `png_rows` does.
+    if reader.info().trns.is_some() {
+        return None;
+    }
+    let grey = match per_byte {
+        8 => expand::<8>(&mut reader, width, height),
+        4 => expand::<4>(&mut reader, width, height),
+        _ => expand::<2>(&mut reader, width, height),
     };
-    let rows = packed.chunks_exact(frame.line_size).take(height as usize);
-    let grey = match depth {
-        1 => expand::<8>(rows, width, height),
-        2 => expand::<4>(rows, width, height),
-        _ => expand::<2>(rows, width, height),
-    };
-    let image = GrayImage::from_raw(width, height, grey);
-    Some(image.ok_or_else(|| DecodeError::NotAnImage("the PNG data is truncated".into())))
+    Some(match grey {
+        Ok(grey) => GrayImage::from_raw(width, height, grey)
+            .ok_or_else(|| DecodeError::NotAnImage("the PNG data is truncated".into())),
+        Err(e) => Err(failed(e)),
+    })
 }
 
-/// Expands rows of packed pixels, `PER_BYTE` to a byte (most significant bits first, as PNG
+/// Expands each row of packed pixels, `PER_BYTE` to a byte (most significant bits first, as PNG
 /// packs them), to one byte per pixel scaled to 0-255. The pixels of each byte value come from
 /// a table, a fixed-size copy each; the last byte of a row may hold padding bits past `width`.
-fn expand<'a, const PER_BYTE: usize>(
-    rows: impl Iterator<Item = &'a [u8]>,
+fn expand<const PER_BYTE: usize>(
+    reader: &mut png::Reader<png_rows::KeptChunks<'_>>,
     width: u32,
     height: u32,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, png::DecodingError> {
     let depth = 8 / PER_BYTE;
     let max = (1u16 << depth) - 1;
     let table: Vec<[u8; PER_BYTE]> = (0..=255u16)
@@ -68,7 +76,13 @@ fn expand<'a, const PER_BYTE: usize>(
         })
         .collect();
     let mut grey = vec![0u8; width as usize * height as usize];
-    for (row, pixels) in rows.zip(grey.chunks_exact_mut(width as usize)) {
+    for pixels in grey.chunks_exact_mut(width as usize) {
+        let Some(row) = reader.next_row()? else {
+            return Err(png::DecodingError::IoError(
+                std::io::ErrorKind::UnexpectedEof.into(),
+            ));
+        };
+        let row = row.data();
         let whole_bytes = pixels.len() / PER_BYTE;
         let mut wide = pixels.chunks_exact_mut(PER_BYTE);
         for (out, &byte) in (&mut wide).zip(row) {
@@ -79,12 +93,21 @@ fn expand<'a, const PER_BYTE: usize>(
             tail.copy_from_slice(&table[usize::from(byte)][..tail.len()]);
         }
     }
-    grey
+    Ok(grey)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Cursor;
+
+    /// No cap: these tests are about the pixels.
+    fn uncapped() -> DecodeOptions {
+        DecodeOptions {
+            max_decoder_bytes: u64::MAX,
+            ..DecodeOptions::default()
+        }
+    }
 
     /// A grey PNG of `width` x `height` at `depth` bits, pixel (x, y) = `level(x, y)` (already
     /// within the depth's range), written by the png crate itself.
@@ -125,7 +148,7 @@ mod tests {
             for width in [1, 7, 13, 64, 101] {
                 let level = |x: u32, y: u32| ((x * 7 + y * 3) % (max + 1)) as u8;
                 let bytes = packed_png(width, 9, depth, level);
-                let ours = load(&bytes, u64::MAX).unwrap().unwrap();
+                let ours = load(&bytes, &uncapped()).unwrap().unwrap();
                 let theirs = image::load_from_memory(&bytes).unwrap().into_luma8();
                 assert_eq!(ours, theirs, "depth {depth:?}, width {width}");
             }
@@ -133,7 +156,7 @@ mod tests {
     }
 
     #[test]
-    fn other_pngs_are_left_to_image() {
+    fn other_pngs_are_left_to_png_rows() {
         let grey8 = {
             let mut out = Vec::new();
             image::GrayImage::new(4, 4)
@@ -141,8 +164,8 @@ mod tests {
                 .unwrap();
             out
         };
-        assert!(load(&grey8, u64::MAX).is_none());
-        assert!(load(b"not a png", u64::MAX).is_none());
+        assert!(load(&grey8, &uncapped()).is_none());
+        assert!(load(b"not a png", &uncapped()).is_none());
 
         // A transparent grey level must be composited, which the general path does.
         let mut out = Vec::new();
@@ -153,7 +176,24 @@ mod tests {
         let mut writer = encoder.write_header().unwrap();
         writer.write_image_data(&[0b1010_1010]).unwrap();
         writer.finish().unwrap();
-        assert!(load(&out, u64::MAX).is_none());
+        assert!(load(&out, &uncapped()).is_none());
+    }
+
+    #[test]
+    fn the_memory_cap_counts_the_grey_frame_and_the_decoders_rows() {
+        let bytes = packed_png(300, 200, png::BitDepth::One, |x, y| ((x ^ y) & 1) as u8);
+        // Not the packed frame, which is no longer held: a row of it at a time.
+        let needed = 300 * 200 + 2 * 8 * 300;
+        let capped = |max_decoder_bytes| DecodeOptions {
+            max_decoder_bytes,
+            ..DecodeOptions::default()
+        };
+        let over = load(&bytes, &capped(needed - 1));
+        assert!(
+            matches!(over, Some(Err(DecodeError::TooMuchMemory { .. }))),
+            "{over:?}"
+        );
+        assert!(matches!(load(&bytes, &capped(needed)), Some(Ok(_))));
     }
 
     #[test]
@@ -161,7 +201,7 @@ mod tests {
         let bytes = packed_png(300, 300, png::BitDepth::One, |x, y| ((x ^ y) & 1) as u8);
         let cut = &bytes[..bytes.len() * 2 / 3];
         assert!(matches!(
-            load(cut, u64::MAX),
+            load(cut, &uncapped()),
             Some(Err(DecodeError::NotAnImage(_)))
         ));
     }
