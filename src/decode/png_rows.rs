@@ -551,7 +551,7 @@ mod tests {
             );
             let kind = String::from_utf8_lossy(&one[4..8]).into_owned();
             assert_eq!(load(&bytes, &at_cap).unwrap(), expected, "{kind}");
-            assert_eq!(dimensions(&bytes, &at_cap).unwrap(), (width, height));
+            assert_eq!(dimensions(&bytes).unwrap(), (width, height));
         }
         let all = png_file((width, height), kind, &rows, &metadata, false);
         assert_eq!(load(&all, &at_cap).unwrap(), expected);

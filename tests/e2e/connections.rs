@@ -154,7 +154,10 @@ async fn a_client_that_sends_its_whole_over_size_body_before_reading_still_gets_
         body.len()
     );
 
-    stream.write_all(head.as_bytes()).await.expect("the head is sent");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("the head is sent");
     stream
         .write_all(&body)
         .await
