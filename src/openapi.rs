@@ -182,6 +182,20 @@ fn deepscan_errors(served: Served) -> BTreeMap<String, RefOr<Response>> {
         .collect()
 }
 
+/// The legacy decoder's POST may carry no body at all (everything in its query string), which
+/// the annotation cannot say.
+struct DeqrOptionalBody;
+
+impl Modify for DeqrOptionalBody {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let deqr = openapi.paths.paths.get_mut(crate::http::deqr::PATH);
+        let post = deqr.and_then(|item| item.post.as_mut());
+        if let Some(body) = post.and_then(|operation| operation.request_body.as_mut()) {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
+}
+
 /// Declares the `bearer` scheme and requires it on the scan routes, when keys are set.
 struct BearerAuth(Served);
 
@@ -301,6 +315,7 @@ pub fn document(served: Served) -> utoipa::openapi::OpenApi {
     ScanResponses(served).modify(&mut openapi);
     BearerAuth(served).modify(&mut openapi);
     DeepScanResponses(served).modify(&mut openapi);
+    DeqrOptionalBody.modify(&mut openapi);
     FormatsQuery.modify(&mut openapi);
     openapi
 }

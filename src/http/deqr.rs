@@ -289,7 +289,13 @@ pub async fn deqr(State(state): State<Arc<AppState>>, request: Request) -> Respo
         let parameters = parameters(state, request).await;
         // A refused key or rate limit wins over a body that could not be read.
         let key = parameters.as_ref().ok().and_then(|p| p.key.as_deref());
-        auth::admit(state, &head, key)?;
+        auth::admit(state, &head, key).map_err(|err| match err.kind {
+            ErrorKind::Unauthorized => ApiError::new(
+                err.kind,
+                format!("{}, or the key as parameter `key`", err.message),
+            ),
+            _ => err,
+        })?;
         let data = parameters?.data.ok_or_else(|| {
             ApiError::bad_request("no `data` parameter: send an image URL or the image as base64")
         })?;
