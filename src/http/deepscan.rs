@@ -251,24 +251,23 @@ impl Item {
     }
 }
 
-/// The images a detect body names, in order, and whether they make a batch.
+/// The images a detect body names, in order, and whether they make a batch. The texts are
+/// moved out of the parsed body, not copied: a batch body can be a hundred megabytes.
 fn parse_request(body: &[u8]) -> Result<(Vec<Item>, bool), DeepScanError> {
     let invalid = |message: String| DeepScanError::new(DeepScanCode::InvalidRequest, message);
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
-    let object = value
-        .as_object()
-        .ok_or_else(|| invalid("the request body must be a JSON object".into()))?;
-    let field = |name: &str| object.get(name).filter(|v| !v.is_null());
-    let text = |name: &str| -> Result<Option<String>, DeepScanError> {
-        match field(name) {
-            None => Ok(None),
-            Some(serde_json::Value::String(text)) => Ok(Some(text.clone())),
-            Some(_) => Err(invalid(format!("`{name}` must be a string"))),
-        }
+    let serde_json::Value::Object(mut object) = value else {
+        return Err(invalid("the request body must be a JSON object".into()));
     };
-    let list = |name: &str| -> Result<Option<Vec<String>>, DeepScanError> {
-        let Some(value) = field(name) else {
+    let mut take = |name: &str| object.remove(name).filter(|v| !v.is_null());
+    let text = |value: Option<serde_json::Value>, name: &str| match value {
+        None => Ok(None),
+        Some(serde_json::Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(invalid(format!("`{name}` must be a string"))),
+    };
+    let list = |value: Option<serde_json::Value>, name: &str| {
+        let Some(value) = value else {
             return Ok(None);
         };
         let serde_json::Value::Array(items) = value else {
@@ -281,15 +280,19 @@ fn parse_request(body: &[u8]) -> Result<(Vec<Item>, bool), DeepScanError> {
             ));
         }
         items
-            .iter()
+            .into_iter()
             .map(|item| match item {
-                serde_json::Value::String(text) => Ok(text.clone()),
+                serde_json::Value::String(text) => Ok(text),
                 _ => Err(invalid(format!("`{name}` must be a list of strings"))),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     };
-    let (url, image, urls, images) = (text("url")?, text("image")?, list("urls")?, list("images")?);
+    let (url, image) = (take("url"), take("image"));
+    let (urls, images) = (take("urls"), take("images"));
+    // The list limit is checked first: an 11-entry list is BATCH_TOO_LARGE whatever else is wrong.
+    let (urls, images) = (list(urls, "urls")?, list(images, "images")?);
+    let (url, image) = (text(url, "url")?, text(image, "image")?);
     let batch = urls.is_some() || images.is_some() || (url.is_some() && image.is_some());
     let items: Vec<Item> = url
         .into_iter()
