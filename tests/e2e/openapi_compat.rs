@@ -81,7 +81,34 @@ async fn deepscan_and_deqr_answers_match_the_served_document() {
         "mecard"
     );
     assert_conforms(&envelope, &scanned.body);
+    for (text, kind) in [
+        (EMVCO, "emvco"),
+        (
+            "BEGIN:VCARD\nVERSION:3.0\nFN:Jane Roe\nTEL;TYPE=CELL:+15550100\nEND:VCARD",
+            "vcard",
+        ),
+        ("WIFI:T:WPA;S:home;P:pw;;", "wifi"),
+        ("mailto:a@example.com?subject=hi", "email"),
+        ("SMSTO:10086:hi", "sms"),
+        ("tel:+15550100", "phone"),
+        ("geo:39.9,116.4", "geo"),
+    ] {
+        let url = app.images.put("payload.png", qr_png(text));
+        let scanned = app
+            .post_scan_url(json!({ "url": url }).to_string(), Some("doc-key"))
+            .await;
+        assert_eq!(
+            scanned.body["data"]["codes"][0]["payload"]["type"], kind,
+            "{text}"
+        );
+        assert_conforms(&envelope, &scanned.body);
+    }
 }
+
+/// EMVCo's own merchant-presented example: templates, a language template in Chinese, its CRC.
+const EMVCO: &str = "00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678\
+    520441115802CN5914BEST TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.72530315655020162\
+    33030412340603***0708A60086670902ME91320016A0112233449988770708123456786304A13A";
 
 #[tokio::test]
 async fn the_deepscan_routes_declare_every_status_of_their_table() {
