@@ -1120,7 +1120,10 @@ pub fn read_micro(
         points,
         strategy,
         // rxing read the grid, so its codewords are there to count; if not, nothing is known.
-        correction: correction::micro_correction(modules).unwrap_or_default(),
+        correction: catch_unwind(AssertUnwindSafe(|| correction::micro_correction(modules)))
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     })
 }
 

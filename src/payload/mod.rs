@@ -154,7 +154,10 @@ pub fn parse(text: &str) -> Option<Payload> {
         return wifi(rest).map(Payload::Wifi);
     }
     if starts_with_ignore_case(text, "BEGIN:VCARD") {
-        return contact::vcard(text).map(Payload::Vcard);
+        // A third-party parser on text anyone can print: a panic in it is no payload, never a
+        // failed request (as with the decoders, `decode/mod.rs`).
+        let card = std::panic::catch_unwind(|| contact::vcard(text));
+        return card.ok().flatten().map(Payload::Vcard);
     }
     if let Some(rest) = after(text, "MECARD:") {
         return contact::mecard(rest).map(Payload::Mecard);
