@@ -75,7 +75,7 @@ trap stop EXIT
 run() {
   local mode=$1
   shift
-  local exclude=positive_data_acceptance
+  local exclude=positive_data_acceptance${EXCLUDE_MORE:-}
   if [ "$mode" = compat ]; then exclude+=,negative_data_rejection; fi
   local serve=()
   while [ "$1" != -- ]; do serve+=("$1"); shift; done
@@ -111,5 +111,9 @@ EOF
   stop
 }
 
-run rest --api-keys "$key" -- --header "Authorization: Bearer $key"
+# - the legacy decoder (tag deqr) answers every request HTTP 200, a malformed one too (API.md
+#   section 9): negative_data_rejection is left out for it alone, in a run of its own.
+run rest --api-keys "$key" -- --header "Authorization: Bearer $key" --exclude-tag deqr
+EXCLUDE_MORE=,negative_data_rejection run rest --api-keys "$key" -- \
+  --header "Authorization: Bearer $key" --include-tag deqr
 run compat --

@@ -4,7 +4,7 @@
 # finds to the same folders; running this again only adds seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure
+mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
 
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
@@ -85,6 +85,20 @@ seeds = {
 }
 for name, data in seeds.items():
     open(f"corpus/decode_structure/{name}", "wb").write(data)
+
+# Payloads: one of each structure payload::parse reads, and near misses.
+payloads = [
+    "WIFI:T:WPA;S:my\\;net;P:pa\\:ss;H:true;;", "MECARD:N:Doe,John;TEL:+15550100;EMAIL:a@b.c;;",
+    "BEGIN:VCARD\r\nVERSION:2.1\r\nN;CHARSET=UTF-8;ENCODING=QUOTED-PRINTABLE:=E5=BC=A0;;;\r\n"
+    "TEL;CELL:138\r\nNOTE:a\r\n  folded\r\nEND:VCARD\r\n",
+    "mailto:a@b.c,d%40e.f?subject=x&body=y", "MATMSG:TO:a@b.c;SUB:s;BODY:b;;", "SMSTO:10086:hi",
+    "sms:+1555?body=x%20y", "tel:+86-10", "geo:39.9,116.4,10;u=5?q=a+b",
+    "00020101021229300012D156000000000510A93FO3230Q31280012D15600000001030812345678520441115802CN"
+    "5914BEST TRANSPORT6007BEIJING64200002ZH0104最佳运输0202北京540523.7253031565502016233030412340603***"
+    "0708A60086670902ME91320016A0112233449988770708123456786304A13A",
+]
+for i, t in enumerate(payloads):
+    open(f"corpus/payload/seed-{i}", "w").write(t)
 PY
 cp ../src/rules.toml corpus/classify/rules.toml
 echo "seeded: $(for d in corpus/*; do printf '%s %s  ' "${d#corpus/}" "$(ls "$d" | wc -l)"; done)"

@@ -5,6 +5,11 @@
 //! impls below are the only translation into codes, so "what does the API answer when X?" is
 //! answered by this file. It is also the only module that names an HTTP status or the headers a
 //! code adds. Nothing here sees the network or an image.
+//!
+//! The other two contracts of the same use case have their tables here too, beside this one:
+//! `DeepScanCode` and `DeepScanError::from_api` (API.md section 8) and `DEQR_STATUS`
+//! (section 9), each translating from `ErrorKind`, so "what does route R answer when X?" is one
+//! lookup for every route.
 
 use axum::extract::multipart::MultipartError;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -252,6 +257,168 @@ impl From<DecodeError> for ApiError {
     }
 }
 
+/// Declares `DeepScanCode` from its table: each row is a variant, its `error.code` string, its
+/// HTTP status and when it is answered.
+macro_rules! deepscan_table {
+    ($($kind:ident = $code:literal, $status:ident, $meaning:literal;)*) => {
+        /// The `error.code` of the DeepScan routes (API.md section 8); one row each.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum DeepScanCode {
+            $($kind,)*
+        }
+
+        impl DeepScanCode {
+            /// Every code, in the order of API.md section 8.
+            pub const ALL: &'static [DeepScanCode] = &[$(DeepScanCode::$kind),*];
+
+            /// The `error.code` string.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(DeepScanCode::$kind => $code,)*
+                }
+            }
+
+            /// The HTTP status (the same whatever `--http-status` says: the mode is the
+            /// envelope's).
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(DeepScanCode::$kind => StatusCode::$status,)*
+                }
+            }
+
+            /// A few words on when the code is answered.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(DeepScanCode::$kind => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+deepscan_table! {
+    InvalidRequest = "INVALID_REQUEST", BAD_REQUEST, "body not JSON, no field given, or a field of the wrong type";
+    InvalidBase64 = "INVALID_BASE64", BAD_REQUEST, "an image is not base64";
+    InvalidUrl = "INVALID_URL", BAD_REQUEST, "URL invalid or not allowed";
+    UrlNotImage = "URL_NOT_IMAGE", UNSUPPORTED_MEDIA_TYPE, "not an image in a supported format";
+    UrlDownloadFailed = "URL_DOWNLOAD_FAILED", BAD_GATEWAY, "fetch failed or timed out";
+    ImageTooLarge = "IMAGE_TOO_LARGE", PAYLOAD_TOO_LARGE, "over the byte, pixel or memory limit";
+    BatchTooLarge = "BATCH_TOO_LARGE", BAD_REQUEST, "`urls` or `images` with more than 10 entries";
+    Unauthorized = "UNAUTHORIZED", UNAUTHORIZED, "bad or missing key";
+    RateLimited = "RATE_LIMITED", TOO_MANY_REQUESTS, "rate limit for this key or client exceeded";
+    Busy = "BUSY", SERVICE_UNAVAILABLE, "decode queue or image memory budget full";
+    Internal = "INTERNAL", INTERNAL_SERVER_ERROR, "bug";
+}
+
+/// What the DeepScan routes answer for an outcome of the shared use case: a DeepScan error, or
+/// `None` for "no readable code", which DeepScan answers as a result with no codes.
+///
+/// | envelope `code` | DeepScan |
+/// | --- | --- |
+/// | 400 | `INVALID_REQUEST` (`INVALID_BASE64` where the edge decoded an image: `for_image`) |
+/// | 403 | `UNAUTHORIZED` (401) |
+/// | 429 / 503 / 500 | `RATE_LIMITED` / `BUSY` / `INTERNAL` |
+/// | 1001, 1002 | `INVALID_URL`: the same answer whatever the reason (API.md section 8) |
+/// | 1003, 1004 | `URL_DOWNLOAD_FAILED` |
+/// | 1005, 1006 | `IMAGE_TOO_LARGE` |
+/// | 1007 | `URL_NOT_IMAGE` |
+/// | 1008, 1009 | no error: `{"count": 0, "codes": []}` |
+/// | 404 / 405 | the router's envelope, never a DeepScan operation's |
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeepScanError {
+    pub code: DeepScanCode,
+    pub message: String,
+    /// Seconds for `Retry-After` (429, 503).
+    pub retry_after: Option<u64>,
+}
+
+impl DeepScanError {
+    /// An error with `code` and `message`.
+    pub fn new(code: DeepScanCode, message: impl Into<String>) -> Self {
+        DeepScanError {
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The DeepScan answer to `err`; `None` when it is "no readable code".
+    pub fn from_api(err: ApiError) -> Option<Self> {
+        let code = match err.kind {
+            ErrorKind::NoCode | ErrorKind::Unreadable => return None,
+            ErrorKind::BadRequest | ErrorKind::NotFound | ErrorKind::MethodNotAllowed => {
+                DeepScanCode::InvalidRequest
+            }
+            ErrorKind::Unauthorized => DeepScanCode::Unauthorized,
+            ErrorKind::RateLimited => DeepScanCode::RateLimited,
+            ErrorKind::Internal => DeepScanCode::Internal,
+            ErrorKind::Overloaded => DeepScanCode::Busy,
+            ErrorKind::InvalidUrl | ErrorKind::UrlNotAllowed => {
+                // One answer for an invalid and a refused URL: which addresses the server may
+                // reach is not the caller's to probe.
+                return Some(DeepScanError::new(
+                    DeepScanCode::InvalidUrl,
+                    "the image URL is invalid or not allowed",
+                ));
+            }
+            ErrorKind::FetchFailed | ErrorKind::FetchTimeout => DeepScanCode::UrlDownloadFailed,
+            ErrorKind::TooLarge | ErrorKind::TooManyPixels => DeepScanCode::ImageTooLarge,
+            ErrorKind::NotAnImage => DeepScanCode::UrlNotImage,
+        };
+        let retry_after = match code {
+            DeepScanCode::Busy => Some(err.retry_after.unwrap_or(1)),
+            DeepScanCode::RateLimited => err.retry_after,
+            _ => None,
+        };
+        Some(DeepScanError {
+            code,
+            message: err.message,
+            retry_after,
+        })
+    }
+
+    /// The answer to a failure decoding an `image` field: its malformed-request case is
+    /// `INVALID_BASE64`.
+    pub fn for_image(err: ApiError) -> Self {
+        match err.kind {
+            ErrorKind::BadRequest => DeepScanError::new(DeepScanCode::InvalidBase64, err.message),
+            _ => Self::from_api(err)
+                .unwrap_or_else(|| DeepScanError::new(DeepScanCode::Internal, "internal error")),
+        }
+    }
+
+    /// The code the access log and `qrscan_requests_total` count this answer under: the
+    /// envelope code of the same outcome.
+    pub fn log_code(&self) -> u32 {
+        let kind = match self.code {
+            DeepScanCode::InvalidRequest
+            | DeepScanCode::InvalidBase64
+            | DeepScanCode::BatchTooLarge => ErrorKind::BadRequest,
+            DeepScanCode::InvalidUrl => ErrorKind::InvalidUrl,
+            DeepScanCode::UrlNotImage => ErrorKind::NotAnImage,
+            DeepScanCode::UrlDownloadFailed => ErrorKind::FetchFailed,
+            DeepScanCode::ImageTooLarge => ErrorKind::TooLarge,
+            DeepScanCode::Unauthorized => ErrorKind::Unauthorized,
+            DeepScanCode::RateLimited => ErrorKind::RateLimited,
+            DeepScanCode::Busy => ErrorKind::Overloaded,
+            DeepScanCode::Internal => ErrorKind::Internal,
+        };
+        kind.code()
+    }
+
+    /// The header the answer carries: `Retry-After` for 429 and 503.
+    pub fn header(&self) -> Option<(HeaderName, HeaderValue)> {
+        self.retry_after
+            .map(|seconds| (header::RETRY_AFTER, HeaderValue::from(seconds)))
+    }
+}
+
+/// The legacy web decoder (API.md section 9) answers every outcome with HTTP 200: success is
+/// `status: 1`; any failure, "no code found" and refused keys, rate limits and a busy server
+/// included, is `status: 0` with the envelope's message as `data.info`. Its only status is
+/// this one.
+pub const DEQR_STATUS: StatusCode = StatusCode::OK;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,6 +441,43 @@ mod tests {
             ErrorKind::Overloaded.status(HttpStatusMode::Compat),
             StatusCode::SERVICE_UNAVAILABLE
         );
+    }
+
+    /// API.md section 8: each envelope kind's DeepScan answer and status. `INTERNAL` is only
+    /// reachable through a bug, so this is where its row is held.
+    #[test]
+    fn the_deepscan_table_follows_api_md_section_8() {
+        let rows = [
+            (ErrorKind::BadRequest, Some(("INVALID_REQUEST", 400))),
+            (ErrorKind::Unauthorized, Some(("UNAUTHORIZED", 401))),
+            (ErrorKind::RateLimited, Some(("RATE_LIMITED", 429))),
+            (ErrorKind::Internal, Some(("INTERNAL", 500))),
+            (ErrorKind::Overloaded, Some(("BUSY", 503))),
+            (ErrorKind::InvalidUrl, Some(("INVALID_URL", 400))),
+            (ErrorKind::UrlNotAllowed, Some(("INVALID_URL", 400))),
+            (ErrorKind::FetchFailed, Some(("URL_DOWNLOAD_FAILED", 502))),
+            (ErrorKind::FetchTimeout, Some(("URL_DOWNLOAD_FAILED", 502))),
+            (ErrorKind::TooLarge, Some(("IMAGE_TOO_LARGE", 413))),
+            (ErrorKind::TooManyPixels, Some(("IMAGE_TOO_LARGE", 413))),
+            (ErrorKind::NotAnImage, Some(("URL_NOT_IMAGE", 415))),
+            (ErrorKind::NoCode, None),
+            (ErrorKind::Unreadable, None),
+        ];
+        for (kind, expected) in rows {
+            let answer = DeepScanError::from_api(ApiError::new(kind, "x"));
+            let got = answer
+                .as_ref()
+                .map(|err| (err.code.code(), err.code.status().as_u16()));
+            assert_eq!(got, expected, "{kind:?}");
+        }
+        let internal = DeepScanError::from_api(ApiError::internal()).unwrap();
+        assert_eq!(internal.log_code(), 500);
+        assert!(internal.header().is_none());
+        let busy = DeepScanError::from_api(ApiError::new(ErrorKind::Overloaded, "x")).unwrap();
+        assert_eq!(busy.header().unwrap().1, "1");
+        let base64 = DeepScanError::for_image(ApiError::bad_request("not base64"));
+        assert_eq!(base64.code, DeepScanCode::InvalidBase64);
+        assert_eq!(DeepScanCode::BatchTooLarge.status().as_u16(), 400);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics | client
-//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify | client
+//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify | client | payload
 //!      |           |  server -> listener -> metrics | config
 //!      |           -> listener | cli -> config                   scan -> metrics | budget
 //!      -> telemetry -> cli                 fetch -> budget;  decode -> text
@@ -33,6 +33,8 @@
 //!   (`file`) and every download limit.
 //! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
+//! - `payload`: a code's text -> its `content_type` and parsed `payload` (Wi-Fi, contacts,
+//!   e-mail, SMS, phone, geo, EMVCo); pure.
 //! - `budget`: the server-wide budget of image bytes held in memory, the capped buffer every
 //!   body and download is read into, and the memory-mapped bytes under it.
 //! - `telemetry`: logging set-up.
@@ -53,6 +55,7 @@ pub mod listener;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod payload;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

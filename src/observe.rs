@@ -26,6 +26,11 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone, Copy, Debug)]
 pub struct ResponseCode(pub u32);
 
+/// The route a handler reached through the router's fallback answers as (the legacy decoder,
+/// whose path matches in any case), left on the response in place of the matched path.
+#[derive(Clone, Copy, Debug)]
+pub struct RouteLabel(pub &'static str);
+
 /// An id from the caller is kept if it is short and printable; anything else is replaced.
 fn request_id(request: &Request) -> HeaderValue {
     request
@@ -75,6 +80,10 @@ pub async fn observe(
         .extensions()
         .get::<ResponseCode>()
         .map_or(u32::from(status), |c| c.0);
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or(route, |label| label.0.to_owned());
     metrics.observe_request(&route, code, elapsed);
     tracing::info!(
         request_id = %id.to_str().unwrap_or_default(),

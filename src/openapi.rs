@@ -10,6 +10,9 @@
 //! nor the status of a refused key. `FormatsQuery` writes the pattern of the upload route's
 //! `?formats=` from `Format::ALL`, as `Formats::parse` reads it.
 //!
+//! The DeepScan routes get theirs from `DeepScanCode`, their own table beside it, the same way
+//! (`DeepScanResponses`); the legacy decoder always answers 200.
+//!
 //! This module sits above `http` (it names the handlers); nothing below it refers to it.
 
 use std::collections::BTreeMap;
@@ -20,13 +23,14 @@ use axum::Json;
 use utoipa::openapi::header::Header;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::OneOfBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, Object, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::config::HttpStatusMode;
 use crate::decode::Format;
-use crate::error::{self, ErrorKind};
+use crate::error::{self, DeepScanCode, ErrorKind};
 use crate::http::AppState;
 
 #[derive(OpenApi)]
@@ -38,14 +42,18 @@ use crate::http::AppState;
     paths(
         crate::http::scan_url,
         crate::http::scan_upload,
+        crate::http::deepscan::detect_json,
+        crate::http::deepscan::detect_upload,
+        crate::http::deqr::deqr,
+        crate::http::deqr::deqr_post,
         crate::http::healthz,
         crate::http::readyz,
         crate::http::metrics,
         openapi_json,
         crate::http::page
     ),
-    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel, crate::decode::Format)),
-    tags((name = "scan", description = "Find and classify QR codes"), (name = "service", description = "Operations"))
+    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel, crate::decode::Format, crate::http::deepscan::Batch, crate::http::deepscan::ErrorResponse)),
+    tags((name = "scan", description = "Find and classify QR codes"), (name = "deepscan", description = "cli.im's DeepScan calls (API.md section 8)"), (name = "deqr", description = "cli.im's legacy web decoder (API.md section 9)"), (name = "service", description = "Operations"))
 )]
 struct ApiDoc;
 
@@ -85,6 +93,107 @@ fn scan_operations(
         .values_mut()
         .filter_map(|item| item.post.as_mut())
         .filter(|operation| operation.tags.iter().flatten().any(|tag| tag == "scan"))
+}
+
+/// The DeepScan routes' operations.
+fn deepscan_operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&String, &mut utoipa::openapi::path::Operation)> {
+    openapi
+        .paths
+        .paths
+        .iter_mut()
+        .filter_map(|(path, item)| item.post.as_mut().map(|operation| (path, operation)))
+        .filter(|(_, operation)| operation.tags.iter().flatten().any(|tag| tag == "deepscan"))
+}
+
+/// Writes the responses of the DeepScan routes from `DeepScanCode`, their error table, and
+/// requires the bearer key on them when keys are set.
+struct DeepScanResponses(Served);
+
+impl Modify for DeepScanResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let served = self.0;
+        for (path, operation) in deepscan_operations(openapi) {
+            let mut responses = deepscan_errors(served);
+            let detect = Ref::from_schema_name("Detect");
+            let success = if path.ends_with("/upload") {
+                Content::new(Some(detect))
+            } else {
+                // One image: a detect answer; a batch: its results.
+                let either = OneOfBuilder::new()
+                    .item(detect)
+                    .item(Ref::from_schema_name("Batch"))
+                    .build();
+                Content::new(Some(Schema::OneOf(either)))
+            };
+            let ok = ResponseBuilder::new()
+                .description("The codes found: for one image `{count, codes}` (none is not an error), for a batch `{count, results}`")
+                .content("application/json", success)
+                .build();
+            responses.insert(error::SUCCESS.as_u16().to_string(), RefOr::T(ok));
+            operation.responses.responses = responses;
+            if served.keys {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+            }
+        }
+    }
+}
+
+/// The error answers of a DeepScan route under `served`, by status.
+fn deepscan_errors(served: Served) -> BTreeMap<String, RefOr<Response>> {
+    let mut by_status: BTreeMap<u16, Vec<DeepScanCode>> = BTreeMap::new();
+    for &code in DeepScanCode::ALL {
+        if code == DeepScanCode::Unauthorized && !served.keys {
+            continue;
+        }
+        by_status
+            .entry(code.status().as_u16())
+            .or_default()
+            .push(code);
+    }
+    by_status
+        .into_iter()
+        .map(|(status, codes)| {
+            let rows: Vec<String> = codes
+                .iter()
+                .map(|code| format!("{} ({})", code.code(), code.meaning()))
+                .collect();
+            let text = format!(
+                "`{{\"error\": {{code, message}}}}`; `code`: {}.",
+                rows.join("; ")
+            );
+            let body = Content::new(Some(Ref::from_schema_name("ErrorResponse")));
+            let mut response = ResponseBuilder::new()
+                .description(text)
+                .content("application/json", body);
+            let retry = codes
+                .iter()
+                .any(|&c| matches!(c, DeepScanCode::RateLimited | DeepScanCode::Busy));
+            if retry {
+                let schema = Object::with_type(Type::String);
+                response = response.header("retry-after", Header::new(schema));
+            }
+            (status.to_string(), RefOr::T(response.build()))
+        })
+        .collect()
+}
+
+/// The legacy decoder's POST may carry no body at all (everything in its query string), which
+/// the annotation cannot say.
+struct DeqrOptionalBody;
+
+impl Modify for DeqrOptionalBody {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let deqr = openapi.paths.paths.get_mut(crate::http::deqr::PATH);
+        let post = deqr.and_then(|item| item.post.as_mut());
+        if let Some(body) = post.and_then(|operation| operation.request_body.as_mut()) {
+            body.required = Some(utoipa::openapi::Required::False);
+        }
+    }
 }
 
 /// Declares the `bearer` scheme and requires it on the scan routes, when keys are set.
@@ -205,6 +314,8 @@ pub fn document(served: Served) -> utoipa::openapi::OpenApi {
     let mut openapi = ApiDoc::openapi();
     ScanResponses(served).modify(&mut openapi);
     BearerAuth(served).modify(&mut openapi);
+    DeepScanResponses(served).modify(&mut openapi);
+    DeqrOptionalBody.modify(&mut openapi);
     FormatsQuery.modify(&mut openapi);
     openapi
 }

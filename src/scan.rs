@@ -27,6 +27,7 @@ use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, Format, Formats, 
 use crate::fetch::policy::Lookup;
 use crate::fetch::{FetchError, Fetcher, ImageUrl};
 use crate::metrics::Metrics;
+use crate::payload::{self, ContentType, Payload};
 
 /// Why a scan gave no codes.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +77,15 @@ pub struct CodeData {
     /// The charset the text was read with: UTF-8, GB18030, Shift_JIS, ISO-8859-1, ...
     #[schema(value_type = String)]
     pub encoding: &'static str,
+    /// DeepScan's class of the text, from its prefix.
+    pub content_type: ContentType,
+    /// 1 - codewords corrected / correction capacity, over the symbol's blocks (0 to 1).
+    #[schema(minimum = 0, maximum = 1)]
+    pub confidence: f64,
+    /// The text parsed, when it is a Wi-Fi, contact, e-mail, SMS, phone, geo or EMVCo payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub payload: Option<Payload>,
     /// The raw payload, only when it is not text in any charset tried.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
@@ -288,6 +298,9 @@ impl Scanner {
                     version: code.version,
                     ec_level: code.ec_level,
                     encoding: code.content.encoding,
+                    content_type: ContentType::of(&code.content.text),
+                    confidence: code.correction.confidence(),
+                    payload: payload::parse(&code.content.text),
                     bytes_base64: code
                         .content
                         .binary

@@ -117,13 +117,32 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             http::require_api_key,
         ));
+    // cli.im's DeepScan calls, over the same use case with their own answers to a refusal.
+    let deepscan = Router::new()
+        .route(
+            "/x-deepscan/vision/detect",
+            post(http::deepscan::detect_json),
+        )
+        .route(
+            "/x-deepscan/vision/detect/upload",
+            post(http::deepscan::detect_upload),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::deepscan::require_api_key,
+        ));
     Router::new()
         .merge(api)
         .merge(probes())
+        .merge(deepscan)
         .route("/", get(http::page))
         .route("/openapi.json", get(crate::openapi::openapi_json))
-        .fallback(http::not_found)
+        // The legacy decoder's path matches in any case, which routes cannot: the fallback
+        // serves it (`http::deqr`), under the body limit of the upload routes.
+        .fallback(http::fallback)
         .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(
             (state.metrics.clone(), state.proxies.clone()),
             crate::observe::observe,

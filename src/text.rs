@@ -576,7 +576,7 @@ mod tests {
         }
         fn finish(self) -> Vec<u8> {
             let mut w = self.put(0, 4);
-            while w.bits.len() % 8 != 0 {
+            while !w.bits.len().is_multiple_of(8) {
                 w.bits.push(false);
             }
             w.bits

@@ -56,6 +56,9 @@ fn join(parts: &[&QrCode]) -> QrCode {
             [min[0], max[1]],
         ],
         strategy: parts[0].strategy,
+        correction: parts
+            .iter()
+            .fold(Default::default(), |sum, part| sum.plus(part.correction)),
     }
 }
 
@@ -121,6 +124,7 @@ mod tests {
             ec_level: EcLevel::M,
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
             strategy: crate::decode::CHEAP_STRATEGIES[0],
+            correction: Default::default(),
         }
     }
 

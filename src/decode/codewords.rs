@@ -13,12 +13,15 @@ use rxing::qrcode::common::ErrorCorrectionLevel;
 use rxing::qrcode::decoder::{decoded_bit_stream_parser, BitMatrixParser, DataBlock};
 use rxing::{DecodeHints, Exceptions};
 
+use super::correction::Correction;
 use super::reed_solomon;
 
 /// The data codewords of a symbol whose every block was corrected, and its level.
 pub struct Codewords {
     pub data: Vec<u8>,
     pub level: ErrorCorrectionLevel,
+    /// The codewords corrected, of the most that could have been.
+    pub correction: Correction,
 }
 
 /// Reads `modules` (set = dark) as a QR symbol: as it is and, when that fails, mirrored.
@@ -60,15 +63,22 @@ fn read_parsed(parser: &mut BitMatrixParser) -> Result<Codewords, Exceptions> {
             .map(|b| b.getNumDataCodewords() as usize)
             .sum(),
     );
+    let mut correction = Correction::default();
     for block in &blocks {
         let mut codewords = block.getCodewords().to_vec();
         let data_len = block.getNumDataCodewords() as usize;
         let ec_len = codewords.len() - data_len;
-        reed_solomon::correct(&mut codewords, ec_len).map_err(|_| Exceptions::CHECKSUM)?;
+        let corrected =
+            reed_solomon::correct(&mut codewords, ec_len).map_err(|_| Exceptions::CHECKSUM)?;
+        correction = correction.plus(Correction::block(corrected, ec_len));
         data.extend_from_slice(&codewords[..data_len]);
     }
     // rxing's parser rejects data whose segments do not parse; the text itself is ours
     // (`text::decode_segments`), from the same bytes.
     decoded_bit_stream_parser::decode(&data, version, level, &DecodeHints::default())?;
-    Ok(Codewords { data, level })
+    Ok(Codewords {
+        data,
+        level,
+        correction,
+    })
 }

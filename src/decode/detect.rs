@@ -31,6 +31,7 @@ use rxing::qrcode::cpp_port::detector::{
 };
 
 use super::codewords;
+use super::correction;
 use super::deadline::Deadline;
 use super::grey_grid;
 use super::scan_rows;
@@ -1030,7 +1031,7 @@ pub fn read_grid(
     strategy: Strategy,
 ) -> Result<QrCode, Unread> {
     let size = modules.width();
-    if size != modules.height() || size < 21 || (size - 17) % 4 != 0 {
+    if size != modules.height() || size < 21 || !(size - 17).is_multiple_of(4) {
         return Err(Unread::NotASymbol);
     }
     let version = u8::try_from((size - 17) / 4).map_err(|_| Unread::NotASymbol)?;
@@ -1059,6 +1060,7 @@ pub fn read_grid(
         ec_level,
         points,
         strategy,
+        correction: decoded.correction,
     })
 }
 
@@ -1117,6 +1119,11 @@ pub fn read_micro(
         ec_level,
         points,
         strategy,
+        // rxing read the grid, so its codewords are there to count; if not, nothing is known.
+        correction: catch_unwind(AssertUnwindSafe(|| correction::micro_correction(modules)))
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
     })
 }
 

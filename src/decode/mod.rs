@@ -12,6 +12,7 @@
 
 mod append;
 mod codewords;
+mod correction;
 mod deadline;
 mod detect;
 mod format;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use image::GrayImage;
 
 pub use self::append::join_structured_append;
+pub use self::correction::Correction;
 pub use self::deadline::Deadline;
 use self::detect::{Damaged, Detected};
 pub use self::format::{Format, Formats};
@@ -81,6 +83,9 @@ pub struct QrCode {
     /// The strategy that found it (for a joined structured-append set, the one that found its
     /// first part), for metrics and tuning.
     pub strategy: Strategy,
+    /// How much of its error correction the reading used (`correction.rs`); for a joined
+    /// structured-append set, all its parts'.
+    pub correction: Correction,
 }
 
 /// Error-correction level of a code, as API.md section 2 spells it.
@@ -835,6 +840,7 @@ mod tests {
             ec_level: EcLevel::M,
             points,
             strategy: CHEAP_STRATEGIES[0],
+            correction: Correction::default(),
         };
         let square = code([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]);
         assert!(square.contains([5.0, 5.0]));
@@ -854,6 +860,7 @@ mod tests {
             ec_level: EcLevel::M,
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
             strategy: CHEAP_STRATEGIES[0],
+            correction: Correction::default(),
         }
     }
 

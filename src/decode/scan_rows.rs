@@ -309,7 +309,7 @@ mod tests {
                 3 => x >= width / 2,
                 _ => {
                     // Runs of random length.
-                    (x ^ y) % 7 < 3 || rng.next() % 5 == 0
+                    (x ^ y) % 7 < 3 || rng.next().is_multiple_of(5)
                 }
             });
             let mut runs = Vec::new();
@@ -396,7 +396,7 @@ mod tests {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            let speckle = state % 9 == 0 || (y / 7 % 5 == 0 && x / 3 % 4 == 1);
+            let speckle = state.is_multiple_of(9) || (y / 7 % 5 == 0 && x / 3 % 4 == 1);
             image::Luma([if speckle { 30 } else { 220 }])
         });
         image::imageops::overlay(&mut grey, &symbol, 60, 50);

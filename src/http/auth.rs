@@ -183,35 +183,55 @@ pub async fn require_api_key(
     request: Request,
     next: Next,
 ) -> Response {
-    let key = match presented(request.headers()) {
+    match admit(&state, &request, None) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => respond(state.http_status, Err(refusal)),
+    }
+}
+
+/// The client address the `observe` middleware left on `request`.
+pub(super) fn client_of(request: &Request) -> ClientAddr {
+    request
+        .extensions()
+        .get::<ClientAddr>()
+        .map_or(ClientAddr::UNKNOWN, |c| *c)
+}
+
+/// The rate limit, then, when keys are configured, the key: the `Authorization` header, or,
+/// on a route that takes one and only when the request has no such header, `param` (the legacy
+/// decoder's `key` parameter). Every route's answer to a refusal is decided from this error.
+pub(super) fn admit(
+    state: &AppState,
+    request: &Request,
+    param: Option<&str>,
+) -> Result<(), ApiError> {
+    let presented = match (presented(request.headers()), param) {
+        (Presented::Missing, Some(key)) => Presented::Bearer(key.trim()),
+        (presented, _) => presented,
+    };
+    let key = match presented {
         Presented::Bearer(token) if state.api_keys.is_enabled() => {
             state.api_keys.identify(token.as_bytes())
         }
         _ => None,
     };
-    let client = request
-        .extensions()
-        .get::<ClientAddr>()
-        .map_or(ClientAddr::UNKNOWN, |c| *c);
+    let client = client_of(request);
     let bucket = key.map_or(Bucket::Address(client.bucket()), Bucket::Key);
     if let Err(refusal) = state.limiter.check(bucket) {
         state.metrics.observe_rate_limited(bucket.kind());
-        return respond(state.http_status, Err(refusal));
+        return Err(refusal);
     }
     if !state.api_keys.is_enabled() || key.is_some() {
-        return next.run(request).await;
+        return Ok(());
     }
-    let message = match presented(request.headers()) {
+    let message = match presented {
         Presented::Missing => "an API key is required: send `Authorization: Bearer <key>`",
         Presented::Malformed => {
             "send exactly one `Authorization: Bearer <key>` header with the API key"
         }
         Presented::Bearer(_) => "the API key is not valid",
     };
-    respond(
-        state.http_status,
-        Err(ApiError::new(ErrorKind::Unauthorized, message)),
-    )
+    Err(ApiError::new(ErrorKind::Unauthorized, message))
 }
 
 #[cfg(test)]

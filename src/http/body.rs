@@ -29,7 +29,7 @@ pub fn framed_limit(max_bytes: u64) -> u64 {
     max_base64_len(max_bytes).saturating_add(64 * 1024)
 }
 
-fn too_large(max_bytes: u64) -> ApiError {
+pub(super) fn too_large(max_bytes: u64) -> ApiError {
     ApiError::from(FetchError::TooLarge { limit: max_bytes })
 }
 
@@ -37,7 +37,11 @@ fn too_large(max_bytes: u64) -> ApiError {
 /// body is first polled, which is when hyper would send `100 Continue`: a client that asked
 /// first hears the refusal without sending a byte, and nobody waits `--fetch-timeout` for a
 /// body that would be cut anyway. A body with no length (chunked) is cut as it arrives.
-fn refuse_declared_over(request: &Request, limit: u64, max_bytes: u64) -> Result<(), ApiError> {
+pub(super) fn refuse_declared_over(
+    request: &Request,
+    limit: u64,
+    max_bytes: u64,
+) -> Result<(), ApiError> {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -68,7 +72,7 @@ pub async fn within_fetch_timeout<T>(
 /// Reads a body chunk by chunk, each held against `budget` as it arrives: more than `limit`
 /// bytes is 1005 (naming the image limit `max_bytes`), a chunk the budget cannot take at once
 /// is 503.
-async fn read_body(
+pub(super) async fn read_body(
     body: Body,
     budget: &ByteBudget,
     limit: u64,
@@ -104,7 +108,7 @@ const DISCARD_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 /// Runs `drain`, which reads and drops the rest of a refused request body, beside the 503: a
 /// client still sending would otherwise see the connection reset instead of the answer. The
 /// bytes are dropped as they arrive, so this holds no budget.
-fn discard_rest(drain: impl std::future::Future<Output = ()> + Send + 'static) {
+pub(super) fn discard_rest(drain: impl std::future::Future<Output = ()> + Send + 'static) {
     tokio::spawn(tokio::time::timeout(DISCARD_FOR, drain));
 }
 
@@ -265,19 +269,7 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
             let request: ScanImageRequest = parse_json(body.as_ref())?;
             // `request` holds a copy of the body: the body's reservation now stands for it.
             let _request = body.into_reservation();
-            let image = request.image.trim();
-            let bytes = if image.starts_with("data:") {
-                decode_data_url(image, max_bytes, budget).map_err(|err| match err {
-                    FetchError::TooLarge { .. } => too_large(max_bytes),
-                    FetchError::Busy(busy) => busy.into(),
-                    _ => ApiError::bad_request("`image` is not a valid base64 data: URL"),
-                })?
-            } else {
-                if image.len() as u64 > max_base64_len(max_bytes) {
-                    return Err(too_large(max_bytes));
-                }
-                decode_base64(image, budget, max_bytes)?
-            };
+            let bytes = image_from_text(&request.image, budget, max_bytes)?;
             Ok(Upload {
                 bytes: check_size(bytes)?,
                 formats: request.formats,
@@ -301,8 +293,30 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
     }
 }
 
+/// The image an `image` field holds: base64, or a base64 `data:` URL, held against `budget`.
+/// Text that is not base64 is a 400; an image over `max_bytes` 1005; the budget full 503.
+pub(super) fn image_from_text(
+    image: &str,
+    budget: &ByteBudget,
+    max_bytes: u64,
+) -> Result<HeldBytes, ApiError> {
+    let image = image.trim();
+    if image.starts_with("data:") {
+        decode_data_url(image, max_bytes, budget).map_err(|err| match err {
+            FetchError::TooLarge { .. } => too_large(max_bytes),
+            FetchError::Busy(busy) => busy.into(),
+            _ => ApiError::bad_request("`image` is not a valid base64 data: URL"),
+        })
+    } else {
+        if image.len() as u64 > max_base64_len(max_bytes) {
+            return Err(too_large(max_bytes));
+        }
+        decode_base64(image, budget, max_bytes)
+    }
+}
+
 /// Streams a multipart body: only the `file` field is kept, and it is held as it arrives.
-async fn read_form(
+pub(super) async fn read_form(
     request: Request,
     budget: &ByteBudget,
     max_bytes: u64,

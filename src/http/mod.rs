@@ -2,10 +2,13 @@
 //! Handlers turn a request into a call to `scan` and its result into the envelope; codes and
 //! statuses come from `error.rs`. The parts each have a file: `envelope.rs` (the response body
 //! and `respond`), `auth.rs` (API keys), `limit.rs` (rate limits), `body.rs` (reading bodies under the byte limit, the byte
-//! budget and the time limit, and the JSON extractor).
+//! budget and the time limit, and the JSON extractor). `deepscan.rs` and `deqr.rs` are the
+//! edges of cli.im's two other decode calls over the same `Scanner` (API.md sections 8, 9).
 
 mod auth;
 mod body;
+pub mod deepscan;
+pub mod deqr;
 mod envelope;
 mod limit;
 
@@ -243,6 +246,14 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         )
             .into_response()
     }
+}
+
+/// Paths no route matches: the legacy decoder's in any case (`deqr::is_path`), else 404.
+pub async fn fallback(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if deqr::is_path(request.uri().path()) {
+        return deqr::deqr(State(state), request).await;
+    }
+    not_found(State(state)).await
 }
 
 /// Any unknown path.

@@ -251,6 +251,9 @@ test("an uploaded file: content, provider and an outline on the image", async ()
   assert.deepEqual(box, [360, 300]);
   assert.equal(await page.getAttribute("#overlay", "viewBox"), "0 0 360 300");
   assert.match(await page.textContent("#raw"), /"provider": "Caoliao"/);
+  // DeepScan's class of the text and the error-correction confidence are shown with each code.
+  assert.equal(await page.textContent("#codes li .content-type"), "url");
+  assert.equal(await page.textContent("#codes li .confidence"), "1.000");
   await shot(page, "upload");
   assert.deepEqual(page.errors, []);
   await page.close();

@@ -39,6 +39,20 @@ fn scan_reads_a_file_and_prints_the_envelope_with_its_input() {
 }
 
 #[test]
+fn scan_prints_each_codes_content_type_confidence_and_payload() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("wifi.png");
+    std::fs::write(&path, qr_png("WIFI:T:WPA;S:cli;P:secret;;")).expect("write");
+    let output = qrscan().arg("scan").arg(&path).output().expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    let code = &lines(&output.stdout)[0]["data"]["codes"][0];
+    assert_eq!(code["content_type"], "wifi");
+    assert_eq!(code["confidence"], 1.0);
+    assert_eq!(code["payload"]["type"], "wifi");
+    assert_eq!(code["payload"]["ssid"], "cli");
+}
+
+#[test]
 fn scan_reads_stdin() {
     let mut child = qrscan()
         .args(["scan", "-"])

@@ -104,7 +104,7 @@ async fn the_schema_rejects_what_the_contract_forbids() {
     // The conformance test above is only worth something if the schema can say no.
     let app = spawn_app(&[]).await;
     let envelope = validator(&app, "Envelope").await;
-    let code = serde_json::json!({"content": "x", "provider": "Other", "points": [[0, 0], [1, 0], [1, 1], [0, 1]], "format": "QRCode", "version": 1, "ec_level": "M", "encoding": "UTF-8"});
+    let code = serde_json::json!({"content": "x", "provider": "Other", "points": [[0, 0], [1, 0], [1, 1], [0, 1]], "format": "QRCode", "version": 1, "ec_level": "M", "encoding": "UTF-8", "content_type": "text", "confidence": 1.0});
     let good = serde_json::json!({"code": 0, "message": "ok", "data": {"content": "x", "provider": "Other", "codes": [code]}});
     assert!(envelope.is_valid(&good));
     let mut unknown_format = good.clone();

@@ -118,6 +118,14 @@ impl Answer {
             );
             assert!(["L", "M", "Q", "H"].contains(&code["ec_level"].as_str().expect("ec_level")));
             assert!(code["encoding"].is_string());
+            let content_type = code["content_type"].as_str().expect("content_type");
+            assert!(
+                ["url", "wifi", "vcard", "email", "phone", "sms", "geo", "text"]
+                    .contains(&content_type),
+                "{code}"
+            );
+            let confidence = code["confidence"].as_f64().expect("confidence");
+            assert!((0.0..=1.0).contains(&confidence), "{code}");
         }
         data
     }
