@@ -82,7 +82,7 @@ request() {
   shift
   curl -sk --interface "$from" -o "$work/response" -w '%{http_code}' "$@" | tr -d '\n'
   printf ' '
-  head -c 300 "$work/response"
+  cat "$work/response"
   echo
 }
 field() { python3 -c 'import json,sys; d=json.loads(sys.argv[1].split(" ",1)[1]); print(eval("d"+sys.argv[2]))' "$1" "$2"; }
