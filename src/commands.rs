@@ -222,53 +222,78 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             Err(Failure::Unreadable(_)) => errors += 1,
         }
         let result = result.map_err(ApiError::from);
-        match args.format {
+        let written = match args.format {
             OutputFormat::Json => {
                 let line = ScanLine {
                     input,
                     envelope: Envelope::from_result(&result),
                 };
-                serde_json::to_writer(&mut stdout, &line)?;
-                writeln!(stdout)?;
+                serde_json::to_writer(&mut stdout, &line)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| writeln!(stdout))
             }
             OutputFormat::Text => match &result {
-                Ok(data) => {
-                    for code in &data.codes {
-                        writeln!(
-                            stdout,
-                            "{}\t{}\t{}",
-                            one_line(input),
-                            code.provider,
-                            one_line(&code.content)
-                        )?;
-                    }
-                }
-                Err(err) => progress.suspend(|| {
-                    eprintln!(
-                        "{}: {} ({})",
+                Ok(data) => data.codes.iter().try_for_each(|code| {
+                    writeln!(
+                        stdout,
+                        "{}\t{}\t{}",
                         one_line(input),
-                        one_line(&err.message),
-                        err.code()
+                        code.provider,
+                        one_line(&code.content)
                     )
                 }),
+                Err(err) => {
+                    progress.suspend(|| {
+                        say(format_args!(
+                            "{}: {} ({})",
+                            one_line(input),
+                            one_line(&err.message),
+                            err.code()
+                        ))
+                    });
+                    Ok(())
+                }
             },
+        };
+        match written {
+            // The reader has gone (`qrscan scan DIR | head`): nobody wants the rest, and that
+            // is no error of the scan's. Stop quietly, with the status of what was written.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                progress.finish_and_clear();
+                return Ok(status(errors, without));
+            }
+            written => written?,
         }
         progress.inc(1);
     }
-    stdout.flush()?;
+    match stdout.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        flushed => flushed?,
+    }
     progress.finish_and_clear();
-    eprintln!(
+    say(format_args!(
         "scanned {}, with codes {with_codes}, without {without}, errors {errors}, in {:.2} s",
         inputs.len(),
         started.elapsed().as_secs_f64()
-    );
-    Ok(if errors > 0 {
+    ));
+    Ok(status(errors, without))
+}
+
+/// A line for people on stderr. Unlike `eprintln!`, which panics when it cannot write (stderr
+/// closed, as in `qrscan scan DIR 2>&1 | head -1`), a line nobody can read is dropped.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// `scan`'s exit status for what it has seen (the README's "Exit status").
+fn status(errors: usize, without: usize) -> ExitCode {
+    if errors > 0 {
         ExitCode::from(2)
     } else if without > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Scans one input, or says why it could not.

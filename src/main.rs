@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     match qrscan::commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("qrscan: {err:#}");
+            qrscan::commands::say(format_args!("qrscan: {err:#}"));
             ExitCode::from(2)
         }
     }

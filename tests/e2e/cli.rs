@@ -312,3 +312,58 @@ fn scan_text_format_escapes_control_characters_so_a_code_cannot_drive_the_termin
         .chars()
         .any(|c| c.is_control() && c != '\t' && c != '\n'));
 }
+
+/// A folder of `count` images with codes, `00.png` to `NN.png`.
+fn folder_of_codes(count: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for i in 0..count {
+        let path = dir.path().join(format!("{i:02}.png"));
+        std::fs::write(path, qr_png(&format!("https://example.com/{i}"))).expect("write");
+    }
+    dir
+}
+
+#[test]
+fn scan_piped_into_a_reader_that_stops_early_ends_quietly() {
+    // `qrscan scan DIR | head -1`: the reader closes the pipe after one line.
+    let dir = folder_of_codes(40);
+    let mut child = qrscan()
+        .args(["scan", "--jobs", "1", "--format", "text"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(&mut stdout, &mut first).expect("a first line");
+    drop(stdout);
+
+    let output = child.wait_with_output().expect("exits");
+
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "every code written so far was read"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("Broken pipe"), "{stderr}");
+}
+
+#[test]
+fn scan_with_stderr_closed_does_not_panic() {
+    // `qrscan scan DIR 2>&1 | head -1`: stderr is the closed pipe when the summary is written.
+    let dir = folder_of_codes(3);
+    let mut child = qrscan()
+        .args(["scan", "--format", "text"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    drop(child.stderr.take());
+
+    let status = child.wait().expect("exits");
+
+    assert_eq!(status.code(), Some(0), "no panic (101), no error (2)");
+}
