@@ -224,6 +224,33 @@ async fn serve_logs_one_json_line_per_request_and_never_the_api_key() {
         (Some(200), Some(0))
     );
     assert!(requests[0]["latency_ms"].is_number() && requests[0]["request_id"].is_string());
+    // Milliseconds to the microsecond, as written: not 0.015113000000000001.
+    let latency = requests[0]["latency_ms"].to_string();
+    let decimals = latency.split('.').nth(1).map_or(0, str::len);
+    assert!(decimals <= 3, "latency_ms {latency}");
+}
+
+#[test]
+fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
+    use std::io::BufRead;
+    let mut child = qrscan()
+        .env("RUST_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut logs = String::new();
+    while !logs.contains("qrscan listening") {
+        assert!(
+            stderr.read_line(&mut logs).expect("reads") > 0,
+            "server exited early: {logs}"
+        );
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert!(!logs.contains('\u{1b}'), "escape codes in {logs:?}");
 }
 
 /// A folder with codes, a blank image, a non-image with an image extension, a non-image file
