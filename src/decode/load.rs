@@ -167,13 +167,8 @@ fn load_jpeg(
         info.components,
         progressive,
     );
-    if needed > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooMuchMemory {
-            width,
-            height,
-            needed: Some(needed),
-            limit: options.max_decoder_bytes,
-        }));
+    if let Err(refused) = options.memory_for(width, height, needed) {
+        return Some(Err(refused));
     }
     let frame = match decoder.decode() {
         Ok(frame) => frame,
@@ -243,13 +238,8 @@ fn load_webp(
         (true, true) => webp_yuv_bytes(width, height) + u64::from(width) * u64::from(height),
         (false, _) => u64::from(width) * u64::from(height) * 4,
     };
-    if frame_bytes > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooMuchMemory {
-            width,
-            height,
-            needed: Some(frame_bytes),
-            limit: options.max_decoder_bytes,
-        }));
+    if let Err(refused) = options.memory_for(width, height, frame_bytes) {
+        return Some(Err(refused));
     }
     if lossy {
         return Some(

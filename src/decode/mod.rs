@@ -58,6 +58,27 @@ pub struct DecodeOptions {
     pub formats: Formats,
 }
 
+impl DecodeOptions {
+    /// Whether a decoder that holds `needed` bytes at its peak for a `width` x `height` image may
+    /// run: every format's loader asks this before it allocates, so they refuse alike (1006).
+    pub(crate) fn memory_for(
+        &self,
+        width: u32,
+        height: u32,
+        needed: u64,
+    ) -> Result<(), DecodeError> {
+        if needed > self.max_decoder_bytes {
+            return Err(DecodeError::TooMuchMemory {
+                width,
+                height,
+                needed: Some(needed),
+                limit: self.max_decoder_bytes,
+            });
+        }
+        Ok(())
+    }
+}
+
 impl Default for DecodeOptions {
     fn default() -> Self {
         DecodeOptions {

@@ -25,13 +25,8 @@ pub fn load(bytes: &[u8], options: &DecodeOptions) -> Option<Result<GrayImage, D
     }
     let (width, height) = (header.width, header.height);
     let needed = png_rows::decoder_bytes(width, height, false);
-    if needed > options.max_decoder_bytes {
-        return Some(Err(DecodeError::TooMuchMemory {
-            width,
-            height,
-            needed: Some(needed),
-            limit: options.max_decoder_bytes,
-        }));
+    if let Err(refused) = options.memory_for(width, height, needed) {
+        return Some(Err(refused));
     }
     let frame = u64::from(width) * u64::from(height);
     decoder.set_limits(png_rows::limits(options.max_decoder_bytes - frame));

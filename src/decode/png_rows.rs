@@ -73,15 +73,7 @@ pub fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeEr
     let mut decoder = decoder(bytes, options.max_decoder_bytes);
     let header = decoder.read_header_info().map_err(not_an_image)?;
     let (width, height, interlaced) = (header.width, header.height, header.interlaced);
-    let needed = decoder_bytes(width, height, interlaced);
-    if needed > options.max_decoder_bytes {
-        return Err(DecodeError::TooMuchMemory {
-            width,
-            height,
-            needed: Some(needed),
-            limit: options.max_decoder_bytes,
-        });
-    }
+    options.memory_for(width, height, decoder_bytes(width, height, interlaced))?;
     decoder.set_limits(limits(
         options.max_decoder_bytes - grey_bytes(width, height, interlaced),
     ));
