@@ -18,27 +18,34 @@ FROM ${RUST_IMAGE} AS deps
 ARG CARGO_HTTP_CAINFO
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY crates/decode/Cargo.toml crates/decode/
 # Crates patched in the manifest ([patch.crates-io]), built with the dependencies.
-COPY vendor vendor
-# Cargo refuses a manifest whose targets have no file, so every [lib], [[bin]], [[bench]], [[test]]
-# and [[example]] the manifest names gets an empty `fn main() {}` at its path (or cargo's default).
-RUN awk -F'"' ' \
-      function flush() { if (dir != "") print (path != "" ? path : dir "/" name ".rs"); dir = name = path = "" } \
-      /^\[/ { flush() } \
-      /^\[lib\]/ { dir = "src"; name = "lib" } \
-      /^\[\[bin\]\]/ { dir = "src/bin" } /^\[\[bench\]\]/ { dir = "benches" } \
-      /^\[\[test\]\]/ { dir = "tests" } /^\[\[example\]\]/ { dir = "examples" } \
-      /^name *=/ { name = $2 } /^path *=/ { path = $2 } \
-      END { flush() }' Cargo.toml \
-    | while read -r stub; do mkdir -p "$(dirname "$stub")" && echo 'fn main() {}' > "$stub"; done \
+COPY crates/decode/vendor crates/decode/vendor
+# Cargo refuses a manifest whose targets have no file, so each workspace member gets an empty
+# library, and every [lib], [[bin]], [[bench]], [[test]] and [[example]] its manifest names an
+# empty `fn main() {}` at its path (or cargo's default).
+RUN for crate in . crates/decode; do \
+      mkdir -p "$crate/src" && echo 'fn main() {}' > "$crate/src/lib.rs"; \
+      awk -F'"' ' \
+        function flush() { if (dir != "") print (path != "" ? path : dir "/" name ".rs"); dir = name = path = "" } \
+        /^\[/ { flush() } \
+        /^\[lib\]/ { dir = "src"; name = "lib" } \
+        /^\[\[bin\]\]/ { dir = "src/bin" } /^\[\[bench\]\]/ { dir = "benches" } \
+        /^\[\[test\]\]/ { dir = "tests" } /^\[\[example\]\]/ { dir = "examples" } \
+        /^name *=/ { name = $2 } /^path *=/ { path = $2 } \
+        END { flush() }' "$crate/Cargo.toml" \
+      | while read -r stub; do mkdir -p "$crate/$(dirname "$stub")" && echo 'fn main() {}' > "$crate/$stub"; done; \
+    done \
  && cargo build --release --locked --bin qrscan
 
 FROM deps AS build
 ARG CARGO_HTTP_CAINFO
-# Only src/: the stubs stand in for benches and tests, so editing those does not rebuild the image.
+# Only the sources: the stubs stand in for benches and tests, so editing those does not rebuild
+# the image.
 COPY src src
-# The copied sources may be older than the stub build: touch them so cargo rebuilds our crate.
-RUN find src -name '*.rs' -exec touch {} + \
+COPY crates/decode/src crates/decode/src
+# The copied sources may be older than the stub build: touch them so cargo rebuilds our crates.
+RUN find src crates/decode/src -name '*.rs' -exec touch {} + \
  && cargo build --release --locked --bin qrscan \
  && strip target/release/qrscan \
  && cp target/release/qrscan /usr/local/bin/qrscan

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use qrscan::decode::{
+use qrscan_decode::{
     decode_luma, run_strategy, DecodeOptions, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
 };
 

@@ -12,9 +12,9 @@ use url::Url;
 
 use crate::classify::Rules;
 use crate::client::ForwardedHeader;
-use crate::decode::{DecodeOptions, Formats};
 use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
 use crate::fetch::FetchOptions;
+use qrscan_decode::{DecodeOptions, Formats};
 
 /// Options shared by `serve` and `scan`: how images are fetched and decoded.
 #[derive(Clone, Debug, clap::Args)]

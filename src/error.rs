@@ -16,9 +16,9 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 
 use crate::budget::OverBudget;
 use crate::config::HttpStatusMode;
-use crate::decode::DecodeError;
 use crate::fetch::FetchError;
 use crate::scan::ScanError;
+use qrscan_decode::DecodeError;
 
 /// Declares `ErrorKind` from the table below: each row is a variant, its envelope `code` and what
 /// the code means (the OpenAPI document lists these), so a new row cannot miss either.

@@ -1,6 +1,8 @@
 //! qrscan: a local-first, offline, drop-in replacement for cli.im's `POST /api/v1/qrcode/scan_url`.
 //! It fetches an image (or takes one from disk), finds every QR code in it, and classifies the
-//! provider of each from a rules table. `../shared/API.md` is the contract.
+//! provider of each from a rules table. `../shared/API.md` is the contract. Decoding itself, image
+//! bytes to codes, is the `qrscan_decode` crate (`crates/decode/`): pure and synchronous, it knows
+//! nothing of this crate, tokio or HTTP.
 //!
 //! # Layout
 //!
@@ -9,10 +11,10 @@
 //!
 //! ```text
 //! main -> commands -> server -> openapi -> http -> observe -> metrics | client
-//!      |           |                       http -> error -> scan -> config -> fetch | decode | classify | client | payload
+//!      |           |                       http -> error -> scan -> config -> fetch | classify | client | payload
 //!      |           |  server -> listener -> metrics | config
 //!      |           -> listener | cli -> config                   scan -> metrics | budget
-//!      -> telemetry -> cli                 fetch -> budget;  decode -> text
+//!      -> telemetry -> cli                 fetch -> budget
 //! ```
 //!
 //! - `cli`: clap definitions (the `--help` text); `commands`: what each subcommand does.
@@ -31,7 +33,6 @@
 //!   it hands to the layers below.
 //! - `fetch`: `ImageUrl`, `Fetcher`, the address policy (`policy`), `file:` URLs under the root
 //!   (`file`) and every download limit.
-//! - `decode`: image bytes -> QR codes; pure and synchronous. `text`: segments -> text.
 //! - `classify`: `Provider` and the rules table; pure.
 //! - `payload`: a code's text -> its `content_type` and parsed `payload` (Wi-Fi, contacts,
 //!   e-mail, SMS, phone, geo, EMVCo); pure.
@@ -47,7 +48,6 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod config;
-pub mod decode;
 pub mod error;
 pub mod fetch;
 pub mod http;
@@ -59,4 +59,3 @@ pub mod payload;
 pub mod scan;
 pub mod server;
 pub mod telemetry;
-pub mod text;

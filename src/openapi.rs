@@ -29,9 +29,9 @@ use utoipa::openapi::{Content, Object, ObjectBuilder, Ref, RefOr, Schema, Type};
 use utoipa::{Modify, OpenApi};
 
 use crate::config::HttpStatusMode;
-use crate::decode::Format;
 use crate::error::{self, DeepScanCode, ErrorKind};
 use crate::http::AppState;
+use qrscan_decode::Format;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,7 +52,7 @@ use crate::http::AppState;
         openapi_json,
         crate::http::page
     ),
-    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, crate::decode::EcLevel, crate::decode::Format, crate::http::deepscan::Batch, crate::http::deepscan::ErrorResponse)),
+    components(schemas(crate::http::Envelope, crate::scan::ScanData, crate::scan::CodeData, crate::classify::Provider, qrscan_decode::EcLevel, qrscan_decode::Format, crate::http::deepscan::Batch, crate::http::deepscan::ErrorResponse)),
     tags((name = "scan", description = "Find and classify QR codes"), (name = "deepscan", description = "cli.im's DeepScan calls (API.md section 8)"), (name = "deqr", description = "cli.im's legacy web decoder (API.md section 9)"), (name = "service", description = "Operations"))
 )]
 struct ApiDoc;

@@ -23,11 +23,11 @@ use tokio::sync::Semaphore;
 use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
 use crate::config::{EngineConfig, ProviderCase};
-use crate::decode::{self, DecodeError, DecodeOptions, EcLevel, Format, Formats, QrCode};
 use crate::fetch::policy::Lookup;
 use crate::fetch::{FetchError, Fetcher, ImageUrl};
 use crate::metrics::Metrics;
 use crate::payload::{self, ContentType, Payload};
+use qrscan_decode::{self as decode, DecodeError, DecodeOptions, EcLevel, Format, Formats, QrCode};
 
 /// Why a scan gave no codes.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -332,6 +332,17 @@ impl Scanner {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn formats_and_levels_serialize_as_the_api_spells_them() {
+        let names = serde_json::to_string(&Format::ALL).unwrap();
+        assert_eq!(names, r#"["QRCode","MicroQRCode","rMQRCode"]"#);
+        let levels = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H];
+        assert_eq!(
+            serde_json::to_string(&levels).unwrap(),
+            r#"["L","M","Q","H"]"#
+        );
+    }
 
     #[tokio::test]
     async fn the_pool_refuses_at_once_when_workers_and_queue_are_full() {

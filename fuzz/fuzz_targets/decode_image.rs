@@ -1,4 +1,4 @@
-//! Image bytes -> codes: `qrscan::decode::decode` on arbitrary bytes must return (codes or a
+//! Image bytes -> codes: `qrscan_decode::decode` on arbitrary bytes must return (codes or a
 //! typed error), never panic or hang. The limits are small so that one input stays fast: a
 //! header that declares a large image is refused before any pixel is decoded, as in production.
 #![no_main]
@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use qrscan::decode::{decode, DecodeOptions};
+use qrscan_decode::{decode, DecodeOptions};
 
 fuzz_target!(|bytes: &[u8]| {
     let options = DecodeOptions {

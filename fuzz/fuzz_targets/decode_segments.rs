@@ -8,5 +8,5 @@ fuzz_target!(|input: &[u8]| {
     let Some((&version, data)) = input.split_first() else {
         return;
     };
-    let _ = qrscan::text::decode_segments(data, version);
+    let _ = qrscan_decode::text::decode_segments(data, version);
 });

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use qrscan::decode::{decode_luma, DecodeOptions};
+use qrscan_decode::{decode_luma, DecodeOptions};
 
 /// The budget each described image is decoded under, and how far past it a decode may return.
 const BUDGET: Duration = Duration::from_millis(200);

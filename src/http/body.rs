@@ -18,10 +18,10 @@ use serde::{Deserialize, Deserializer};
 
 use super::{respond, AppState, ScanImageForm, ScanImageRequest};
 use crate::budget::{ByteBudget, HeldBytes, Refused, Reservation};
-use crate::decode::{Format, Formats};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{decode_data_url, max_base64_len, FetchError};
 use crate::scan::Scanner;
+use qrscan_decode::{Format, Formats};
 
 /// The largest body that can carry an image of `max_bytes`: base64, and JSON or multipart framing
 /// around it, make a body larger than the image in it.

@@ -156,11 +156,11 @@ impl From<&DeepScanError> for ErrorBody {
     }
 }
 
-fn format_name(format: crate::decode::Format) -> &'static str {
+fn format_name(format: qrscan_decode::Format) -> &'static str {
     match format {
-        crate::decode::Format::QRCode => "QR Code",
-        crate::decode::Format::MicroQRCode => "Micro QR Code",
-        crate::decode::Format::RMQRCode => "rMQR Code",
+        qrscan_decode::Format::QRCode => "QR Code",
+        qrscan_decode::Format::MicroQRCode => "Micro QR Code",
+        qrscan_decode::Format::RMQRCode => "rMQR Code",
     }
 }
 

@@ -28,10 +28,10 @@ pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
 use crate::budget::HeldBytes;
 use crate::client::TrustedProxies;
 use crate::config::HttpStatusMode;
-use crate::decode::Formats;
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
 use crate::scan::Scanner;
+use qrscan_decode::Formats;
 
 /// What every handler can reach.
 pub struct AppState {

@@ -1,11 +1,9 @@
 //! The black-box test binary: the real server on 127.0.0.1:0 beside a local image server.
 
 mod backpressure;
-mod boofcv;
 mod cli;
 mod connections;
 mod contract;
-mod corpus;
 mod deepscan;
 mod deqr;
 mod expect_continue;

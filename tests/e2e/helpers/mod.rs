@@ -5,7 +5,6 @@
 //! The server logs nothing in tests unless `TEST_LOG` is set (`TEST_LOG=1 cargo test ...`, with
 //! `RUST_LOG` to filter), as in zero2prod: then every app in the run logs to stderr.
 
-pub mod boofcv;
 mod images;
 mod process;
 pub mod raw;

@@ -12,7 +12,7 @@ use std::io::{Cursor, Read};
 use std::sync::OnceLock;
 
 use image::{GrayImage, ImageFormat};
-use qrscan::decode::{decode, load_luma, DecodeOptions};
+use qrscan_decode::{decode, load_luma, DecodeOptions};
 
 struct Counting;
 

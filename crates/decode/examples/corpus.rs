@@ -5,7 +5,7 @@
 //! structured-append set in `qrcode-7`.
 //!
 //! ```text
-//! cargo run --release --example corpus -- /work/shared/corpus/zxing-cpp [-v] [--rot 0,90] [--folder qrcode-2] [--formats qr,microqr,rmqr]
+//! cargo run --release -p qrscan-decode --example corpus -- /work/shared/corpus/zxing-cpp [-v] [--rot 0,90] [--folder qrcode-2] [--formats qr,microqr,rmqr]
 //! ```
 //!
 //! `--formats` sets what is looked for (default: the decoder's default, as `--formats` of the
@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use image::imageops;
-use qrscan::decode::{self, Binarizer, DecodeOptions, QrCode, Strategy, View};
+use qrscan_decode::{self as decode, Binarizer, DecodeOptions, QrCode, Strategy, View};
 
 const ROTATIONS: [u32; 4] = [0, 90, 180, 270];
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "gif", "bmp"];
@@ -57,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let root = root.unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/zxing-cpp")
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/zxing-cpp")
     });
 
     let folders = scored_folders(&root, only_folder.as_deref())?;

@@ -4,7 +4,7 @@
 //! each decoded code matching at most one label, as `boofcv/score.py` counts.
 //!
 //! ```text
-//! cargo run --release --example boofcv -- [DIR] [--strategies] [--category nominal] [-v]
+//! cargo run --release -p qrscan-decode --example boofcv -- [DIR] [--strategies] [--category nominal] [-v]
 //! ```
 //!
 //! Prints codes read per category, the mean of the category rates and the pooled count.
@@ -15,16 +15,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use qrscan::decode::{self, DecodeOptions, QrCode, Strategy, CHEAP_STRATEGIES, COSTLY_STRATEGIES};
+use qrscan_decode::{
+    self as decode, DecodeOptions, QrCode, Strategy, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
+};
 
-#[path = "../tests/e2e/helpers/boofcv.rs"]
+#[path = "../tests/common/boofcv.rs"]
 mod boofcv;
 
 /// One column of the table: a name and what it reads from an image's bytes.
 type Reader<'a> = (String, Box<dyn Fn(&[u8]) -> Vec<QrCode> + Sync + 'a>);
 
-fn main() -> anyhow::Result<()> {
-    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/boofcv");
+fn main() -> std::io::Result<()> {
+    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/boofcv");
     let (mut strategies, mut verbose, mut only) = (false, false, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

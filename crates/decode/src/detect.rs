@@ -1242,7 +1242,7 @@ mod tests {
     #[test]
     fn a_blurred_symbol_reads_from_the_grey_pixels_the_bits_came_from() {
         let text = "https://example.com/blurred";
-        let grey = image::imageops::blur(&crate::decode::testkit::qr_field(text, 6, 1), 3.25);
+        let grey = image::imageops::blur(&crate::testkit::qr_field(text, 6, 1), 3.25);
         let bits = super::super::pixels::local_average(&grey, Deadline::NONE).unwrap();
         let from_bits = find(&bits, None);
         assert!(from_bits.codes.is_empty());

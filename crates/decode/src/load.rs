@@ -635,8 +635,8 @@ mod tests {
     #[test]
     fn baseline_and_progressive_colour_jpegs_are_read() {
         // fixtures/README.md: a colour 4:2:0 progressive JPEG; image's encoder writes baseline.
-        let progressive = include_bytes!("../../fixtures/progressive.jpg");
-        let expected = include_str!("../../fixtures/progressive.txt");
+        let progressive = include_bytes!("../../../fixtures/progressive.jpg");
+        let expected = include_str!("../../../fixtures/progressive.txt");
         let codes = decode(progressive, &DecodeOptions::default()).unwrap();
         assert_eq!(codes[0].content.text, expected);
 
@@ -655,7 +655,7 @@ mod tests {
 
     #[test]
     fn a_progressive_jpegs_coefficients_count_against_the_memory_cap() {
-        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let progressive = include_bytes!("../../../fixtures/progressive.jpg");
         // 429 x 429, three components, padded to 432 x 432 blocks of coefficients; the frame
         // is the Y plane alone, a byte a pixel.
         let needed = 429 * 429 + 432 * 432 * 3 * 2;
@@ -676,7 +676,7 @@ mod tests {
 
     #[test]
     fn a_truncated_jpeg_is_not_an_image() {
-        let progressive = include_bytes!("../../fixtures/progressive.jpg");
+        let progressive = include_bytes!("../../../fixtures/progressive.jpg");
         let err = load_luma(&progressive[..200], &DecodeOptions::default()).unwrap_err();
         assert!(matches!(err, DecodeError::NotAnImage(_)), "{err:?}");
     }

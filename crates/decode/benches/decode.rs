@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use qrscan::decode::{self, DecodeOptions};
+use qrscan_decode::{self as decode, DecodeOptions};
 
 const IMAGES: [(&str, &str); 3] = [
     ("clean_small", "qrcode-3/01.webp"),
@@ -22,7 +22,7 @@ const IMAGES: [(&str, &str); 3] = [
 ];
 
 fn bench(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/zxing-cpp");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/zxing-cpp");
     let options = DecodeOptions::default();
     let mut group = c.benchmark_group("decode");
     for (name, file) in IMAGES {

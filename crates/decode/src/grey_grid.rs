@@ -274,9 +274,9 @@ fn to_grid(dark: &[bool], side: u32) -> Option<BitMatrix> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::detect::{read_grid, Unread};
-    use crate::decode::testkit::qr_field;
-    use crate::decode::CHEAP_STRATEGIES;
+    use crate::detect::{read_grid, Unread};
+    use crate::testkit::qr_field;
+    use crate::CHEAP_STRATEGIES;
 
     const SCALE: u32 = 6;
 

@@ -104,8 +104,8 @@ fn rejoin_bytes(parts: &[&QrCode]) -> Option<Content> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::EcLevel;
     use crate::text::StructuredAppend;
+    use crate::EcLevel;
 
     fn part(text: &str, index: u8, count: u8, parity: u8) -> QrCode {
         QrCode {
@@ -119,11 +119,11 @@ mod tests {
                     parity,
                 }),
             },
-            format: crate::decode::Format::QRCode,
+            format: crate::Format::QRCode,
             version: 2,
             ec_level: EcLevel::M,
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
-            strategy: crate::decode::CHEAP_STRATEGIES[0],
+            strategy: crate::CHEAP_STRATEGIES[0],
             correction: Default::default(),
         }
     }

@@ -698,7 +698,7 @@ pub fn pad(grey: &GrayImage, margin: u32) -> GrayImage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testkit::Xorshift;
+    use crate::testkit::Xorshift;
 
     #[test]
     fn passes_over_a_view_give_up_once_the_deadline_has_passed() {

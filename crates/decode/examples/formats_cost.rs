@@ -5,7 +5,7 @@
 //! the outcomes that differ, and the totals. The measurement behind `Formats::default()`.
 //!
 //! ```text
-//! cargo run --release --example formats_cost -- [/work/shared/corpus/zxing-cpp] [--reps 3]
+//! cargo run --release -p qrscan-decode --example formats_cost -- [/work/shared/corpus/zxing-cpp] [--reps 3]
 //! ```
 //!
 //! Loading is not timed: it is the same for both, and the corpus example's times include it.
@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use image::imageops;
-use qrscan::decode::{self, DecodeError, DecodeOptions, Formats};
+use qrscan_decode::{self as decode, DecodeError, DecodeOptions, Formats};
 
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "webp", "gif", "bmp"];
 
-fn main() -> anyhow::Result<()> {
-    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/zxing-cpp");
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/zxing-cpp");
     let mut reps = 3;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {

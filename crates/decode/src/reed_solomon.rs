@@ -195,7 +195,7 @@ pub fn correct(block: &mut [u8], ec_codewords: usize) -> Result<usize, Uncorrect
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testkit::Xorshift;
+    use crate::testkit::Xorshift;
     use rxing::common::reedsolomon::{
         GenericGFRef, PredefinedGenericGF, ReedSolomonDecoder, ReedSolomonEncoder,
     };

@@ -262,7 +262,7 @@ fn row_runs(bits: &BitMatrix, y: u32, runs: &mut Vec<PatternType>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::testkit::Xorshift;
+    use crate::testkit::Xorshift;
     use rxing::qrcode::cpp_port::detector::FindFinderPatterns;
 
     /// rxing's own encoding, bit by bit: the reference for `row_runs`.
@@ -390,7 +390,7 @@ mod tests {
     #[test]
     fn finds_the_patterns_rxing_finds() {
         // A code among speckles and bars: candidates that fail the cross-checks too.
-        let symbol = crate::decode::testkit::qr_field("https://example.com/rows", 4, 1);
+        let symbol = crate::testkit::qr_field("https://example.com/rows", 4, 1);
         let mut state = 0x2545_f491u32;
         let mut grey = image::GrayImage::from_fn(420, 380, |x, y| {
             state ^= state << 13;
@@ -400,7 +400,7 @@ mod tests {
             image::Luma([if speckle { 30 } else { 220 }])
         });
         image::imageops::overlay(&mut grey, &symbol, 60, 50);
-        let bits = crate::decode::pixels::local_average(&grey, Deadline::NONE).unwrap();
+        let bits = crate::pixels::local_average(&grey, Deadline::NONE).unwrap();
         let ours = finder_patterns(&bits, Deadline::NONE, MAX_PATTERNS);
         let theirs = FindFinderPatterns(&bits, true, 0);
         assert!(ours.len() >= 3, "{} patterns", ours.len());

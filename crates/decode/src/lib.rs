@@ -10,6 +10,8 @@
 //! detectors are called inside `catch_unwind`: one hostile image must not take down a request
 //! or the server.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod append;
 mod codewords;
 mod correction;
@@ -26,6 +28,7 @@ mod scan_rows;
 mod strategy;
 #[cfg(test)]
 mod testkit;
+pub mod text;
 
 use std::time::{Duration, Instant};
 
@@ -110,7 +113,9 @@ pub struct QrCode {
 }
 
 /// Error-correction level of a code, as API.md section 2 spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 pub enum EcLevel {
     L,
     M,
@@ -257,7 +262,7 @@ pub fn decode_luma(
         }
         let strategy_started = Instant::now();
         let detected = views.run(strategy, deadline, &around);
-        // `RUST_LOG=qrscan::decode=trace`: where one image's time goes, strategy by strategy.
+        // `RUST_LOG=qrscan_decode=trace`: where one image's time goes, strategy by strategy.
         tracing::trace!(
             index,
             strategy = strategy.label(),
@@ -678,8 +683,8 @@ mod tests {
     #[test]
     fn an_rmqr_code_is_read_at_any_turn_with_its_format_version_and_corners() {
         // fixtures/README.md: R13x43 (version 18), level M, 4 px per module, 2-module margin.
-        let bytes = include_bytes!("../../fixtures/rmqr-r13x43.png");
-        let expected = include_str!("../../fixtures/rmqr-r13x43.txt");
+        let bytes = include_bytes!("../../../fixtures/rmqr-r13x43.png");
+        let expected = include_str!("../../../fixtures/rmqr-r13x43.txt");
         let grey = load_luma(bytes, &DecodeOptions::default()).unwrap();
         let (near, right, bottom) = (8.0, 8.0 + 43.0 * 4.0, 8.0 + 13.0 * 4.0);
         let corners = [[near, near], [right, near], [right, bottom], [near, bottom]];

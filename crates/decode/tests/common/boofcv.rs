@@ -2,11 +2,11 @@
 //! `imageNNN.txt` holding the labelled corners, either four `x y` lines (one code) or, after a
 //! `SETS` line, one code per line as eight numbers. A labelled code is read when a decoded code
 //! overlaps it with IoU >= 0.2; matching is greedy, best overlap first, one code per label.
-//! Shared by the ratchet in `tests/e2e/boofcv.rs` and `examples/boofcv.rs`.
+//! Shared by the ratchet in `tests/boofcv.rs` and `examples/boofcv.rs`.
 
 use std::path::{Path, PathBuf};
 
-use qrscan::decode::QrCode;
+use qrscan_decode::QrCode;
 
 /// The overlap at which a decoded code counts as the labelled one (score.py's default).
 pub const MIN_IOU: f64 = 0.2;

@@ -181,8 +181,8 @@ fn read_codewords(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::detect::{read_grid, read_micro};
-    use crate::decode::{Formats, CHEAP_STRATEGIES};
+    use crate::detect::{read_grid, read_micro};
+    use crate::{Formats, CHEAP_STRATEGIES};
 
     /// The grid of `text` at `version` and `level`, mask 0 (`Diamonds` for Micro QR), with the
     /// interleaved data codewords at `wrong` inverted: codeword errors, not module noise.
@@ -292,10 +292,10 @@ mod tests {
 
     #[test]
     fn a_clean_rmqr_symbol_scores_one() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
         let png = std::fs::read(root.join("rmqr-r13x43.png")).unwrap();
-        let codes = crate::decode::decode(&png, &crate::decode::DecodeOptions::default()).unwrap();
-        assert_eq!(codes[0].format, crate::decode::Format::RMQRCode);
+        let codes = crate::decode(&png, &crate::DecodeOptions::default()).unwrap();
+        assert_eq!(codes[0].format, crate::Format::RMQRCode);
         assert!(codes[0].correction.capacity > 0);
         assert_eq!(codes[0].correction.confidence(), 1.0);
     }
