@@ -13,9 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use qrscan_decode::{
-    decode_luma, run_strategy, DecodeOptions, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
-};
+use qrscan_decode::{decode_luma, run_strategy, DecodeOptions, PLAN};
 
 // The generator the e2e tests use for the same image (`unreadable_codes_png`), written once.
 #[allow(dead_code)] // the tests' other images are not used here
@@ -45,7 +43,7 @@ fn main() {
         );
     }
     if each_strategy {
-        for &strategy in CHEAP_STRATEGIES.iter().chain(COSTLY_STRATEGIES) {
+        for strategy in PLAN.iter().map(|step| step.strategy) {
             let started = Instant::now();
             let read = run_strategy(&image, strategy, DecodeOptions::default().formats).len();
             println!(

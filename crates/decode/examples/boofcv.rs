@@ -8,16 +8,14 @@
 //! ```
 //!
 //! Prints codes read per category, the mean of the category rates and the pooled count.
-//! `--strategies` runs every strategy of `CHEAP_STRATEGIES` and `COSTLY_STRATEGIES` alone on every
+//! `--strategies` runs every row of the search plan (`PLAN`) alone on every
 //! image and prints what each one reads per category: the measurements behind their order.
 //! `-v` prints one line per image with fewer codes read than labelled.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use qrscan_decode::{
-    self as decode, DecodeOptions, QrCode, Strategy, CHEAP_STRATEGIES, COSTLY_STRATEGIES,
-};
+use qrscan_decode::{self as decode, DecodeOptions, QrCode, Strategy, PLAN};
 
 #[path = "../tests/common/boofcv.rs"]
 mod boofcv;
@@ -47,7 +45,7 @@ fn main() -> std::io::Result<()> {
         Box::new(|bytes: &[u8]| decode::decode(bytes, &options).unwrap_or_default()),
     )];
     if strategies {
-        for &strategy in CHEAP_STRATEGIES.iter().chain(COSTLY_STRATEGIES) {
+        for strategy in PLAN.iter().map(|step| step.strategy) {
             let run = move |bytes: &[u8]| alone(bytes, strategy);
             columns.push((strategy.label(), Box::new(run)));
         }

@@ -16,7 +16,7 @@
 //! the work one API request does; the in-memory rotation between the two is not counted.
 //! `-v` prints one line per image that was not read correctly, which is how misses are studied.
 //! `--strategies` runs every candidate strategy alone on every image and prints what each one
-//! reads, costs and adds over the others: the measurements behind `decode::CHEAP_STRATEGIES` and `COSTLY_STRATEGIES`.
+//! reads, costs and adds over the others: the measurements behind the order of `PLAN`.
 //!
 //! Columns: `correct` the expected text is among the codes; `charset` the expected payload bytes
 //! were read but turned into text with another charset; `misread` codes, none expected; `missed`

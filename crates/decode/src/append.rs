@@ -2,7 +2,7 @@
 //! count and a parity byte shared by the whole set. A complete set is joined back into one
 //! message, in index order, whether its symbols came from one image or from several.
 
-use super::QrCode;
+use crate::code::QrCode;
 use crate::text::{self, Content};
 
 /// Joins the first complete structured-append set among `codes` into one code: the parts'
@@ -123,7 +123,7 @@ mod tests {
             version: 2,
             ec_level: EcLevel::M,
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
-            strategy: crate::CHEAP_STRATEGIES[0],
+            strategy: crate::PLAN[0].strategy,
             correction: Default::default(),
         }
     }

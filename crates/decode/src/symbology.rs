@@ -2,7 +2,8 @@
 //! (rectangular Micro QR), each as it appears in `data.codes[].format`, and `Formats`, the set a
 //! decode looks for (`--formats`, narrowed per request). The names accepted on the command line
 //! and in request bodies (`qr`, `microqr`, `rmqr`) are parsed here, so the flag and the API
-//! cannot disagree on them. Pure: no clap, no serde deserialization, no I/O.
+//! cannot disagree on them. And `EcLevel`, a symbol's error-correction level. Pure: no clap, no
+//! serde deserialization, no I/O.
 
 use std::fmt;
 
@@ -123,6 +124,17 @@ impl fmt::Debug for Formats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Formats({self})")
     }
+}
+
+/// Error-correction level of a code, as API.md section 2 spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
+pub enum EcLevel {
+    L,
+    M,
+    Q,
+    H,
 }
 
 #[cfg(test)]

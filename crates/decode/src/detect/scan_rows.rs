@@ -16,7 +16,7 @@ use rxing::common::cpp_essentials::{
 use rxing::common::{BitFieldBaseType, BitMatrix, BIT_FIELD_BASE_BITS};
 use rxing::Point;
 
-use super::deadline::Deadline;
+use crate::deadline::Deadline;
 
 /// A finder pattern's cross section: dark, light, three dark, light, dark.
 const FINDER: FixedPattern<5, 7, false> = FixedPattern::new([1, 1, 3, 1, 1]);
@@ -400,7 +400,7 @@ mod tests {
             image::Luma([if speckle { 30 } else { 220 }])
         });
         image::imageops::overlay(&mut grey, &symbol, 60, 50);
-        let bits = crate::pixels::local_average(&grey, Deadline::NONE).unwrap();
+        let bits = crate::views::binarize::local_average(&grey, Deadline::NONE).unwrap();
         let ours = finder_patterns(&bits, Deadline::NONE, MAX_PATTERNS);
         let theirs = FindFinderPatterns(&bits, true, 0);
         assert!(ours.len() >= 3, "{} patterns", ours.len());

@@ -17,8 +17,9 @@ use std::io::{self, BufRead, Read, Seek, SeekFrom};
 
 use image::GrayImage;
 
-use super::load::{luma, on_white};
-use super::{DecodeError, DecodeOptions};
+use super::pixel::{luma, on_white};
+use crate::error::DecodeError;
+use crate::options::DecodeOptions;
 
 /// What the png crate's rows take per pixel of width: its current and previous raw rows, at most
 /// 8 bytes a pixel each (16-bit RGBA). The row it hands out, 4 bytes a pixel at most, it counts
@@ -232,8 +233,8 @@ impl Seek for KeptChunks<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::load_luma;
     use super::*;
+    use crate::load_luma;
     use image::{DynamicImage, ImageFormat};
     use std::io::{Cursor, Write};
 
@@ -249,7 +250,7 @@ mod tests {
     /// What `image` decodes the same PNG to, made grey as `load` made every PNG before.
     fn through_image(bytes: &[u8]) -> GrayImage {
         let decoded = image::load_from_memory_with_format(bytes, ImageFormat::Png).unwrap();
-        super::super::load::to_luma_on_white(decoded)
+        crate::load::to_luma_on_white(decoded)
     }
 
     fn pattern(x: u32, y: u32, k: u32) -> u8 {

@@ -274,9 +274,8 @@ fn to_grid(dark: &[bool], side: u32) -> Option<BitMatrix> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{read_grid, Unread};
+    use crate::read::{read_grid, Unread};
     use crate::testkit::qr_field;
-    use crate::CHEAP_STRATEGIES;
 
     const SCALE: u32 = 6;
 
@@ -286,7 +285,7 @@ mod tests {
     }
 
     fn read(grid: &BitMatrix) -> Result<String, Unread> {
-        read_grid(grid, [[0.0; 2]; 4], CHEAP_STRATEGIES[0]).map(|code| code.content.text)
+        read_grid(grid, [[0.0; 2]; 4]).map(|code| code.content.text)
     }
 
     /// Blurred by half a module (a Gaussian of 3 pixels at 6 pixels a module): the module

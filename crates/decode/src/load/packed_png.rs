@@ -6,7 +6,9 @@
 
 use image::GrayImage;
 
-use super::{png_rows, DecodeError, DecodeOptions};
+use super::png as png_rows;
+use crate::error::DecodeError;
+use crate::options::DecodeOptions;
 
 /// The grey image of a packed-grey PNG, `None` when the PNG is of another kind. The pixel count
 /// was checked from the header by the caller; `options.max_decoder_bytes` caps the grey frame

@@ -181,8 +181,8 @@ fn read_codewords(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{read_grid, read_micro};
-    use crate::{Formats, CHEAP_STRATEGIES};
+    use crate::read::{read_grid, read_micro};
+    use crate::Formats;
 
     /// The grid of `text` at `version` and `level`, mask 0 (`Diamonds` for Micro QR), with the
     /// interleaved data codewords at `wrong` inverted: codeword errors, not module noise.
@@ -250,7 +250,7 @@ mod tests {
         for wrong in 0..=12usize {
             let positions: Vec<usize> = (0..wrong).collect();
             let modules = grid(text, version, level, &positions);
-            let code = read_grid(&modules, SQUARE, CHEAP_STRATEGIES[0]).expect("reads");
+            let code = read_grid(&modules, SQUARE).expect("reads");
             assert_eq!(code.content.text, text);
             assert_eq!(
                 code.correction,
@@ -273,8 +273,7 @@ mod tests {
         for wrong in 0..=4usize {
             let positions: Vec<usize> = (0..wrong).map(|i| 2 * i).collect();
             let modules = grid(text, version, level, &positions);
-            let code =
-                read_micro(&modules, SQUARE, CHEAP_STRATEGIES[0], Formats::ALL).expect("reads");
+            let code = read_micro(&modules, SQUARE, Formats::ALL).expect("reads");
             assert_eq!(code.content.text, text);
             assert_eq!(
                 code.correction,
@@ -286,7 +285,7 @@ mod tests {
             );
         }
         let clean = grid(text, version, level, &[]);
-        let code = read_micro(&clean, SQUARE, CHEAP_STRATEGIES[0], Formats::ALL).unwrap();
+        let code = read_micro(&clean, SQUARE, Formats::ALL).unwrap();
         assert_eq!(code.correction.confidence(), 1.0);
     }
 

@@ -1,0 +1,44 @@
+//! `DecodeError`: why no code came out of an image, each reason its own variant, which the
+//! service maps to API.md's codes (1006-1009).
+
+/// Why no code came out of an image.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a supported image: {0}")]
+    NotAnImage(String),
+    #[error("image is {width}x{height} pixels, over the limit of {limit} pixels")]
+    TooManyPixels { width: u32, height: u32, limit: u64 },
+    /// Decoding would allocate more than `--max-decode-memory` (`limit` bytes); `needed` is
+    /// what our own count says, when the decoder that refused is ours.
+    #[error("{}", memory_refusal(*width, *height, *needed, *limit))]
+    TooMuchMemory {
+        width: u32,
+        height: u32,
+        needed: Option<u64>,
+        limit: u64,
+    },
+    #[error(
+        "image is {width}x{height} pixels, its long side over {max_ratio} times its short side"
+    )]
+    TooElongated {
+        width: u32,
+        height: u32,
+        max_ratio: u32,
+    },
+    #[error("no QR code found in the image")]
+    NoCode,
+    #[error("a QR code was found but could not be read")]
+    Unreadable,
+}
+
+/// The sentence of a `TooMuchMemory` refusal.
+fn memory_refusal(width: u32, height: u32, needed: Option<u64>, limit: u64) -> String {
+    match needed {
+        Some(needed) => format!(
+            "image is {width}x{height} pixels and needs {needed} bytes of decoder memory, over the limit of {limit} bytes"
+        ),
+        None => format!(
+            "image is {width}x{height} pixels and needs more decoder memory than the limit of {limit} bytes"
+        ),
+    }
+}

@@ -1,0 +1,459 @@
+//! What the search has found so far on one image (`Found`): the codes read, and what the
+//! detectors saw that no code read explains (finder patterns, pairs of them, symbols sampled and
+//! not read). The plan's gates ask it for `Evidence`; the crop-based rows ask it where to look.
+
+use crate::code::QrCode;
+use crate::detect::{Damaged, Detected};
+use crate::error::DecodeError;
+use crate::geometry::{Bounds, Pattern};
+use crate::plan::{Evidence, Otherwise, Step};
+
+/// How many strategies must see a pair of finder patterns for it to count: a symbol's show in
+/// most binarizations; the finder-like shapes of photos without a code flicker, one here, one
+/// there. Seen by one strategy, 5 of the zxing-cpp corpus's 46 photos without a code passed;
+/// by two, 2.
+pub const PAIR_SEEN_BY: u32 = 2;
+
+/// Most finder patterns of one strategy's view that `Found` pairs up: photos of many codes
+/// show hundreds, nearly all on codes read.
+const MAX_PAIRED_PER_VIEW: usize = 40;
+
+/// Most finder patterns, pairs of them and damaged symbols `Found` keeps: each new one is
+/// compared with those kept, so without a bound a field of finder-like targets made every merge
+/// quadratic. Over both corpora the most kept were 559 patterns, 1,810 pairs and 44 damaged
+/// symbols (a BoofCV `lots` photo of 60 codes); past a bound, more are not kept, which can only
+/// make the search go on (what is kept unexplained stays so) or stop at the budget.
+pub(crate) const MAX_KEPT_PATTERNS: usize = 4096;
+pub(crate) const MAX_KEPT_PAIRS: usize = 8192;
+pub(crate) const MAX_KEPT_DAMAGED: usize = 256;
+
+/// Finder patterns outside every code read, past which `decode_luma` keeps looking: a symbol
+/// shows three, and one with a damaged pattern two.
+const UNEXPLAINED_PATTERNS: usize = 2;
+
+/// Whether a plan row runs, given what the rows before it found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gate {
+    Run,
+    Skip,
+    Stop,
+}
+
+/// What the strategies have found so far.
+#[derive(Default)]
+pub struct Found {
+    pub(crate) codes: Vec<QrCode>,
+    /// The symbols sampled but not read, each place once, in the order found, with their
+    /// bounding boxes.
+    pub(crate) damaged: Vec<(Bounds, Damaged)>,
+    /// Candidates seen without a place (a detector panicked while following one).
+    pub(crate) lost: usize,
+    /// Finder patterns confirmed by any strategy, each place once.
+    pub(crate) patterns: Vec<Pattern>,
+    /// Pairs of finder patterns that can be one symbol's, both seen in one strategy's view,
+    /// each pair once, with how many strategies saw it: where a symbol the views so far did
+    /// not sample may lie.
+    pub(crate) pairs: Vec<([Pattern; 2], u32)>,
+}
+
+/// Whether two finder patterns can be two of one symbol's: of about one size (foreshortening
+/// shrinks the far one, up to half), and apart by at least the two patterns' widths (version
+/// 1: 14 modules, two widths) and at most a version 40 symbol's 170 modules.
+fn one_symbols(a: &Pattern, b: &Pattern) -> bool {
+    let (small, large) = (a.size.min(b.size), a.size.max(b.size));
+    let distance = (a.x - b.x).hypot(a.y - b.y);
+    let width = (small + large) / 2.0;
+    large <= 2.0 * small && (2.0 * width..=25.0 * width).contains(&distance)
+}
+
+impl Found {
+    /// Adds what one run of a strategy saw; its codes are already stamped with the strategy.
+    pub fn merge(&mut self, codes: Vec<QrCode>, detected: Detected) {
+        self.lost += detected.lost;
+        // Codes first: a triple made across codes this run read is told apart by them.
+        codes.into_iter().for_each(|c| self.add(c));
+        let free: Vec<_> = detected
+            .patterns
+            .iter()
+            .filter(|p| !self.explained(p.centre()))
+            .take(MAX_PAIRED_PER_VIEW)
+            .collect();
+        for (i, &a) in free.iter().enumerate() {
+            for &b in free[i + 1..].iter().filter(|&&b| one_symbols(a, b)) {
+                let full = self.pairs.len() >= MAX_KEPT_PAIRS;
+                let known = self
+                    .pairs
+                    .iter_mut()
+                    .find(|([c, d], _)| (a.near(c) && b.near(d)) || (a.near(d) && b.near(c)));
+                match known {
+                    Some((_, seen)) => *seen += 1,
+                    None if !full => self.pairs.push(([*a, *b], 1)),
+                    None => {}
+                }
+            }
+        }
+        for pattern in detected.patterns {
+            if self.patterns.len() >= MAX_KEPT_PATTERNS {
+                break;
+            }
+            let known = self.patterns.iter().any(|p| p.near(&pattern));
+            if !known {
+                self.patterns.push(pattern);
+            }
+        }
+        for symbol in detected.damaged {
+            if self.damaged.len() >= MAX_KEPT_DAMAGED {
+                break;
+            }
+            let bounds = symbol.corners.bounds();
+            let center = bounds.center();
+            let known = self.damaged.iter().any(|(b, _)| b.contains(center));
+            if !known && !self.explains(&bounds, &symbol) {
+                self.damaged.push((bounds, symbol));
+            }
+        }
+    }
+
+    /// Whether plan row `step` runs: stop once what was read explains everything seen, skip
+    /// or stop where too little of a code was seen (`plan::When`).
+    pub fn gate(&self, step: &Step) -> Gate {
+        let nothing_read = self.codes.is_empty();
+        if !step.when.always && !nothing_read && !self.expects_more() {
+            return Gate::Stop;
+        }
+        if let Some((evidence, otherwise)) = step.when.unread_needs {
+            if nothing_read && !self.saw(evidence) {
+                return match otherwise {
+                    Otherwise::Skip => Gate::Skip,
+                    Otherwise::Stop => Gate::Stop,
+                };
+            }
+        }
+        if step.when.needs.iter().any(|&e| !self.saw(e)) {
+            return Gate::Stop;
+        }
+        Gate::Run
+    }
+
+    /// Whether the detectors saw `evidence` that no code read explains.
+    pub fn saw(&self, evidence: Evidence) -> bool {
+        match evidence {
+            // One finder pattern, or a candidate.
+            Evidence::AnySign => !self.patterns.is_empty() || self.saw_candidate(),
+            Evidence::TwoPatterns => {
+                self.patterns.len() >= UNEXPLAINED_PATTERNS || self.saw_candidate()
+            }
+            Evidence::Symbol => self.saw_candidate() || !self.pair_surroundings().is_empty(),
+            Evidence::UnreadSymbol => !self.unexplained_damaged().is_empty() || self.lost > 0,
+        }
+    }
+
+    /// Whether a detector sampled a symbol that no decoder could read.
+    pub(crate) fn saw_candidate(&self) -> bool {
+        !self.damaged.is_empty() || self.lost > 0
+    }
+
+    /// Boxes around the pairs of finder patterns no code read explains, where the rest of their
+    /// symbol lies: the pair's bounding box grown by half their distance each way (the crop
+    /// around a box adds half the box each side again), so a third pattern beside either end,
+    /// or across the diagonal, is inside. A pair inside an earlier box is left to it.
+    pub fn pair_surroundings(&self) -> Vec<Bounds> {
+        let mut boxes: Vec<Bounds> = Vec::new();
+        for ([a, b], _) in self.pairs.iter().filter(|(_, seen)| *seen >= PAIR_SEEN_BY) {
+            let inside = |p: &Pattern| boxes.iter().any(|r| r.contains(p.centre()));
+            if self.explained(a.centre()) || self.explained(b.centre()) || (inside(a) && inside(b))
+            {
+                continue;
+            }
+            let grow = (a.x - b.x).hypot(a.y - b.y) / 2.0;
+            boxes.push(Bounds {
+                left: a.x.min(b.x) - grow,
+                top: a.y.min(b.y) - grow,
+                right: a.x.max(b.x) + grow,
+                bottom: a.y.max(b.y) + grow,
+            });
+        }
+        boxes
+    }
+
+    /// Whether `point` lies on a code already read.
+    fn explained(&self, point: [f32; 2]) -> bool {
+        self.codes.iter().any(|c| c.quad().contains(point))
+    }
+
+    /// Whether codes read account for a damaged symbol: one lies on its centre (the symbol was
+    /// read after all), or on one of its finder patterns (a triple made across codes: a
+    /// finder pattern belongs to one symbol). Without the second, every photo of several codes
+    /// ran the costly strategies around triples of their patterns.
+    fn explains(&self, bounds: &Bounds, symbol: &Damaged) -> bool {
+        self.explained(bounds.center()) || symbol.finders.iter().any(|&p| self.explained(p))
+    }
+
+    /// The bounding boxes of the symbols sampled but not read that codes read do not explain.
+    pub fn unexplained_damaged(&self) -> Vec<Bounds> {
+        self.damaged
+            .iter()
+            .filter(|(bounds, symbol)| !self.explains(bounds, symbol))
+            .map(|(bounds, _)| *bounds)
+            .collect()
+    }
+
+    /// Whether what the detectors saw points to codes not read yet.
+    fn expects_more(&self) -> bool {
+        let patterns = self.patterns.iter();
+        let unexplained = patterns.filter(|p| !self.explained(p.centre())).count();
+        unexplained >= UNEXPLAINED_PATTERNS || !self.unexplained_damaged().is_empty()
+    }
+
+    /// Adds a code unless one already read lies on it: two strategies, or two finder-pattern
+    /// triples, reading one symbol. Decided by place, not text: two symbols can hold one text.
+    fn add(&mut self, code: QrCode) {
+        let duplicate = self.codes.iter().any(|c| {
+            c.quad().contains(code.quad().center()) || code.quad().contains(c.quad().center())
+        });
+        if !duplicate {
+            self.codes.push(code);
+        }
+    }
+
+    /// The codes read, largest first; or why there are none.
+    pub fn finish(mut self) -> Result<Vec<QrCode>, DecodeError> {
+        if self.codes.is_empty() {
+            return Err(if self.saw_candidate() {
+                DecodeError::Unreadable
+            } else {
+                DecodeError::NoCode
+            });
+        }
+        // Largest first; ties top-to-bottom, then left-to-right (API.md section 2).
+        self.codes.sort_by(|a, b| {
+            let (a, b) = (a.quad(), b.quad());
+            b.area()
+                .total_cmp(&a.area())
+                .then_with(|| a.top_left().0.total_cmp(&b.top_left().0))
+                .then_with(|| a.top_left().1.total_cmp(&b.top_left().1))
+        });
+        Ok(self.codes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Quad;
+    use crate::plan::PLAN;
+    use crate::read::correction::Correction;
+    use crate::symbology::{EcLevel, Format};
+    use crate::text;
+
+    fn pattern([x, y, size]: [f32; 3]) -> Pattern {
+        Pattern { x, y, size }
+    }
+
+    /// What a strategy that confirmed `patterns` (centre, size) and nothing else saw.
+    fn seen(patterns: &[[f32; 3]]) -> Detected {
+        Detected {
+            patterns: patterns.iter().map(|&p| pattern(p)).collect(),
+            ..Detected::default()
+        }
+    }
+
+    #[test]
+    fn what_the_strategies_saw_is_kept_up_to_a_bound_however_much_a_view_shows() {
+        // A field of finder-like targets, 100 x 100 of them, and a damaged "symbol" at each.
+        let patterns: Vec<[f32; 3]> = (0..10_000)
+            .map(|i| {
+                [
+                    (i % 100) as f32 * 9.0 + 4.5,
+                    (i / 100) as f32 * 9.0 + 4.5,
+                    7.0,
+                ]
+            })
+            .collect();
+        let damaged: Vec<Damaged> = patterns
+            .iter()
+            .map(|&[x, y, _]| Damaged {
+                corners: Quad([[x, y], [x + 8.0, y], [x + 8.0, y + 8.0], [x, y + 8.0]]),
+                finders: vec![[x + 1.0, y + 1.0]],
+            })
+            .collect();
+        let mut found = Found::default();
+        for _ in 0..3 {
+            found.merge(
+                Vec::new(),
+                Detected {
+                    patterns: patterns.iter().map(|&p| pattern(p)).collect(),
+                    damaged: damaged.clone(),
+                    ..Detected::default()
+                },
+            );
+        }
+        assert_eq!(found.patterns.len(), MAX_KEPT_PATTERNS);
+        assert_eq!(found.damaged.len(), MAX_KEPT_DAMAGED);
+        assert!(found.pairs.len() <= MAX_KEPT_PAIRS);
+        // What is kept still says a code may be there: the search goes on, to the budget.
+        assert!(found.saw(Evidence::Symbol) && found.saw_candidate());
+    }
+
+    #[test]
+    fn strategies_run_as_far_as_what_was_seen_of_a_code_allows() {
+        let steps = |found: &Found| PLAN[..8].iter().map(|s| found.gate(s)).collect::<Vec<_>>();
+        use Gate::{Run, Skip, Stop};
+        // Nothing seen: both polarities' scans and the views that find patterns the working
+        // one misses, not the midrange threshold, and nothing from the evidence gate on.
+        let mut found = Found::default();
+        assert_eq!(steps(&found)[..7], [Run, Run, Skip, Run, Run, Run, Stop]);
+        // One finder pattern: the midrange threshold too, still not past the gate.
+        found.merge(Vec::new(), seen(&[[100.0, 100.0, 14.0]]));
+        assert_eq!(steps(&found)[..7], [Run, Run, Run, Run, Run, Run, Stop]);
+        // Two, but never as a pair of one symbol seen twice: on to the pair gate.
+        found.merge(Vec::new(), seen(&[[900.0, 900.0, 14.0]]));
+        assert_eq!(steps(&found), [Run, Run, Run, Run, Run, Run, Run, Run]);
+        // The first row that needs a pair seen twice.
+        let pair_gate = PLAN
+            .iter()
+            .position(|s| s.when.needs.contains(&Evidence::Symbol));
+        assert_eq!(found.gate(&PLAN[pair_gate.unwrap()]), Stop);
+    }
+
+    #[test]
+    fn a_pair_of_finder_patterns_counts_once_two_strategies_saw_it_and_no_code_explains_it() {
+        let pair = vec![[100.0, 100.0, 14.0], [200.0, 100.0, 14.0]];
+        let mut found = Found::default();
+        // Too close (under two widths), too far (over 25), too unlike in size: no pair.
+        found.merge(
+            Vec::new(),
+            seen(&[[0.0, 0.0, 14.0], [20.0, 0.0, 14.0], [400.0, 0.0, 14.0]]),
+        );
+        found.merge(
+            Vec::new(),
+            seen(&[[0.0, 0.0, 14.0], [20.0, 0.0, 14.0], [400.0, 0.0, 14.0]]),
+        );
+        found.merge(Vec::new(), seen(&[[0.0, 300.0, 10.0], [60.0, 300.0, 30.0]]));
+        found.merge(Vec::new(), seen(&[[0.0, 300.0, 10.0], [60.0, 300.0, 30.0]]));
+        assert!(!found.saw(Evidence::Symbol));
+        // One strategy saw the pair: a photo's finder-like shapes do that.
+        found.merge(Vec::new(), seen(&pair));
+        assert!(!found.saw(Evidence::Symbol));
+        // A second one, the pattern nudged by a pixel: a symbol's.
+        found.merge(
+            Vec::new(),
+            seen(&[[101.0, 100.0, 14.0], [200.0, 101.0, 13.0]]),
+        );
+        assert!(found.saw(Evidence::Symbol));
+        let Bounds {
+            left,
+            top,
+            right,
+            bottom,
+        } = found.pair_surroundings()[0];
+        assert!(left <= 50.0 && top <= 50.0 && right >= 250.0 && bottom >= 150.0);
+        // A code read over one of its patterns explains it.
+        found.add(square_code(80.0, 80.0, 40.0));
+        assert!(!found.saw(Evidence::Symbol));
+    }
+
+    #[test]
+    fn a_code_holds_the_points_inside_its_corners_and_a_degenerate_one_holds_none() {
+        let code = |points| QrCode {
+            content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
+            version: 1,
+            ec_level: EcLevel::M,
+            points,
+            strategy: PLAN[0].strategy,
+            correction: Correction::default(),
+        };
+        let square = code([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]);
+        assert!(square.quad().contains([5.0, 5.0]));
+        assert!(!square.quad().contains([15.0, 5.0]));
+        let mut reversed = square.points;
+        reversed.reverse();
+        assert!(code(reversed).quad().contains([5.0, 5.0]));
+        assert!(!code([[3.0, 3.0]; 4]).quad().contains([3.0, 3.0]));
+    }
+
+    /// A version 1 code read, as a square of `side` pixels with its top-left corner at `(x, y)`.
+    fn square_code(x: f32, y: f32, side: f32) -> QrCode {
+        QrCode {
+            content: text::decode_segments(&[0x40, 0x14, 0x10, 0xec], 1).unwrap(),
+            format: Format::QRCode,
+            version: 1,
+            ec_level: EcLevel::M,
+            points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
+            strategy: PLAN[0].strategy,
+            correction: Correction::default(),
+        }
+    }
+
+    #[test]
+    fn a_triple_across_codes_read_is_not_a_damaged_symbol_and_one_beside_them_is() {
+        let grid = rxing::common::BitMatrix::with_single_dimension(21).unwrap();
+        let square = |x: f32, y: f32, side: f32| {
+            [[x, y], [x + side, y], [x + side, y + side], [x, y + side]]
+        };
+        let mut found = Found::default();
+        // Two codes side by side, read in the run that also sampled a triple of their patterns:
+        // its top-left finder pattern lies on the first, its centre on neither.
+        found.merge(
+            vec![square_code(0.0, 0.0, 100.0), square_code(150.0, 0.0, 100.0)],
+            Detected {
+                damaged: vec![Damaged::new(square(0.0, 0.0, 250.0), &grid)],
+                ..Detected::default()
+            },
+        );
+        assert!(found.unexplained_damaged().is_empty());
+        assert!(!found.expects_more());
+        // A damaged symbol below them shares no pattern with them: the costly strategies look.
+        let below = Damaged::new(square(0.0, 300.0, 100.0), &grid);
+        found.merge(
+            Vec::new(),
+            Detected {
+                damaged: vec![below],
+                ..Detected::default()
+            },
+        );
+        assert_eq!(
+            found.unexplained_damaged(),
+            vec![Bounds {
+                left: 0.0,
+                top: 300.0,
+                right: 100.0,
+                bottom: 400.0
+            }]
+        );
+        assert!(found.expects_more());
+        // A triple seen before the code that explains it is read, in a later strategy.
+        let mut found = Found::default();
+        found.merge(
+            Vec::new(),
+            Detected {
+                damaged: vec![Damaged::new(square(0.0, 0.0, 250.0), &grid)],
+                ..Detected::default()
+            },
+        );
+        assert_eq!(found.unexplained_damaged().len(), 1);
+        found.merge(vec![square_code(0.0, 0.0, 100.0)], Detected::default());
+        assert!(found.unexplained_damaged().is_empty());
+    }
+
+    #[test]
+    fn codes_are_ordered_largest_first_then_top_then_left() {
+        let code = square_code;
+        let found = Found {
+            codes: vec![
+                code(100.0, 0.0, 10.0),
+                code(0.0, 50.0, 20.0),
+                code(0.0, 0.0, 10.0),
+            ],
+            ..Found::default()
+        };
+        let order: Vec<_> = found
+            .finish()
+            .unwrap()
+            .iter()
+            .map(|c| c.points[0])
+            .collect();
+        assert_eq!(order, vec![[0.0, 50.0], [0.0, 0.0], [100.0, 0.0]]);
+    }
+}
