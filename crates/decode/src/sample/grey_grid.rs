@@ -13,7 +13,9 @@
 //! correction judges each grid.
 
 use image::GrayImage;
-use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
+use rxing::common::BitMatrix;
+
+use super::ModuleGrid;
 
 /// The grids tried: after each of this many sweeps. On BoofCV's photos a third or fourth sweep
 /// read nothing the first two did not.
@@ -22,9 +24,6 @@ const SWEEPS: usize = 2;
 /// Fewest modules with a known neighbourhood the fit needs: every symbol has 147, the three
 /// finder patterns; fewer means most of them fell outside the image.
 const MIN_FITTED: usize = 40;
-
-/// Where a module is sampled, across and down: a 3x3 lattice over its middle, averaged.
-const SAMPLE_POINTS: [f32; 3] = [0.3, 0.5, 0.7];
 
 /// Grids of the `side` x `side` symbol inside `corners` (clockwise from top-left, in `grey`'s
 /// pixels), dark set where the caller's binarization had dark: one after each sweep.
@@ -83,30 +82,23 @@ pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<Bit
     out
 }
 
-/// Each module's mean grey over `SAMPLE_POINTS`, row by row.
+/// Each module's mean grey over its nine points (`ModuleGrid`), row by row.
 fn sample(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Option<Vec<f32>> {
-    let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
-    let transform =
-        PerspectiveTransform::quadrilateralToQuadrilateral(outline, Quadrilateral::from(corners))
-            .ok()?;
+    let modules = ModuleGrid::over(corners, side)?;
     let (width, height) = grey.dimensions();
     let (max_x, max_y) = (width.checked_sub(1)? as f32, height.checked_sub(1)? as f32);
     let mut greys = Vec::with_capacity((side * side) as usize);
     for y in 0..side {
         for x in 0..side {
-            let mut sum = 0.0;
-            for dy in SAMPLE_POINTS {
-                for dx in SAMPLE_POINTS {
-                    let p = transform.transform_point(rxing::Point {
-                        x: x as f32 + dx,
-                        y: y as f32 + dy,
-                    });
+            let sum: f32 = modules
+                .points(x, y)
+                .map(|p| {
                     // Clamped: a symbol at the image's edge still has its inside read.
                     let (px, py) = (p.x.clamp(0.0, max_x), p.y.clamp(0.0, max_y));
-                    sum += f32::from(grey.get_pixel(px as u32, py as u32).0[0]);
-                }
-            }
-            greys.push(sum / (SAMPLE_POINTS.len() * SAMPLE_POINTS.len()) as f32);
+                    f32::from(grey.get_pixel(px as u32, py as u32).0[0])
+                })
+                .sum();
+            greys.push(sum / 9.0);
         }
     }
     Some(greys)

@@ -31,36 +31,60 @@ pub(crate) fn read_regridded(
         .find_map(|grid| read_grid(grid, sampled_corners(sampled, at)).ok())
 }
 
-/// Where in a module `majority_grid` samples, across and down: a 3x3 lattice over its middle.
-const MAJORITY_POINTS: [f32; 3] = [0.3, 0.5, 0.7];
+/// Where in a module the sampler looks, across and down: a 3x3 lattice over its middle. A
+/// scratch, a glare streak or a crease thinner than half a module moves at most three of the
+/// nine points.
+const MODULE_POINTS: [f32; 3] = [0.3, 0.5, 0.7];
+
+/// A symbol's module grid laid over a view: where each module's nine points fall in its pixels.
+/// The one module sampler of both re-griddings, `majority_grid` (the bits) and `grey_grid`
+/// (the grey pixels).
+pub(crate) struct ModuleGrid {
+    transform: PerspectiveTransform,
+}
+
+impl ModuleGrid {
+    /// The `side` x `side` grid inside `corners` (clockwise from top-left, in the view's pixels).
+    pub fn over(corners: [rxing::Point; 4], side: u32) -> Option<ModuleGrid> {
+        let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
+        let transform = PerspectiveTransform::quadrilateralToQuadrilateral(
+            outline,
+            Quadrilateral::from(corners),
+        )
+        .ok()?;
+        Some(ModuleGrid { transform })
+    }
+
+    /// The nine points of module (`x`, `y`) in the view's pixels, row by row.
+    pub fn points(&self, x: u32, y: u32) -> impl Iterator<Item = rxing::Point> + '_ {
+        MODULE_POINTS.iter().flat_map(move |&dy| {
+            MODULE_POINTS.iter().map(move |&dx| {
+                self.transform.transform_point(rxing::Point {
+                    x: x as f32 + dx,
+                    y: y as f32 + dy,
+                })
+            })
+        })
+    }
+}
 
 /// The `side` x `side` module grid inside `corners` (clockwise from top-left, in `bits`'
-/// pixels), each module dark when at least five of nine points over its middle are. A
-/// scratch, a glare streak or a crease thinner than half a module no longer flips the module
-/// its centre falls on; over BoofCV's photos, read where the centre sampling of a symbol whose
-/// format reads fails: glare +2, curved +1.
+/// pixels), each module dark when at least five of its nine points are. A thin scratch no
+/// longer flips the module its centre falls on; over BoofCV's photos, read where the centre
+/// sampling of a symbol whose format reads fails: glare +2, curved +1.
 pub(crate) fn majority_grid(
     bits: &BitMatrix,
     corners: [rxing::Point; 4],
     side: u32,
 ) -> Option<BitMatrix> {
-    let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
-    let transform =
-        PerspectiveTransform::quadrilateralToQuadrilateral(outline, Quadrilateral::from(corners))
-            .ok()?;
-    let dark = |x: f32, y: f32| {
-        let p = transform.transform_point(rxing::Point { x, y });
+    let modules = ModuleGrid::over(corners, side)?;
+    let dark = |p: &rxing::Point| {
         p.x >= 0.0 && p.y >= 0.0 && bits.try_get(p.x as u32, p.y as u32).unwrap_or(false)
     };
     let mut grid = BitMatrix::with_single_dimension(side).ok()?;
     for y in 0..side {
         for x in 0..side {
-            let votes = MAJORITY_POINTS
-                .iter()
-                .flat_map(|&dy| MAJORITY_POINTS.iter().map(move |&dx| (dx, dy)))
-                .filter(|&(dx, dy)| dark(x as f32 + dx, y as f32 + dy))
-                .count();
-            if votes >= 5 {
+            if modules.points(x, y).filter(dark).count() >= 5 {
                 grid.set(x, y);
             }
         }
