@@ -113,9 +113,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/qrcode/scan_url", post(http::scan_url))
         .route("/api/v1/qrcode/scan", post(http::scan_upload))
         .layer(DefaultBodyLimit::max(max_body))
+        // The last layer runs first: authentication says who the caller is, then admission
+        // (rate limit, then key) decides whether it reaches the handler.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            http::require_api_key,
+            http::admit,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::authenticate,
         ));
     // cli.im's DeepScan calls, over the same use case with their own answers to a refusal.
     let deepscan = Router::new()
@@ -130,7 +136,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(max_body))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            http::deepscan::require_api_key,
+            http::deepscan::admit,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::authenticate,
         ));
     Router::new()
         .merge(api)

@@ -1,11 +1,13 @@
 //! Authentication (API.md section 4, code 403): the configured API keys, compared in constant
-//! time and never shown, and the middleware that asks for one as a bearer token before any body
-//! is read. Keys come from `--api-keys` and from `--api-keys-file` (one per line, `#` comments),
-//! which `reload` re-reads (on SIGHUP) so keys rotate without a restart.
+//! time and never shown, and deciding who a request's caller is from the bearer token it sends
+//! (or the legacy decoder's `key` parameter). Keys come from `--api-keys` and from
+//! `--api-keys-file` (one per line, `#` comments), which `reload` re-reads (on SIGHUP) so keys
+//! rotate without a restart.
 //!
-//! The middleware also applies the rate limit (`limit.rs`) first, so a flood of wrong keys is
-//! answered 429 like any other flood: a valid key has its own bucket, anything else shares the
-//! bucket of its client address.
+//! Authentication only says who the caller is (`Caller`): it refuses nobody itself. Admission
+//! (`admission.rs`) runs after it, takes a token from the caller's rate-limit bucket and only then
+//! refuses a caller without a valid key with `require_key`'s answer, so a flood of wrong keys is
+//! answered 429 like any other flood.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -14,18 +16,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::Response;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::limit::Bucket;
-use super::{respond, AppState};
+use super::caller::{client_of, Caller, Credential, KeyId};
+use super::AppState;
 use crate::client::ClientAddr;
 use crate::error::{ApiError, ErrorKind};
-
-/// Which key a request presented: the SHA-256 of it, so a rate-limit bucket can be kept per key
-/// without holding the key itself there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId([u8; 32]);
 
 /// A set of keys. `Debug` never shows them.
 #[derive(Clone, Default)]
@@ -148,7 +144,7 @@ impl ApiKeys {
         // Both sets are always compared, so the time taken does not say which one matched.
         let fixed = self.fixed.contains(candidate);
         let from_file = self.file_keys().contains(candidate);
-        (fixed | from_file).then(|| KeyId(Sha256::digest(candidate).into()))
+        (fixed | from_file).then(|| KeyId::of(candidate))
     }
 }
 
@@ -177,59 +173,60 @@ fn presented(headers: &HeaderMap) -> Presented<'_> {
     token.map_or(Presented::Malformed, Presented::Bearer)
 }
 
-/// Middleware of the API routes: the rate limit, then, when keys are configured, the key.
-pub async fn require_api_key(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match admit(&state, &request, None) {
-        Ok(()) => next.run(request).await,
-        Err(refusal) => respond(state.http_status, Err(refusal)),
-    }
-}
-
-/// The client address the `observe` middleware left on `request`.
-pub(super) fn client_of(request: &Request) -> ClientAddr {
-    request
-        .extensions()
-        .get::<ClientAddr>()
-        .map_or(ClientAddr::UNKNOWN, |c| *c)
-}
-
-/// The rate limit, then, when keys are configured, the key: the `Authorization` header, or,
-/// on a route that takes one and only when the request has no such header, `param` (the legacy
-/// decoder's `key` parameter). Every route's answer to a refusal is decided from this error.
-pub(super) fn admit(
-    state: &AppState,
-    request: &Request,
+/// Who the caller is: its client address, and what its `Authorization` header says or, on a
+/// route that takes one and only when the request has no such header, `param` (the legacy
+/// decoder's `key` parameter).
+pub(super) fn identify(
+    keys: &ApiKeys,
+    headers: &HeaderMap,
+    client: ClientAddr,
     param: Option<&str>,
-) -> Result<(), ApiError> {
-    let presented = match (presented(request.headers()), param) {
+) -> Caller {
+    let presented = match (presented(headers), param) {
         (Presented::Missing, Some(key)) => Presented::Bearer(key.trim()),
         (presented, _) => presented,
     };
-    let key = match presented {
-        Presented::Bearer(token) if state.api_keys.is_enabled() => {
-            state.api_keys.identify(token.as_bytes())
+    let credential = if !keys.is_enabled() {
+        Credential::NotRequired
+    } else {
+        match presented {
+            Presented::Missing => Credential::Missing,
+            Presented::Malformed => Credential::Malformed,
+            Presented::Bearer(token) => keys
+                .identify(token.as_bytes())
+                .map_or(Credential::Invalid, Credential::Key),
         }
-        _ => None,
     };
-    let client = client_of(request);
-    let bucket = key.map_or(Bucket::Address(client.bucket()), Bucket::Key);
-    if let Err(refusal) = state.limiter.check(bucket) {
-        state.metrics.observe_rate_limited(bucket.kind());
-        return Err(refusal);
-    }
-    if !state.api_keys.is_enabled() || key.is_some() {
-        return Ok(());
-    }
-    let message = match presented {
-        Presented::Missing => "an API key is required: send `Authorization: Bearer <key>`",
-        Presented::Malformed => {
+    Caller { client, credential }
+}
+
+/// Middleware of the API routes, before admission: leaves the `Caller` on the request. It
+/// answers nothing itself.
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let caller = identify(
+        &state.api_keys,
+        request.headers(),
+        client_of(&request),
+        None,
+    );
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// Whether `caller`'s credential lets it in: a valid key, or none needed; else 403 saying what
+/// to send. Every route's answer to a refused key is decided from this error.
+pub(super) fn require_key(caller: &Caller) -> Result<(), ApiError> {
+    let message = match caller.credential {
+        Credential::Key(_) | Credential::NotRequired => return Ok(()),
+        Credential::Missing => "an API key is required: send `Authorization: Bearer <key>`",
+        Credential::Malformed => {
             "send exactly one `Authorization: Bearer <key>` header with the API key"
         }
-        Presented::Bearer(_) => "the API key is not valid",
+        Credential::Invalid => "the API key is not valid",
     };
     Err(ApiError::new(ErrorKind::Unauthorized, message))
 }
@@ -318,6 +315,52 @@ mod tests {
         assert_eq!(keys.count(), 0);
         assert!(keys.identify(b"").is_none());
         assert!(ApiKeys::new(&[], Some(&dir.path().join("missing"))).is_err());
+    }
+
+    #[test]
+    fn identify_says_who_the_caller_is_and_only_require_key_refuses() {
+        let client = ClientAddr("192.0.2.7".parse().unwrap());
+        let bearer = |key: &str| {
+            let mut headers = HeaderMap::new();
+            let value = format!("Bearer {key}").parse().unwrap();
+            headers.insert(header::AUTHORIZATION, value);
+            headers
+        };
+        let on = keys(&["alpha"], None);
+        let credential =
+            |headers: &HeaderMap, param| identify(&on, headers, client, param).credential;
+
+        let valid = identify(&on, &bearer("alpha"), client, None);
+        assert_eq!(valid.key(), Some(KeyId::of(b"alpha")));
+        assert_eq!(valid.client, client);
+        assert_eq!(credential(&bearer("wrong"), None), Credential::Invalid);
+        assert_eq!(credential(&HeaderMap::new(), None), Credential::Missing);
+        // The parameter counts only without a header.
+        assert_eq!(
+            credential(&HeaderMap::new(), Some(" alpha ")),
+            Credential::Key(KeyId::of(b"alpha"))
+        );
+        assert_eq!(
+            credential(&bearer("wrong"), Some("alpha")),
+            Credential::Invalid
+        );
+        let off = identify(&keys(&[], None), &bearer("alpha"), client, None);
+        assert_eq!(off.credential, Credential::NotRequired);
+
+        assert!(require_key(&valid).is_ok());
+        assert!(require_key(&off).is_ok());
+        for refused in [
+            Credential::Missing,
+            Credential::Malformed,
+            Credential::Invalid,
+        ] {
+            let caller = Caller {
+                client,
+                credential: refused,
+            };
+            let err = require_key(&caller).expect_err("refused");
+            assert_eq!(err.kind, ErrorKind::Unauthorized, "{refused:?}");
+        }
     }
 
     #[test]

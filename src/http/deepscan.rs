@@ -19,7 +19,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::body::{self, framed_limit};
-use super::{auth, AppState};
+use super::{admission, AppState};
 use crate::budget::HeldBytes;
 use crate::error::{ApiError, DeepScanCode, DeepScanError, ErrorKind};
 use crate::fetch::max_base64_len;
@@ -217,14 +217,12 @@ fn answer(body: impl Serialize, code: u32) -> Response {
     response
 }
 
-/// Middleware of the DeepScan routes: the same rate limit and keys as the envelope routes, with
-/// DeepScan's answers.
-pub async fn require_api_key(
-    State(state): State<Arc<AppState>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match auth::admit(&state, &request, None) {
+/// Middleware of the DeepScan routes, after `http::authenticate`: the same admission (rate
+/// limit, then key) as the envelope routes, with DeepScan's answers.
+pub async fn admit(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let admitted =
+        admission::caller_of(&request).and_then(|caller| admission::check(&state, &caller));
+    match admitted {
         Ok(()) => next.run(request).await,
         Err(refusal) => match DeepScanError::from_api(refusal) {
             Some(err) => refuse(&err),

@@ -5,9 +5,11 @@
 //! envelope's message (`error::DEQR_STATUS`). A thin edge over the same `Scanner`.
 //!
 //! Legacy callers often cannot set headers, so the key may also come as parameter `key`
-//! (query or body); `auth::admit` decides either way. A key in the body can only be read with
-//! the body, so the rate limit and key are checked once the parameters are read; the body is
-//! read under the same byte limit, budget and time limit as any upload.
+//! (query or body). A key in the body can only be read with the body, so this route has no
+//! authentication layer in front of it: once the parameters are read it says who the caller is
+//! (`auth::identify`, with the parameter) and admits it (`admission::check`: rate limit, then
+//! key) itself, in the same order as the layers of the other routes. The body is read under the
+//! same byte limit, budget and time limit as any upload.
 //!
 //! Base64 sent in a form body without escaping has its `+` read as a space by form decoding;
 //! spaces (and line breaks) are read back as `+` (and nothing) before decoding.
@@ -21,7 +23,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::body::{self, framed_limit};
-use super::{auth, AppState};
+use super::{admission, auth, caller, AppState};
 use crate::budget::HeldBytes;
 use crate::error::{ApiError, ErrorKind, DEQR_STATUS};
 use crate::observe::{ResponseCode, RouteLabel};
@@ -279,17 +281,16 @@ pub async fn deqr(State(state): State<Arc<AppState>>, request: Request) -> Respo
         response.extensions_mut().insert(RouteLabel(PATH));
         return response;
     }
-    // What `auth::admit` reads (the headers and the client address), kept past the body.
-    let mut head = Request::new(axum::body::Body::empty());
-    *head.headers_mut() = request.headers().clone();
-    head.extensions_mut().insert(auth::client_of(&request));
+    // What authentication reads (the headers and the client address), kept past the body.
+    let headers = request.headers().clone();
+    let client = caller::client_of(&request);
     let state = &state;
-    // Owns `head`: a request is not `Sync`, so no reference to one may live across an await.
     let outcome = async move {
         let parameters = parameters(state, request).await;
         // A refused key or rate limit wins over a body that could not be read.
         let key = parameters.as_ref().ok().and_then(|p| p.key.as_deref());
-        auth::admit(state, &head, key).map_err(|err| match err.kind {
+        let caller = auth::identify(&state.api_keys, &headers, client, key);
+        admission::check(state, &caller).map_err(|err| match err.kind {
             ErrorKind::Unauthorized => ApiError::new(
                 err.kind,
                 format!("{}, or the key as parameter `key`", err.message),

@@ -10,6 +10,9 @@
 //! (429, retry when the first of them is full) instead: rotating addresses past the bound buys a
 //! client nothing. Keys and addresses are kept apart, so a flood of addresses never refuses a
 //! valid key.
+//!
+//! It decides nothing about keys: `Bucket::of` reads which bucket a `Caller` counts against, and
+//! admission (`admission.rs`) applies the limit to each request.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -18,7 +21,7 @@ use std::net::IpAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-use super::auth::KeyId;
+use super::caller::{Caller, KeyId};
 use crate::config::RateLimit;
 use crate::error::ApiError;
 
@@ -36,6 +39,13 @@ pub enum Bucket {
 }
 
 impl Bucket {
+    /// The bucket `caller` counts against: its key's when it proved one, else its address's.
+    pub fn of(caller: &Caller) -> Self {
+        caller
+            .key()
+            .map_or(Bucket::Address(caller.client.bucket()), Bucket::Key)
+    }
+
     /// The label of `qrscan_rate_limited_total`.
     pub fn kind(self) -> &'static str {
         match self {
@@ -362,8 +372,7 @@ mod tests {
         }
         assert!(take_at(&limiter, address(9), 0.0).is_err(), "no room");
 
-        let keys = super::super::ApiKeys::new(&["key-one".to_owned()], None).expect("keys");
-        let key = Bucket::Key(keys.identify(b"key-one").expect("a valid key"));
+        let key = Bucket::Key(KeyId::of(b"key-one"));
 
         assert_eq!(take_at(&limiter, key, 0.0), Ok(()));
         assert_eq!(take_at(&limiter, key, 0.0), Err(100.0));

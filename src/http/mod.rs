@@ -1,12 +1,18 @@
 //! The HTTP edge: the request and response types, the application state and thin handlers.
 //! Handlers turn a request into a call to `scan` and its result into the envelope; codes and
 //! statuses come from `error.rs`. The parts each have a file: `envelope.rs` (the response body
-//! and `respond`), `auth.rs` (API keys), `limit.rs` (rate limits), `body.rs` (reading bodies under the byte limit, the byte
-//! budget and the time limit, and the JSON extractor). `deepscan.rs` and `deqr.rs` are the
-//! edges of cli.im's two other decode calls over the same `Scanner` (API.md sections 8, 9).
+//! and `respond`), `body.rs` (reading bodies under the byte limit, the byte budget and the time
+//! limit, and the JSON extractor). `deepscan.rs` and `deqr.rs` are the edges of cli.im's two
+//! other decode calls over the same `Scanner` (API.md sections 8, 9).
+//!
+//! Before a handler, two steps, in this order on every scan route: `auth.rs` (authentication)
+//! says who the caller is (`caller.rs`: its address and key), then `admission.rs` decides
+//! whether it may go on: the rate limit of its bucket (`limit.rs`), then its key.
 
+mod admission;
 mod auth;
 mod body;
+mod caller;
 pub mod deepscan;
 pub mod deqr;
 mod envelope;
@@ -21,7 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 
-pub use self::auth::{require_api_key, ApiKeys, KeysFileError};
+pub use self::admission::admit;
+pub use self::auth::{authenticate, ApiKeys, KeysFileError};
 pub use self::body::{framed_limit, HeldJson, JsonBody};
 pub use self::envelope::{respond, Envelope};
 pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
