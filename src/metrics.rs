@@ -72,6 +72,13 @@ impl Default for Metrics {
         let decode_seconds = latency_histogram();
         let fetched_bytes = Counter::default();
         let decode_strategy = Family::<StrategyLabels, Counter>::default();
+        // Every row of the decoder's search plan from the start, at 0: a dashboard sees which
+        // strategies never read anything, and the label set is the plan's, not what happened.
+        for step in qrscan_decode::PLAN {
+            decode_strategy.get_or_create(&StrategyLabels {
+                strategy: step.strategy.label(),
+            });
+        }
         let in_flight = Gauge::default();
         let decodes_admitted = Gauge::default();
         let buffered_bytes = Gauge::default();
@@ -280,6 +287,18 @@ impl Drop for OpenConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_row_of_the_search_plan_is_a_strategy_label_from_the_start() {
+        let text = Metrics::default().render();
+        for step in qrscan_decode::PLAN {
+            let line = format!(
+                r#"qrscan_decode_strategy_total{{strategy="{}"}} 0"#,
+                step.strategy.label()
+            );
+            assert!(text.contains(&line), "missing {line} in\n{text}");
+        }
+    }
 
     #[test]
     fn observations_show_up_in_the_text_exposition() {
