@@ -75,7 +75,7 @@ impl Default for Metrics {
         // Every row of the decoder's search plan from the start, at 0: a dashboard sees which
         // strategies never read anything, and the label set is the plan's, not what happened.
         for step in qrscan_decode::PLAN {
-            decode_strategy.get_or_create(&StrategyLabels {
+            let _counter = decode_strategy.get_or_create(&StrategyLabels {
                 strategy: step.strategy.label(),
             });
         }
