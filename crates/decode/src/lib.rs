@@ -39,6 +39,7 @@
 //! text      segments -> text, the charset rules
 //! symbology Format, Formats, EcLevel    error  DecodeError
 //! geometry  Quad, Bounds, Pattern       deadline  Deadline
+//! layout    the QR layout facts: sides, finder, timing and alignment positions
 //! ```
 //!
 //! Third-party detectors and decoders are called inside `catch_unwind`: one hostile image must
@@ -53,6 +54,7 @@ mod detect;
 mod error;
 mod evidence;
 mod geometry;
+mod layout;
 mod load;
 mod options;
 mod plan;

@@ -15,6 +15,7 @@ use super::triples::{completed_sets, tilted_sets};
 use super::{scan_rows, Detected, Grey, Placement};
 use crate::deadline::Deadline;
 use crate::geometry::Pattern;
+use crate::layout;
 use crate::read::{read_grid, read_micro, Unread};
 use crate::sample::grey_grid;
 use crate::sample::{majority_grid, read_regridded, resample, sampled_corners};
@@ -174,8 +175,10 @@ pub enum Resampling {
 impl Resampling {
     pub(crate) fn largest_side(self) -> u32 {
         match self {
-            Resampling::Version1 => 21,
-            Resampling::UpToVersion6 => 41,
+            Resampling::Version1 => layout::side_of(1),
+            Resampling::UpToVersion6 => {
+                layout::side_of(layout::LAST_VERSION_WITHOUT_VERSION_INFO as u32)
+            }
         }
     }
 }

@@ -25,6 +25,7 @@ pub(crate) use self::flood_fill::rqrr;
 pub(crate) use self::pure::pure;
 pub(crate) use crate::geometry::Placement;
 use crate::geometry::{Pattern, Quad};
+use crate::layout;
 use crate::read::{Decoded, Unread};
 pub(crate) use crate::sample::Grey;
 
@@ -74,10 +75,11 @@ impl Damaged {
             };
             [mix(0), mix(1)]
         };
-        let finders = if width == height && width >= 21.0 {
-            vec![at(3.5, 3.5), at(width - 3.5, 3.5), at(3.5, height - 3.5)]
+        let c = layout::FINDER_CENTRE;
+        let finders = if width == height && width >= layout::MIN_SIDE as f32 {
+            vec![at(c, c), at(width - c, c), at(c, height - c)]
         } else {
-            vec![at(3.5, 3.5)]
+            vec![at(c, c)]
         };
         Damaged {
             corners: Quad(corners),

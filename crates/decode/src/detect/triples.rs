@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use rxing::common::cpp_essentials::ConcentricPattern;
 use rxing::qrcode::cpp_port::detector::FinderPatternSet;
 
+use crate::layout;
+
 /// Most unclaimed finder patterns `completed_sets` pairs up: two symbols missing one each.
 const MAX_COMPLETED_PATTERNS: usize = 4;
 
@@ -98,7 +100,7 @@ pub(super) fn completed_sets(
                     tr: pattern(tr),
                 };
                 // The nearest version only: a version either way read nothing more on BoofCV.
-                sets.push((set, 17 + 4 * version as u32));
+                sets.push((set, layout::side_of(version as u32)));
             }
         }
     }

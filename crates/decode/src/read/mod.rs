@@ -14,6 +14,7 @@ use rxing::common::BitMatrix;
 use rxing::qrcode::common::ErrorCorrectionLevel;
 
 use self::correction::Correction;
+use crate::layout;
 use crate::symbology::{EcLevel, Format, Formats};
 use crate::text::{self, Content};
 
@@ -50,10 +51,10 @@ pub enum Unread {
 /// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text.
 pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
     let size = modules.width();
-    if size != modules.height() || size < 21 || !(size - 17).is_multiple_of(4) {
+    if size != modules.height() {
         return Err(Unread::NotASymbol);
     }
-    let version = u8::try_from((size - 17) / 4).map_err(|_| Unread::NotASymbol)?;
+    let version = layout::version_of(size).ok_or(Unread::NotASymbol)?;
     if !(1..=40).contains(&version) {
         return Err(Unread::NotASymbol);
     }

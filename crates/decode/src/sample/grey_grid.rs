@@ -16,6 +16,10 @@ use image::GrayImage;
 use rxing::common::BitMatrix;
 
 use super::ModuleGrid;
+use crate::layout;
+
+/// The timing patterns' row and column, as `known` matches them.
+const TIMING: usize = layout::TIMING_LINE as usize;
 
 /// The grids tried: after each of this many sweeps. On BoofCV's photos a third or fourth sweep
 /// read nothing the first two did not.
@@ -30,7 +34,7 @@ const MIN_FITTED: usize = 40;
 /// Empty when the function patterns do not fit a blur (too few, or no contrast).
 pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<BitMatrix> {
     // The function patterns `known` lays out need a QR symbol's size: 21 modules or more.
-    if side < 21 {
+    if side < layout::MIN_SIDE {
         return Vec::new();
     }
     let Some(greys) = sample(grey, corners, side) else {
@@ -121,7 +125,7 @@ fn known(side: usize, x: usize, y: usize) -> Option<bool> {
         (x, y) if x > last - 8 && y < 8 => Some(finder(last - x, y)),
         (x, y) if x < 8 && y > last - 8 => Some(finder(x, last - y)),
         (8, y) if y == last - 7 => Some(true),
-        (x, 6) | (6, x) if (8..=last - 8).contains(&x) => Some(x % 2 == 0),
+        (x, TIMING) | (TIMING, x) if (8..=last - 8).contains(&x) => Some(x % 2 == 0),
         _ => None,
     }
 }

@@ -11,6 +11,7 @@ use super::grey_grid;
 use super::Grey;
 use crate::deadline::Deadline;
 use crate::geometry::Placement;
+use crate::layout;
 use crate::read::{read_grid, Decoded, Unread};
 
 /// How far `resample` moves the fourth corner, in modules along each side: up to a module each
@@ -44,11 +45,11 @@ pub(crate) fn resample(
     format_unknown: bool,
 ) -> Option<Decoded> {
     let (tl, tr, bl) = (set.tl.p, set.tr.p, set.bl.p);
-    // Finder pattern centres are `side - 7` modules apart.
-    let span = side.checked_sub(7)? as f32;
+    // Finder pattern centres are a pattern's width less than the side apart.
+    let span = side.checked_sub(layout::FINDER_MODULES)? as f32;
     let (across, down) = ((tr - tl) / span, (bl - tl) / span);
     let estimate = tr - tl + bl;
-    let centres = Quadrilateral::rectangle(side as i32, side as i32, Some(3.5));
+    let centres = Quadrilateral::rectangle(side as i32, side as i32, Some(layout::FINDER_CENTRE));
     let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
     if format_unknown {
         // Without a timing pattern by the finder patterns (the nudges do not move it), no
@@ -105,7 +106,7 @@ pub(crate) fn resample(
     // alignment pattern to go by, only the samplings that show it best are decoded. Best first;
     // the sort is stable, so ties stay nearest first.
     samplings.sort_by_key(|&(agreeing, _, _, _)| std::cmp::Reverse(agreeing));
-    let tries = if side > 21 {
+    let tries = if side > layout::MIN_SIDE {
         ALIGNED_TRIES
     } else {
         samplings.len()
@@ -139,7 +140,7 @@ const MIN_TIMING_AGREEMENT: f32 = 0.8;
 /// 6, between the finder patterns' separators) that alternate as they should, dark first.
 /// Random modules pass the format's check about half the time, the timing's almost never.
 fn timing_agreement(side: u32, dark: impl Fn(u32, u32) -> bool) -> f32 {
-    if side < 21 {
+    if side < layout::MIN_SIDE {
         return 0.0;
     }
     let run = 8..side - 8;
@@ -147,7 +148,8 @@ fn timing_agreement(side: u32, dark: impl Fn(u32, u32) -> bool) -> f32 {
     let along = |module: &dyn Fn(u32) -> bool| {
         run.clone().filter(|&i| module(i) == (i % 2 == 0)).count() as f32 / count
     };
-    along(&|x| dark(x, 6)).max(along(&|y| dark(6, y)))
+    let line = layout::TIMING_LINE;
+    along(&|x| dark(x, line)).max(along(&|y| dark(line, y)))
 }
 
 /// How many of the 25 modules of the alignment pattern nearest the bottom-right corner a
@@ -158,7 +160,7 @@ pub(crate) fn alignment_agreement(grid: &BitMatrix) -> u32 {
     if !(25..=41).contains(&side) {
         return 0;
     }
-    let centre = side - 7;
+    let centre = layout::last_alignment_centre(side);
     let mut agreeing = 0;
     for dy in -2i32..=2 {
         for dx in -2i32..=2 {
