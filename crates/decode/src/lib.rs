@@ -80,7 +80,9 @@ pub use self::load::{load_luma, sniff_format};
 pub use self::options::DecodeOptions;
 pub use self::plan::{Evidence, LooksAt, Otherwise, Step, Strategy, When, PLAN};
 pub use self::read::correction::Correction;
-pub use self::runner::{decode_luma, run_strategy};
+pub use self::runner::decode_luma;
+#[cfg(any(test, feature = "lab"))]
+pub use self::runner::run_strategy;
 pub use self::symbology::{EcLevel, Format, Formats};
 pub use self::views::{Binarizer, View};
 

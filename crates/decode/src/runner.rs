@@ -87,10 +87,11 @@ fn merge(found: &mut Found, strategy: Strategy, mut detected: Detected) {
     found.merge(codes, detected);
 }
 
-/// Runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
+/// The lab (feature `lab`): runs one strategy alone on a grey image, with no budget: what `decode_luma` would get from
 /// it. For measuring which strategies read which images (`examples/corpus.rs --strategies`).
 /// Strategies that crop get the damaged symbols the whole-view rows saw (and `FinderAround`
 /// their pairs of finder patterns). `formats` are the symbologies looked for.
+#[cfg(any(test, feature = "lab"))]
 pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> Vec<QrCode> {
     let mut views = Views::new(grey, formats);
     let mut seen = Found::default();
