@@ -18,7 +18,7 @@ use crate::http::Envelope;
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs};
-use crate::config::ServeConfig;
+use crate::config::ServeFlags;
 use crate::error::ApiError;
 use crate::fetch::policy::SystemLookup;
 use crate::scan::{DecodePool, ResultCache, ScanData, ScanError, Scanner};
@@ -45,12 +45,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+async fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
     // First: from here on a SIGHUP, SIGTERM or SIGINT is handled, never the end of the process.
     let (hangups, shutdown) = server::catch_signals()?;
-    let state = server::build_state(&config)?;
-    let connections = config.connections();
-    let admin = match config.admin_listen {
+    let config = flags.validate()?;
+    let (listen, admin_listen) = (config.listen, config.admin_listen);
+    let (connections, drain) = (config.connections, config.drain);
+    let state = server::build_state(config);
+    // The HTTP client is built now, so a server that cannot start one fails here, not on its
+    // first download.
+    state.scanner.fetcher.warm()?;
+    let admin = match admin_listen {
         Some(address) => {
             let listener = TcpListener::bind(address)
                 .await
@@ -64,20 +69,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
+    let listener = TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
     let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone(), hangups));
     fit_open_files_limit(connections.max_connections + server::ADMIN_CONNECTIONS);
-    server::serve(
-        listener,
-        state,
-        shutdown.received(),
-        config.drain(),
-        connections,
-    )
-    .await?;
+    server::serve(listener, state, shutdown.received(), drain, connections).await?;
     reloader.abort();
     if let Some(admin) = admin {
         admin.abort();
@@ -194,8 +192,9 @@ impl From<Failure> for ApiError {
 async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let jobs = args.jobs.unwrap_or_else(crate::config::cpu_count);
+    let engine = args.engine.validate()?;
     let scanner = Scanner::new(
-        &args.engine,
+        engine,
         Arc::new(SystemLookup),
         DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
@@ -203,7 +202,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         // At most `jobs` inputs are in memory at once already.
         ByteBudget::unbounded(),
         Default::default(),
-    )?;
+    );
     let max_bytes = scanner.fetcher.options().max_bytes;
     let inputs = expand_inputs(&args.inputs);
     let progress = progress_bar(inputs.len());

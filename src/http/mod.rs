@@ -28,13 +28,13 @@ use axum::Json;
 use serde::Deserialize;
 
 pub use self::admission::admit;
-pub use self::auth::{authenticate, ApiKeys, KeysFileError};
+pub use self::auth::authenticate;
 pub use self::body::{framed_limit, HeldJson, JsonBody};
 pub use self::envelope::{respond, Envelope};
 pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
 use crate::budget::HeldBytes;
 use crate::client::TrustedProxies;
-use crate::config::HttpStatusMode;
+use crate::config::{ApiKeys, HttpStatusMode};
 use crate::error::{ApiError, ErrorKind};
 use crate::metrics::Metrics;
 use crate::scan::Scanner;

@@ -118,6 +118,39 @@ fn scan_exits_2_on_a_missing_file_or_bad_usage() {
 }
 
 #[test]
+fn serve_and_scan_refuse_a_bad_engine_flag_at_start_with_the_same_message_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("missing-rules.toml");
+
+    let serve = qrscan()
+        .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+        .arg(&rules)
+        .output()
+        .expect("runs");
+    let scan = qrscan()
+        .args(["scan", "--rules"])
+        .arg(&rules)
+        .arg("x.png")
+        .output()
+        .expect("runs");
+
+    assert_eq!(
+        (serve.status.code(), scan.status.code()),
+        (Some(2), Some(2))
+    );
+    let (serve, scan) = (
+        String::from_utf8_lossy(&serve.stderr),
+        String::from_utf8_lossy(&scan.stderr),
+    );
+    let expected = format!(
+        "qrscan: --rules {}: cannot read rules file",
+        rules.display()
+    );
+    assert!(serve.starts_with(&expected), "{serve}");
+    assert_eq!(serve, scan);
+}
+
+#[test]
 fn scan_reads_a_data_url() {
     use base64::Engine;
     let encoded =
