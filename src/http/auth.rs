@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::caller::{client_of, Caller, Credential, KeyId};
-use super::AppState;
+use super::state::AppState;
 use crate::client::ClientAddr;
 use crate::config::ApiKeys;
 use crate::error::{ApiError, ErrorKind};
