@@ -11,6 +11,7 @@
 //! happened and never carry a resolved address or an internal error string. This module never
 //! decodes images.
 
+mod error;
 mod file;
 pub mod policy;
 
@@ -22,8 +23,9 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use url::{Host, Url};
 
+pub use self::error::FetchError;
 use self::policy::{AddressPolicy, HostPolicy, Lookup, PolicyResolver, ResolveError};
-use crate::budget::{ByteBudget, HeldBytes, OverBudget, Refused};
+use crate::budget::{ByteBudget, HeldBytes};
 
 /// Every fetch limit and policy knob; built once at start-up by `EngineFlags::validate`.
 #[derive(Clone, Debug)]
@@ -100,34 +102,6 @@ impl Proxy {
     /// The proxy's URL.
     pub fn url(&self) -> &Url {
         &self.url
-    }
-}
-
-/// Why no bytes came back. `Display` is written for the caller: it names the class of failure.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    #[error("image URL is invalid: {0}")]
-    InvalidUrl(String),
-    #[error("image URL is not allowed: {0}")]
-    NotAllowed(String),
-    #[error("image could not be fetched: {0}")]
-    Upstream(String),
-    #[error("image fetch timed out")]
-    Timeout,
-    #[error("image fetch timed out: the image host did not accept a connection in time")]
-    ConnectTimeout,
-    #[error("image is larger than the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
-    #[error("{0}")]
-    Busy(#[from] OverBudget),
-}
-
-impl From<Refused> for FetchError {
-    fn from(refused: Refused) -> Self {
-        match refused {
-            Refused::TooLarge { limit } => FetchError::TooLarge { limit },
-            Refused::OverBudget(busy) => FetchError::Busy(busy),
-        }
     }
 }
 
