@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{EngineConfig, ServeConfig};
+use crate::config::{EngineFlags, ServeFlags};
 
 /// qrscan: a local-first, offline, drop-in replacement for cli.im's QR scan_url API.
 #[derive(Debug, Parser)]
@@ -30,7 +30,7 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (POST /api/v1/qrcode/scan_url).
-    Serve(ServeConfig),
+    Serve(ServeFlags),
     /// Scan files, URLs or stdin and print one JSON line per input.
     Scan(ScanArgs),
     /// Exit 0 when a running qrscan answers /healthz (for container health checks).
@@ -53,7 +53,7 @@ pub struct ScanArgs {
     pub format: OutputFormat,
 
     #[command(flatten)]
-    pub engine: EngineConfig,
+    pub engine: EngineFlags,
 }
 
 #[derive(Debug, clap::Args)]

@@ -18,7 +18,7 @@ use crate::http::Envelope;
 use futures_util::StreamExt;
 
 use crate::cli::{Cli, Command, HealthArgs, OutputFormat, ScanArgs};
-use crate::config::ServeConfig;
+use crate::config::ServeFlags;
 use crate::error::ApiError;
 use crate::fetch::policy::SystemLookup;
 use crate::scan::{DecodePool, ResultCache, ScanData, ScanError, Scanner};
@@ -45,12 +45,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
+async fn serve(flags: ServeFlags) -> anyhow::Result<ExitCode> {
     // First: from here on a SIGHUP, SIGTERM or SIGINT is handled, never the end of the process.
     let (hangups, shutdown) = server::catch_signals()?;
-    let state = server::build_state(&config)?;
-    let connections = config.connections();
-    let admin = match config.admin_listen {
+    let config = flags.validate()?;
+    let (listen, admin_listen) = (config.listen, config.admin_listen);
+    let (connections, drain) = (config.connections, config.drain);
+    let state = server::build_state(config);
+    // The HTTP client is built now, so a server that cannot start one fails here, not on its
+    // first download.
+    state.scanner.fetcher.warm()?;
+    let admin = match admin_listen {
         Some(address) => {
             let listener = TcpListener::bind(address)
                 .await
@@ -64,20 +69,13 @@ async fn serve(config: ServeConfig) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
-    let listener = TcpListener::bind(config.listen)
+    let listener = TcpListener::bind(listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "qrscan listening");
     let reloader = tokio::spawn(server::reload_keys_on_hangup(state.clone(), hangups));
     fit_open_files_limit(connections.max_connections + server::ADMIN_CONNECTIONS);
-    server::serve(
-        listener,
-        state,
-        shutdown.received(),
-        config.drain(),
-        connections,
-    )
-    .await?;
+    server::serve(listener, state, shutdown.received(), drain, connections).await?;
     reloader.abort();
     if let Some(admin) = admin {
         admin.abort();
@@ -116,20 +114,46 @@ struct ScanLine<'a> {
 /// File extensions a folder walk picks up.
 const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "webp", "bmp"];
 
+/// One output line to come: an input to scan, or a folder the walk found no image in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Item {
+    Scan(String),
+    Unreadable { input: String, why: Unreadable },
+}
+
+impl Item {
+    /// The input the line answers.
+    fn input(&self) -> &str {
+        match self {
+            Item::Scan(input) | Item::Unreadable { input, .. } => input,
+        }
+    }
+}
+
 /// Expands folders into the images under them (sorted, so runs are repeatable); other inputs
-/// pass through unchanged.
-fn expand_inputs(inputs: &[String]) -> Vec<String> {
+/// pass through unchanged. A folder with no image under it is a line of its own saying so,
+/// not silence.
+fn expand_inputs(inputs: &[String]) -> Vec<Item> {
     let mut expanded = Vec::new();
     for input in inputs {
         let path = std::path::Path::new(input);
         if input == "-" || !path.is_dir() {
-            expanded.push(input.clone());
+            expanded.push(Item::Scan(input.clone()));
             continue;
         }
+        let mut unopened = None;
         let mut images: Vec<String> = walkdir::WalkDir::new(path)
             .follow_links(true)
             .into_iter()
-            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                entry
+                    .map_err(|err| {
+                        if err.depth() == 0 {
+                            unopened = err.io_error().map(Unreadable::from_io);
+                        }
+                    })
+                    .ok()
+            })
             .filter(|entry| entry.file_type().is_file())
             .filter(|entry| {
                 entry
@@ -140,8 +164,16 @@ fn expand_inputs(inputs: &[String]) -> Vec<String> {
             })
             .map(|entry| entry.path().display().to_string())
             .collect();
+        if images.is_empty() {
+            let why = unopened.unwrap_or(Unreadable::NoImages);
+            expanded.push(Item::Unreadable {
+                input: input.clone(),
+                why,
+            });
+            continue;
+        }
         images.sort();
-        expanded.extend(images);
+        expanded.extend(images.into_iter().map(Item::Scan));
     }
     expanded
 }
@@ -171,12 +203,40 @@ impl ScanInput {
     }
 }
 
+/// Why a local input could not be read at all. Nothing was fetched, so it is no fetch failure
+/// (1003): it is answered 400, an input the caller must fix (`ApiError::unreadable_input`), and
+/// makes the exit status 2. Each message says plainly what is wrong; every output form names
+/// the input beside it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum Unreadable {
+    #[error("the file does not exist")]
+    Missing,
+    #[error("permission denied: this user may not read it")]
+    Denied,
+    #[error("a folder with no images in it (looked for {} files, in every folder below)", IMAGE_EXTENSIONS.map(|e| format!(".{e}")).join(" "))]
+    NoImages,
+    #[error("cannot be read: {0}")]
+    Failed(String),
+}
+
+impl Unreadable {
+    /// An input that could not be opened or read because of `err`.
+    fn from_io(err: &std::io::Error) -> Self {
+        match err.kind() {
+            std::io::ErrorKind::NotFound => Unreadable::Missing,
+            std::io::ErrorKind::PermissionDenied => Unreadable::Denied,
+            _ => Unreadable::Failed(err.to_string()),
+        }
+    }
+}
+
 /// Why one input gave no codes; the variant decides the exit status.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
-    /// The input could not be read at all (a missing file, a broken pipe): exit status 2.
-    #[error("{0}")]
-    Unreadable(String),
+    /// The input could not be read at all (a missing file, a folder without images, a broken
+    /// pipe): exit status 2.
+    #[error(transparent)]
+    Unreadable(#[from] Unreadable),
     /// The input was read, and the scan refused it or found nothing in it: exit status 1.
     #[error(transparent)]
     Scan(#[from] ScanError),
@@ -185,7 +245,7 @@ enum Failure {
 impl From<Failure> for ApiError {
     fn from(failure: Failure) -> Self {
         match failure {
-            Failure::Unreadable(message) => ApiError::unreadable_input(message),
+            Failure::Unreadable(why) => ApiError::unreadable_input(why.to_string()),
             Failure::Scan(err) => err.into(),
         }
     }
@@ -194,8 +254,9 @@ impl From<Failure> for ApiError {
 async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let jobs = args.jobs.unwrap_or_else(crate::config::cpu_count);
+    let engine = args.engine.validate()?;
     let scanner = Scanner::new(
-        &args.engine,
+        engine,
         Arc::new(SystemLookup),
         DecodePool::new(jobs, usize::MAX / 2),
         // Identical inputs on one command line decode once.
@@ -203,14 +264,20 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         // At most `jobs` inputs are in memory at once already.
         ByteBudget::unbounded(),
         Default::default(),
-    )?;
+    );
     let max_bytes = scanner.fetcher.options().max_bytes;
     let inputs = expand_inputs(&args.inputs);
     let progress = progress_bar(inputs.len());
     let scanner = &scanner;
     // `buffered` runs up to `jobs` scans at once and yields them in input order.
     let mut results = futures_util::stream::iter(inputs.iter())
-        .map(|input| async move { (input, scan_one(scanner, input, max_bytes).await) })
+        .map(|item| async move {
+            let result = match item {
+                Item::Scan(input) => scan_one(scanner, input, max_bytes).await,
+                Item::Unreadable { why, .. } => Err(why.clone().into()),
+            };
+            (item.input(), result)
+        })
         .buffered(jobs.max(1));
 
     let (mut with_codes, mut without, mut errors) = (0usize, 0usize, 0usize);
@@ -302,9 +369,7 @@ async fn scan_one(scanner: &Scanner, input: &str, max_bytes: u64) -> Result<Scan
         ScanInput::Url(url) => return Ok(scanner.scan_url(&url, scanner.formats()).await?),
         ScanInput::Stdin => read_capped(std::io::stdin().lock(), &scanner.budget, max_bytes)?,
         ScanInput::File(path) => {
-            let file = std::fs::File::open(&path).map_err(|err| {
-                Failure::Unreadable(format!("cannot read {}: {err}", path.display()))
-            })?;
+            let file = std::fs::File::open(&path).map_err(|err| Unreadable::from_io(&err))?;
             read_capped(file, &scanner.budget, max_bytes)?
         }
     };
@@ -377,7 +442,7 @@ fn read_capped(
             Ok(0) => return Ok(held),
             Ok(read) => read,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(Failure::Unreadable(format!("read error: {err}"))),
+            Err(err) => return Err(Unreadable::from_io(&err).into()),
         };
         held.push(&chunk[..read])
             .map_err(|refused| ScanError::Fetch(refused.into()))?;

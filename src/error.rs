@@ -183,10 +183,10 @@ impl ApiError {
         Self::new(ErrorKind::BadRequest, message)
     }
 
-    /// A local input of `qrscan scan` (a file, stdin) that could not be read: reported like an
-    /// image that could not be fetched.
+    /// A local input of `qrscan scan` (a file, a folder, stdin) that could not be read: a 400,
+    /// an input the caller must fix. Not 1003: nothing was fetched, and no retry will help.
     pub fn unreadable_input(message: impl Into<String>) -> Self {
-        Self::new(ErrorKind::FetchFailed, message)
+        Self::bad_request(message)
     }
 
     /// A 500. The message is fixed: internal detail goes to the log, never to the caller.

@@ -15,14 +15,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use base64::Engine;
+use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::budget::{ByteBudget, HeldBytes};
 use crate::classify::{Provider, Rules};
-use crate::config::{EngineConfig, ProviderCase};
+use crate::config::{Engine, ProviderCase};
 use crate::fetch::policy::Lookup;
 use crate::fetch::{FetchError, Fetcher, ImageUrl};
 use crate::metrics::Metrics;
@@ -211,26 +211,27 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    /// A scanner for `engine`'s fetch and decode options, resolving image hosts through `lookup`
-    /// (the system resolver outside tests), over the given pool, cache, byte budget and metrics.
+    /// A scanner for `engine`'s validated fetch and decode options and rules, resolving image
+    /// hosts through `lookup` (the system resolver outside tests), over the given pool, cache,
+    /// byte budget and metrics. Nothing here can fail: the configuration was checked before.
     pub fn new(
-        engine: &EngineConfig,
+        engine: Engine,
         lookup: Arc<dyn Lookup>,
         pool: DecodePool,
         cache: ResultCache,
         budget: ByteBudget,
         metrics: Arc<Metrics>,
-    ) -> anyhow::Result<Self> {
-        Ok(Scanner {
-            fetcher: Fetcher::with_lookup(engine.fetch_options()?, lookup)?,
-            decode_options: engine.decode_options(),
-            rules: engine.load_rules()?,
+    ) -> Self {
+        Scanner {
+            fetcher: Fetcher::with_lookup(engine.fetch, lookup),
+            decode_options: engine.decode,
+            rules: engine.rules,
             provider_case: engine.provider_case,
             pool,
             cache,
             budget,
             metrics,
-        })
+        }
     }
 
     /// The formats looked for when a request does not narrow them (`--formats`).

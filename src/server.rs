@@ -14,34 +14,36 @@ use tokio::net::TcpListener;
 
 use crate::budget::ByteBudget;
 use crate::client::TrustedProxies;
-use crate::config::{ConnectionLimits, Drain, ServeConfig};
+use crate::config::{ConnectionLimits, Drain, Service};
 use crate::fetch::policy::{Lookup, SystemLookup};
-use crate::http::{self, ApiKeys, AppState};
+use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::scan::{DecodePool, ResultCache, Scanner};
 
 /// Builds the shared state from a validated configuration.
-pub fn build_state(config: &ServeConfig) -> anyhow::Result<Arc<AppState>> {
+pub fn build_state(config: Service) -> Arc<AppState> {
     build_state_with_lookup(config, Arc::new(SystemLookup))
 }
 
 /// Like `build_state`, resolving image hosts through `lookup`: tests answer any address for any
 /// name without sending a DNS query.
-pub fn build_state_with_lookup(
-    config: &ServeConfig,
-    lookup: Arc<dyn Lookup>,
-) -> anyhow::Result<Arc<AppState>> {
-    let workers = config.workers.unwrap_or_else(crate::config::cpu_count);
+pub fn build_state_with_lookup(config: Service, lookup: Arc<dyn Lookup>) -> Arc<AppState> {
     let metrics = Arc::new(Metrics::default());
+    if config.max_buffered_bytes < config.engine.fetch.max_bytes {
+        tracing::warn!(
+            max_buffered_bytes = config.max_buffered_bytes,
+            max_image_bytes = config.engine.fetch.max_bytes,
+            "images larger than --max-buffered-bytes are always refused with 503"
+        );
+    }
     let scanner = Scanner::new(
-        &config.engine,
+        config.engine,
         lookup,
-        DecodePool::new(workers, config.queue),
+        DecodePool::new(config.pool.workers, config.pool.queue),
         ResultCache::new(config.cache_entries),
         ByteBudget::new(config.max_buffered_bytes),
         metrics.clone(),
-    )?;
-    scanner.fetcher.warm()?;
+    );
     let fetch_options = scanner.fetcher.options();
     tracing::info!(
         policy = %fetch_options.addresses.summary(),
@@ -51,14 +53,7 @@ pub fn build_state_with_lookup(
         proxy = fetch_options.proxy.is_some(),
         "fetch policy"
     );
-    if config.max_buffered_bytes < config.engine.max_image_bytes {
-        tracing::warn!(
-            max_buffered_bytes = config.max_buffered_bytes,
-            max_image_bytes = config.engine.max_image_bytes,
-            "images larger than --max-buffered-bytes are always refused with 503"
-        );
-    }
-    let api_keys = ApiKeys::new(&config.api_keys, config.api_keys_file.as_deref())?;
+    let api_keys = config.api_keys;
     if !api_keys.is_enabled() {
         tracing::warn!(
             "no API key configured: every caller may use the API (set QRSCAN_API_KEYS or QRSCAN_API_KEYS_FILE)"
@@ -68,8 +63,7 @@ pub fn build_state_with_lookup(
             "the API keys file holds no key: every API request is refused until it does"
         );
     }
-    let rate_limit = config.rate_limit()?;
-    if let Some(limit) = rate_limit {
+    if let Some(limit) = config.rate_limit {
         tracing::info!(
             period_ms = limit.period.as_secs_f64() * 1000.0,
             burst = limit.burst.get(),
@@ -77,18 +71,18 @@ pub fn build_state_with_lookup(
             "rate limit per API key, or per client address without a valid key"
         );
     }
-    Ok(Arc::new(AppState {
+    Arc::new(AppState {
         scanner,
         metrics,
         api_keys,
         http_status: config.http_status,
         readiness: http::Readiness::default(),
-        limiter: http::RateLimiter::new(rate_limit),
+        limiter: http::RateLimiter::new(config.rate_limit),
         proxies: Arc::new(TrustedProxies::new(
-            config.trusted_proxies.clone(),
+            config.trusted_proxies,
             config.forwarded_header,
         )),
-    }))
+    })
 }
 
 /// Connections the admin listener (`--admin-listen`) keeps open at once: a prober or a scraper

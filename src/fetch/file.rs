@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 
-use super::FetchError;
+use super::error::FetchError;
 
 /// The one answer for every path the root does not contain, whether or not it exists.
 pub(super) fn outside_root() -> FetchError {

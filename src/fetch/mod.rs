@@ -1,6 +1,7 @@
 //! Getting image bytes for a `url` (API.md section 5): `ImageUrl` is the parsed, checked input,
 //! and `Fetcher` downloads it under every limit — address policy, redirect cap, connect and total
-//! timeouts, byte cap — all from the configuration (`EngineConfig::fetch_options`).
+//! timeouts, byte cap — all from the configuration (`config::Engine`, whose `FetchOptions` are
+//! checked once, so building a `Fetcher` cannot fail).
 //!
 //! `http`/`https` go through one reqwest client built at start-up, whose resolver (`policy.rs`)
 //! only ever hands out allowed addresses; `data:` URLs are decoded without any network; `file:`
@@ -10,6 +11,7 @@
 //! happened and never carry a resolved address or an internal error string. This module never
 //! decodes images.
 
+mod error;
 mod file;
 pub mod policy;
 
@@ -21,17 +23,19 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use url::{Host, Url};
 
+pub use self::error::FetchError;
 use self::policy::{AddressPolicy, HostPolicy, Lookup, PolicyResolver, ResolveError};
-use crate::budget::{ByteBudget, HeldBytes, OverBudget, Refused};
+use crate::budget::{ByteBudget, HeldBytes};
 
-/// Every fetch limit and policy knob; built once at start-up by `EngineConfig::fetch_options`.
+/// Every fetch limit and policy knob; built once at start-up by `EngineFlags::validate`.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
     pub addresses: AddressPolicy,
     pub hosts: HostPolicy,
     /// `file:` URLs are served from under this directory only; `None` refuses `file:`.
     pub file_root: Option<PathBuf>,
-    pub proxy: Option<Url>,
+    /// Every download goes through this proxy; `None`: no proxy, whatever the environment says.
+    pub proxy: Option<Proxy>,
     pub connect_timeout: Duration,
     /// The whole download, headers and body.
     pub fetch_timeout: Duration,
@@ -54,31 +58,50 @@ impl Default for FetchOptions {
     }
 }
 
-/// Why no bytes came back. `Display` is written for the caller: it names the class of failure.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum FetchError {
-    #[error("image URL is invalid: {0}")]
-    InvalidUrl(String),
-    #[error("image URL is not allowed: {0}")]
-    NotAllowed(String),
-    #[error("image could not be fetched: {0}")]
-    Upstream(String),
-    #[error("image fetch timed out")]
-    Timeout,
-    #[error("image fetch timed out: the image host did not accept a connection in time")]
-    ConnectTimeout,
-    #[error("image is larger than the limit of {limit} bytes")]
-    TooLarge { limit: u64 },
-    #[error("{0}")]
-    Busy(#[from] OverBudget),
+/// An HTTP proxy for every download (`--proxy`), checked when it is made: an `http` or `https`
+/// URL with a host, as reqwest takes it. A `Fetcher` uses it without a second check.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    url: Url,
+    proxy: reqwest::Proxy,
 }
 
-impl From<Refused> for FetchError {
-    fn from(refused: Refused) -> Self {
-        match refused {
-            Refused::TooLarge { limit } => FetchError::TooLarge { limit },
-            Refused::OverBudget(busy) => FetchError::Busy(busy),
+/// Why a URL is not a proxy downloads can go through.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    #[error("scheme `{0}` is not supported; use an http:// or https:// proxy")]
+    Scheme(String),
+    #[error("the proxy URL names no host")]
+    NoHost,
+    #[error("not a usable proxy URL: {0}")]
+    Invalid(String),
+}
+
+impl Proxy {
+    /// The proxy at `url`.
+    pub fn new(url: Url) -> Result<Self, ProxyError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ProxyError::Scheme(url.scheme().to_owned()));
         }
+        if url.host().is_none() {
+            return Err(ProxyError::NoHost);
+        }
+        let proxy = reqwest::Proxy::all(url.as_str()).map_err(|err| {
+            // reqwest's own message is "builder error"; what went wrong is in its sources.
+            let mut message = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                message = format!("{message}: {cause}");
+                source = cause.source();
+            }
+            ProxyError::Invalid(message)
+        })?;
+        Ok(Proxy { url, proxy })
+    }
+
+    /// The proxy's URL.
+    pub fn url(&self) -> &Url {
+        &self.url
     }
 }
 
@@ -187,8 +210,8 @@ pub struct Fetcher {
 
 /// The HTTP client, built on first use: building it loads the system's root certificates, 20 ms
 /// that were most of a `qrscan scan` over a few local files, which never fetch. The server warms
-/// it at start-up (`Fetcher::warm`). What can be wrong in the settings (the proxy URL) is
-/// checked before, when the builder is made.
+/// it at start-up (`Fetcher::warm`). What can be wrong in the settings (the proxy URL) was
+/// checked before, when the configuration was (`Proxy::new`).
 struct LazyClient {
     builder: std::sync::Mutex<Option<reqwest::ClientBuilder>>,
     client: std::sync::OnceLock<Result<reqwest::Client, String>>,
@@ -212,12 +235,12 @@ impl LazyClient {
 
 impl Fetcher {
     /// A fetcher resolving names with the operating system's resolver.
-    pub fn new(options: FetchOptions) -> anyhow::Result<Self> {
+    pub fn new(options: FetchOptions) -> Self {
         Self::with_lookup(options, Arc::new(policy::SystemLookup))
     }
 
     /// A fetcher resolving names through `lookup` (tests give a stub).
-    pub fn with_lookup(options: FetchOptions, lookup: Arc<dyn Lookup>) -> anyhow::Result<Self> {
+    pub fn with_lookup(options: FetchOptions, lookup: Arc<dyn Lookup>) -> Self {
         install_crypto_provider();
         let options = Arc::new(options);
         let resolver = PolicyResolver::new(Arc::new(options.addresses.clone()), lookup);
@@ -248,26 +271,23 @@ impl Fetcher {
             .referer(false)
             .dns_resolver(resolver);
         builder = match &options.proxy {
-            Some(proxy) => builder.proxy(reqwest::Proxy::all(proxy.as_str())?),
+            Some(proxy) => builder.proxy(proxy.proxy.clone()),
             None => builder.no_proxy(),
         };
         let client = LazyClient {
             builder: std::sync::Mutex::new(Some(builder)),
             client: std::sync::OnceLock::new(),
         };
-        Ok(Fetcher {
+        Fetcher {
             client: Arc::new(client),
             options,
-        })
+        }
     }
 
     /// Builds the HTTP client now rather than on the first download, so that a server fails at
     /// start-up, not on its first request, if it cannot.
-    pub fn warm(&self) -> anyhow::Result<()> {
-        self.client
-            .get()
-            .map(|_| ())
-            .map_err(|e| anyhow::anyhow!("{e}"))
+    pub fn warm(&self) -> Result<(), FetchError> {
+        self.client.get().map(|_| ())
     }
 
     /// The options this fetcher enforces.
@@ -605,8 +625,7 @@ mod tests {
         let fetcher = Fetcher::new(FetchOptions {
             file_root: Some(root.clone()),
             ..options()
-        })
-        .unwrap();
+        });
         let parse = |p: &Path| {
             ImageUrl::parse(Url::from_file_path(p).unwrap().as_str(), fetcher.options()).unwrap()
         };
@@ -645,8 +664,7 @@ mod tests {
             file_root: Some(root.clone()),
             max_bytes: 4,
             ..options()
-        })
-        .unwrap();
+        });
         let fetch = |name: &str| {
             let url = ImageUrl::File(root.join(name));
             let fetcher = fetcher.clone();

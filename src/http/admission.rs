@@ -11,9 +11,11 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::auth;
 use super::caller::Caller;
+use super::envelope::respond;
 use super::limit::Bucket;
-use super::{auth, respond, AppState};
+use super::state::AppState;
 use crate::error::ApiError;
 
 /// Whether `caller` may go on: its rate limit, then its key. A refusal by the limit is counted

@@ -13,15 +13,15 @@ use axum::http::header;
 use axum::response::Response;
 use base64::engine::general_purpose::STANDARD;
 use futures_util::StreamExt;
-use serde::de::{DeserializeOwned, Error as _};
-use serde::{Deserialize, Deserializer};
 
-use super::{respond, AppState, ScanImageForm, ScanImageRequest};
+use super::envelope::respond;
+use super::request::{parse_json, JsonBody, ScanImageForm, ScanImageRequest};
+use super::state::AppState;
 use crate::budget::{ByteBudget, HeldBytes, Refused, Reservation};
 use crate::error::{ApiError, ErrorKind};
 use crate::fetch::{decode_data_url, max_base64_len, FetchError};
 use crate::scan::Scanner;
-use qrscan_decode::{Format, Formats};
+use qrscan_decode::Formats;
 
 /// The largest body that can carry an image of `max_bytes`: base64, and JSON or multipart framing
 /// around it, make a body larger than the image in it.
@@ -112,13 +112,6 @@ pub(super) fn discard_rest(drain: impl std::future::Future<Output = ()> + Send +
     tokio::spawn(tokio::time::timeout(DISCARD_FOR, drain));
 }
 
-/// A JSON request body type. Its fields get their own sentences for a wrong type or a blank
-/// value (`text_field`); the one it cannot do without is named here, for a body that lacks it.
-pub trait JsonBody: DeserializeOwned {
-    /// Refused, when absent or null, with "the request body has no `REQUIRED` field".
-    const REQUIRED: &'static str;
-}
-
 /// `T` parsed from a JSON body read under the limits above. It keeps the body's reservation
 /// while it lives: the parsed value is a copy about as large as the body, and a `data:` URL in it
 /// is as large as an image.
@@ -148,79 +141,6 @@ impl<T: JsonBody + Send> FromRequest<Arc<AppState>> for HeldJson<T> {
         held.await
             .map_err(|err| respond(state.http_status, Err(err)))
     }
-}
-
-/// Parses a JSON object into `T`, or says what is wrong with the body.
-fn parse_json<T: JsonBody>(body: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))?;
-    let Some(object) = value.as_object() else {
-        return Err(ApiError::bad_request(
-            "the request body must be a JSON object",
-        ));
-    };
-    if object
-        .get(T::REQUIRED)
-        .is_none_or(serde_json::Value::is_null)
-    {
-        return Err(ApiError::bad_request(format!(
-            "the request body has no `{}` field",
-            T::REQUIRED
-        )));
-    }
-    // Errors deserializing from a `Value` carry no position, so `text_field`'s sentences reach
-    // the caller as written.
-    T::deserialize(value).map_err(|e| ApiError::bad_request(e.to_string()))
-}
-
-/// A string field that must not be blank, for `#[serde(deserialize_with)]`: the message names
-/// the field `name`.
-pub fn text_field<'de, D: Deserializer<'de>>(
-    deserializer: D,
-    name: &str,
-) -> Result<String, D::Error> {
-    match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::String(text) if text.trim().is_empty() => {
-            Err(D::Error::custom(format!("`{name}` is empty")))
-        }
-        serde_json::Value::String(text) => Ok(text),
-        _ => Err(D::Error::custom(format!("`{name}` must be a string"))),
-    }
-}
-
-/// `formats` of a request body, for `#[serde(deserialize_with)]`: a non-empty list of names
-/// (`["qr", "microqr"]`); `null` is as if absent. An unknown name says which names there are.
-pub fn formats_field<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Formats>, D::Error> {
-    let names = match serde_json::Value::deserialize(deserializer)? {
-        serde_json::Value::Null => return Ok(None),
-        serde_json::Value::Array(names) if names.is_empty() => {
-            return Err(D::Error::custom("`formats` is empty"))
-        }
-        serde_json::Value::Array(names) => names,
-        _ => return Err(D::Error::custom("`formats` must be a list of format names")),
-    };
-    let formats = names.iter().map(|name| match name {
-        serde_json::Value::String(name) => Format::from_name(name),
-        _ => Err("`formats` must be a list of format names".to_owned()),
-    });
-    formats
-        .collect::<Result<Formats, String>>()
-        .map(Some)
-        .map_err(D::Error::custom)
-}
-
-/// The `formats` parameter of a query string (`?formats=qr,microqr`), if any.
-pub fn formats_query(query: Option<&str>) -> Result<Option<Formats>, ApiError> {
-    let pairs = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes());
-    let mut formats = None;
-    for (name, value) in pairs.filter(|(name, _)| name == "formats") {
-        let asked =
-            Formats::parse(&value).map_err(|e| ApiError::bad_request(format!("`{name}`: {e}")))?;
-        formats = Some(formats.unwrap_or(Formats::ALL).intersection(asked));
-    }
-    Ok(formats)
 }
 
 /// An upload: the image bytes, and the formats its JSON body asks for.
@@ -391,95 +311,5 @@ impl std::io::Read for Unwrapped<'_> {
             }
         }
         Ok(written)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::ScanUrlRequest;
-    use super::*;
-
-    #[test]
-    fn scan_url_bodies_are_checked_field_by_field() {
-        let parsed: ScanUrlRequest = parse_json(br#"{"url":"http://x/a.png"}"#).unwrap();
-        assert_eq!(parsed.url, "http://x/a.png");
-        for (body, message) in [
-            (&b"not json"[..], None),
-            (b"[1]", Some("the request body must be a JSON object")),
-            (b"{}", Some("the request body has no `url` field")),
-            (
-                br#"{"url":null}"#,
-                Some("the request body has no `url` field"),
-            ),
-            (br#"{"url":5}"#, Some("`url` must be a string")),
-            (br#"{"url":"  "}"#, Some("`url` is empty")),
-        ] {
-            let err = parse_json::<ScanUrlRequest>(body).err().unwrap();
-            let shown = String::from_utf8_lossy(body);
-            assert_eq!(err.kind, ErrorKind::BadRequest, "{shown}");
-            match message {
-                Some(message) => assert_eq!(err.message, message, "{shown}"),
-                None => assert!(
-                    err.message
-                        .starts_with("the request body is not valid JSON: "),
-                    "{shown}"
-                ),
-            }
-        }
-    }
-
-    #[test]
-    fn formats_in_a_body_are_a_list_of_known_names() {
-        let parsed: ScanUrlRequest =
-            parse_json(br#"{"url":"http://x/a.png","formats":["microqr","RMQR"]}"#).unwrap();
-        assert_eq!(parsed.formats.unwrap().to_string(), "microqr,rmqr");
-        let absent: ScanUrlRequest = parse_json(br#"{"url":"u","formats":null}"#).unwrap();
-        assert_eq!(absent.formats, None);
-        for (body, message) in [
-            (
-                &br#"{"url":"u","formats":["qr","aztec"]}"#[..],
-                "unknown format `aztec`: use qr, microqr or rmqr",
-            ),
-            (br#"{"url":"u","formats":[]}"#, "`formats` is empty"),
-            (
-                br#"{"url":"u","formats":"qr"}"#,
-                "`formats` must be a list of format names",
-            ),
-            (
-                br#"{"url":"u","formats":[1]}"#,
-                "`formats` must be a list of format names",
-            ),
-        ] {
-            let err = parse_json::<ScanUrlRequest>(body).err().unwrap();
-            assert_eq!(err.kind, ErrorKind::BadRequest);
-            assert_eq!(err.message, message, "{}", String::from_utf8_lossy(body));
-        }
-    }
-
-    #[test]
-    fn the_upload_query_names_formats_too() {
-        assert_eq!(formats_query(None).unwrap(), None);
-        assert_eq!(formats_query(Some("x=1")).unwrap(), None);
-        let asked = formats_query(Some("formats=qr%2Cmicroqr")).unwrap();
-        assert_eq!(asked.unwrap().to_string(), "qr,microqr");
-        let err = formats_query(Some("formats=dm")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::BadRequest);
-    }
-
-    #[test]
-    fn image_bodies_name_their_own_field() {
-        let parsed: ScanImageRequest = parse_json(br#"{"image":"AAAA"}"#).unwrap();
-        assert_eq!(parsed.image, "AAAA");
-        for (body, message) in [
-            (
-                &br#"{"picture":"AAAA"}"#[..],
-                "the request body has no `image` field",
-            ),
-            (br#"{"image":7}"#, "`image` must be a string"),
-            (br#"{"image":""}"#, "`image` is empty"),
-        ] {
-            let err = parse_json::<ScanImageRequest>(body).err().unwrap();
-            assert_eq!(err.message, message, "{}", String::from_utf8_lossy(body));
-        }
     }
 }

@@ -18,8 +18,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use super::admission;
 use super::body::{self, framed_limit};
-use super::{admission, AppState};
+use super::state::AppState;
 use crate::budget::HeldBytes;
 use crate::error::{ApiError, DeepScanCode, DeepScanError, ErrorKind};
 use crate::fetch::max_base64_len;

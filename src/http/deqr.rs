@@ -23,7 +23,8 @@ use axum::Json;
 use serde::Serialize;
 
 use super::body::{self, framed_limit};
-use super::{admission, auth, caller, AppState};
+use super::state::AppState;
+use super::{admission, auth, caller};
 use crate::budget::HeldBytes;
 use crate::error::{ApiError, ErrorKind, DEQR_STATUS};
 use crate::observe::{ResponseCode, RouteLabel};
@@ -268,7 +269,7 @@ async fn read(state: &AppState, data: Data) -> Result<String, ApiError> {
 )]
 pub async fn deqr(State(state): State<Arc<AppState>>, request: Request) -> Response {
     if request.method() != Method::GET && request.method() != Method::POST {
-        let mut response = super::respond(
+        let mut response = super::envelope::respond(
             state.http_status,
             Err(ApiError::new(
                 ErrorKind::MethodNotAllowed,

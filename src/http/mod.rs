@@ -1,13 +1,17 @@
-//! The HTTP edge: the request and response types, the application state and thin handlers.
-//! Handlers turn a request into a call to `scan` and its result into the envelope; codes and
-//! statuses come from `error.rs`. The parts each have a file: `envelope.rs` (the response body
-//! and `respond`), `body.rs` (reading bodies under the byte limit, the byte budget and the time
-//! limit, and the JSON extractor). `deepscan.rs` and `deqr.rs` are the edges of cli.im's two
+//! The HTTP edge: the envelope routes' thin handlers, the probes and the fallbacks. Handlers
+//! turn a request into a call to `scan` and its result into the envelope; codes and statuses
+//! come from `error.rs`. The parts each have a file: `state.rs` (`AppState`, `Readiness`),
+//! `request.rs` (what a request may carry and how it is parsed), `body.rs` (reading bodies under
+//! the byte limit, the byte budget and the time limit, and the JSON extractor), `envelope.rs`
+//! (the response body and `respond`). `deepscan.rs` and `deqr.rs` are the edges of cli.im's two
 //! other decode calls over the same `Scanner` (API.md sections 8, 9).
 //!
 //! Before a handler, two steps, in this order on every scan route: `auth.rs` (authentication)
 //! says who the caller is (`caller.rs`: its address and key), then `admission.rs` decides
 //! whether it may go on: the rate limit of its bucket (`limit.rs`), then its key.
+//!
+//! This file only uses the others (and re-exports what `server` and `openapi` name); none of
+//! them uses it, and no two of them use each other both ways.
 
 mod admission;
 mod auth;
@@ -17,103 +21,28 @@ pub mod deepscan;
 pub mod deqr;
 mod envelope;
 mod limit;
+mod request;
+mod state;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 
 pub use self::admission::admit;
-pub use self::auth::{authenticate, ApiKeys, KeysFileError};
-pub use self::body::{framed_limit, HeldJson, JsonBody};
+pub use self::auth::authenticate;
+pub use self::body::{framed_limit, HeldJson};
 pub use self::envelope::{respond, Envelope};
 pub use self::limit::{Bucket, RateLimiter, MAX_BUCKETS};
-use crate::budget::HeldBytes;
-use crate::client::TrustedProxies;
-use crate::config::HttpStatusMode;
+pub use self::request::{
+    FormatName, JsonBody, RawImage, ScanImageForm, ScanImageRequest, ScanUrlRequest,
+};
+pub use self::state::{AppState, Readiness};
 use crate::error::{ApiError, ErrorKind};
-use crate::metrics::Metrics;
 use crate::scan::Scanner;
 use qrscan_decode::Formats;
-
-/// What every handler can reach.
-pub struct AppState {
-    pub scanner: Scanner,
-    pub metrics: Arc<Metrics>,
-    pub api_keys: ApiKeys,
-    pub http_status: HttpStatusMode,
-    pub readiness: Readiness,
-    pub limiter: RateLimiter,
-    pub proxies: Arc<TrustedProxies>,
-}
-
-/// Whether this process takes new work: ready from start until a shutdown signal.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    draining: AtomicBool,
-}
-
-impl Readiness {
-    /// From now on `/readyz` answers 503.
-    pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_ready(&self) -> bool {
-        !self.draining.load(Ordering::Relaxed)
-    }
-}
-
-/// Body of `scan_url`.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct ScanUrlRequest {
-    /// `http(s)` image URL, a `data:` image URL, or `file:` under `--file-root`.
-    #[serde(deserialize_with = "url_field")]
-    // `text_field` refuses a blank one: it must hold something other than white space.
-    #[schema(min_length = 1, pattern = r"\S")]
-    pub url: String,
-    /// Look only for these formats (of the server's `--formats`); absent: all of those.
-    #[serde(default, deserialize_with = "body::formats_field")]
-    #[schema(value_type = Option<Vec<FormatName>>, min_items = 1)]
-    pub formats: Option<Formats>,
-}
-
-impl JsonBody for ScanUrlRequest {
-    const REQUIRED: &'static str = "url";
-}
-
-fn url_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    body::text_field(d, "url")
-}
-
-/// JSON body of the upload route.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct ScanImageRequest {
-    /// The image as base64, or as a `data:` URL.
-    #[serde(deserialize_with = "image_field")]
-    // `text_field` refuses a blank one: it must hold something other than white space.
-    #[schema(min_length = 1, pattern = r"\S")]
-    pub image: String,
-    /// Look only for these formats (of the server's `--formats`); absent: all of those.
-    #[serde(default, deserialize_with = "body::formats_field")]
-    #[schema(value_type = Option<Vec<FormatName>>, min_items = 1)]
-    pub formats: Option<Formats>,
-}
-
-/// A format a request may ask for: `qr` (QR Code), `microqr` (Micro QR), `rmqr` (rMQR), as
-/// `--formats` names them.
-// Only the schema of the request field; `decode::Format::from_name` parses it.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "lowercase")]
-pub enum FormatName {
-    Qr,
-    Microqr,
-    Rmqr,
-}
 
 /// The formats a request looks for: the server's, narrowed by each set the request names (its
 /// body's `formats`, the upload route's `?formats=` query). A request left with none is refused.
@@ -130,28 +59,6 @@ fn narrow(scanner: &Scanner, requested: &[Option<Formats>]) -> Result<Formats, A
     }
     Ok(formats)
 }
-
-impl JsonBody for ScanImageRequest {
-    const REQUIRED: &'static str = "image";
-}
-
-fn image_field<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    body::text_field(d, "image")
-}
-
-/// Multipart body of the upload route: the `file` field, held as it arrived.
-#[derive(utoipa::ToSchema)]
-pub struct ScanImageForm {
-    /// The image file.
-    #[schema(value_type = String, format = Binary)]
-    pub file: HeldBytes,
-}
-
-/// A raw upload body (`image/*`, `application/octet-stream`): the image's bytes.
-// Only the schema of the body; `body::read_upload` reads it.
-#[derive(utoipa::ToSchema)]
-#[schema(value_type = String, format = Binary)]
-pub struct RawImage(pub Vec<u8>);
 
 /// `POST /api/v1/qrcode/scan_url` with `{"url": "..."}`.
 #[utoipa::path(
@@ -197,7 +104,7 @@ pub async fn scan_url(
 )]
 pub async fn scan_upload(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let result = async {
-        let query = body::formats_query(request.uri().query())?;
+        let query = request::formats_query(request.uri().query())?;
         let upload = body::read_upload(request, &state.scanner);
         let upload = body::within_fetch_timeout(&state.scanner, upload).await?;
         let formats = narrow(&state.scanner, &[query, upload.formats])?;

@@ -1,11 +1,13 @@
 //! Contacts: vCard (through `vcard-rs`, which unfolds lines, resolves escapes, and decodes the
 //! `QUOTED-PRINTABLE` values and `CHARSET`s that vCard 2.1 cards from phones carry) and
-//! DoCoMo's MECARD (`MECARD:N:Doe,John;TEL:...;;`, parsed by `super::fields`).
+//! DoCoMo's MECARD (`MECARD:N:Doe,John;TEL:...;;`, parsed by `fields.rs`).
 
 use serde::Serialize;
 use vcard::tree::cst::VcardCst;
 use vcard::tree::line::VcardLine;
 use vcard::tree::value::cursor::VcardValueCursor;
+
+use super::fields::{field, fields};
 
 /// A person or organisation, as far as the card says.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
@@ -112,7 +114,7 @@ fn value(line: &mut VcardLine<'_>) -> (String, Vec<String>) {
 }
 
 /// A vCard of any version; `None` when it does not parse or names nobody.
-pub fn vcard(text: &str) -> Option<super::Contact> {
+pub fn vcard(text: &str) -> Option<Contact> {
     let mut card = VcardCst::parse(text).ok()?;
     let mut contact = Contact {
         version: Some(String::from(&*card.version())),
@@ -162,7 +164,7 @@ pub fn vcard(text: &str) -> Option<super::Contact> {
 
 /// The fields after `MECARD:`; `None` without a name or a number.
 pub fn mecard(rest: &str) -> Option<Contact> {
-    let fields = super::fields(rest);
+    let fields = fields(rest);
     let all = |key: &str| -> Vec<Entry> {
         fields
             .iter()
@@ -173,7 +175,7 @@ pub fn mecard(rest: &str) -> Option<Contact> {
             })
             .collect()
     };
-    let one = |key: &str| super::field(&fields, key).map(str::to_owned);
+    let one = |key: &str| field(&fields, key).map(str::to_owned);
     // `N:Doe,John`: family name, then given name.
     let (family_name, given_name) = match one("N") {
         Some(n) => match n.split_once(',') {

@@ -11,11 +11,13 @@
 
 mod contact;
 mod emvco;
+mod fields;
 
 use serde::Serialize;
 
 pub use self::contact::{Contact, Entry};
 pub use self::emvco::{Crc, Emvco, TlvField};
+use self::fields::{field, fields};
 
 /// DeepScan's classification of a code's text by its prefix, compared case-insensitively.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -179,58 +181,6 @@ pub fn parse(text: &str) -> Option<Payload> {
         return geo(rest).map(Payload::Geo);
     }
     emvco::parse(text).map(Payload::Emvco)
-}
-
-/// Splits the `KEY:value;KEY:value;;` fields of the Wi-Fi, MECARD and MATMSG grammars, which
-/// escape `\ ; , : "` with a backslash: (key upper-cased, value unescaped), in order.
-fn fields(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars();
-    let mut push = |field: &mut String| {
-        let taken = std::mem::take(field);
-        if let Some((key, value)) = taken.split_once(':') {
-            out.push((key.trim().to_ascii_uppercase(), unescape_field(value)));
-        }
-    };
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                field.push(c);
-                if let Some(next) = chars.next() {
-                    field.push(next);
-                }
-            }
-            ';' => push(&mut field),
-            _ => field.push(c),
-        }
-    }
-    push(&mut field);
-    out
-}
-
-fn unescape_field(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        match (c, chars.clone().next()) {
-            ('\\', Some(next)) => {
-                out.push(next);
-                chars.next();
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The last value of `key` among `fields`, if not empty.
-fn field<'a>(fields: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .rev()
-        .find(|(k, v)| k == key && !v.is_empty())
-        .map(|(_, v)| v.as_str())
 }
 
 fn wifi(rest: &str) -> Option<Wifi> {

@@ -107,7 +107,7 @@ fn scan_exits_2_on_a_missing_file_or_bad_usage() {
         .output()
         .expect("runs");
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(lines(&output.stdout)[0]["code"], 1003);
+    assert_eq!(lines(&output.stdout)[0]["code"], 400);
     let usage = qrscan().args(["scan"]).output().expect("runs");
     assert_eq!(usage.status.code(), Some(2));
     let bad_flag = qrscan()
@@ -115,6 +115,129 @@ fn scan_exits_2_on_a_missing_file_or_bad_usage() {
         .output()
         .expect("runs");
     assert_eq!(bad_flag.status.code(), Some(2));
+}
+
+#[test]
+fn scan_says_plainly_that_a_missing_file_does_not_exist_and_calls_it_no_fetch_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("no-such-file.png");
+
+    let output = qrscan().arg("scan").arg(&missing).output().expect("runs");
+    let text = qrscan()
+        .args(["scan", "--format", "text"])
+        .arg(&missing)
+        .output()
+        .expect("runs");
+
+    assert_eq!(output.status.code(), Some(2));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["input"], missing.to_str().expect("utf-8"));
+    assert_eq!(
+        lines[0]["code"], 400,
+        "a local file is not fetched: not 1003"
+    );
+    assert_eq!(lines[0]["message"], "the file does not exist");
+    assert!(lines[0]["data"].is_null());
+    assert_eq!(text.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&text.stderr);
+    let said = format!("{}: the file does not exist (400)", missing.display());
+    assert!(stderr.contains(&said), "{stderr}");
+    assert!(stderr.contains("errors 1"), "{stderr}");
+}
+
+#[test]
+fn scan_of_a_folder_without_images_says_so_in_its_place_instead_of_printing_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("no-images");
+    std::fs::create_dir_all(empty.join("nested")).expect("mkdir");
+    std::fs::write(empty.join("notes.txt"), b"not an image").expect("write");
+    let good = dir.path().join("good.png");
+    std::fs::write(&good, qr_png("https://cli.im/after-the-folder")).expect("write");
+
+    let output = qrscan()
+        .arg("scan")
+        .arg(&empty)
+        .arg(&good)
+        .output()
+        .expect("runs");
+
+    assert_eq!(output.status.code(), Some(2));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines.len(), 2, "one line for the folder, one for the image");
+    assert_eq!(lines[0]["input"], empty.to_str().expect("utf-8"));
+    assert_eq!(lines[0]["code"], 400);
+    assert_eq!(
+        lines[0]["message"],
+        "a folder with no images in it (looked for .png .jpg .jpeg .gif .webp .bmp files, in every folder below)"
+    );
+    assert_eq!(
+        (
+            lines[1]["code"].as_i64(),
+            lines[1]["data"]["content"].as_str()
+        ),
+        (Some(0), Some("https://cli.im/after-the-folder"))
+    );
+}
+
+#[test]
+fn scan_says_permission_denied_for_a_file_this_user_may_not_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let locked = dir.path().join("locked.png");
+    std::fs::write(&locked, qr_png("https://cli.im/locked")).expect("write");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    // Root reads a mode-000 file; a write-only sysctl file is refused even to root.
+    let locked = [locked, "/proc/sys/vm/drop_caches".into()]
+        .into_iter()
+        .find(|path| {
+            std::fs::File::open(path)
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+        })
+        .expect("a file this user may not read");
+
+    let output = qrscan().arg("scan").arg(&locked).output().expect("runs");
+
+    assert_eq!(output.status.code(), Some(2));
+    let lines = lines(&output.stdout);
+    assert_eq!(lines[0]["code"], 400);
+    assert_eq!(
+        lines[0]["message"],
+        "permission denied: this user may not read it"
+    );
+}
+
+#[test]
+fn serve_and_scan_refuse_a_bad_engine_flag_at_start_with_the_same_message_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("missing-rules.toml");
+
+    let serve = qrscan()
+        .args(["serve", "--listen", "127.0.0.1:0", "--rules"])
+        .arg(&rules)
+        .output()
+        .expect("runs");
+    let scan = qrscan()
+        .args(["scan", "--rules"])
+        .arg(&rules)
+        .arg("x.png")
+        .output()
+        .expect("runs");
+
+    assert_eq!(
+        (serve.status.code(), scan.status.code()),
+        (Some(2), Some(2))
+    );
+    let (serve, scan) = (
+        String::from_utf8_lossy(&serve.stderr),
+        String::from_utf8_lossy(&scan.stderr),
+    );
+    let expected = format!(
+        "qrscan: --rules {}: cannot read rules file",
+        rules.display()
+    );
+    assert!(serve.starts_with(&expected), "{serve}");
+    assert_eq!(serve, scan);
 }
 
 #[test]

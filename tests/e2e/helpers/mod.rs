@@ -319,14 +319,15 @@ pub async fn spawn_app_resolving(
     qrscan::fetch::install_crypto_provider();
     let mut argv = vec!["qrscan", "serve", "--listen", "127.0.0.1:0"];
     argv.extend_from_slice(args);
-    let Command::Serve(config) = Cli::try_parse_from(&argv).expect("valid flags").command else {
+    let Command::Serve(flags) = Cli::try_parse_from(&argv).expect("valid flags").command else {
         unreachable!("serve parses as Serve");
     };
-    let state = qrscan::server::build_state_with_lookup(&config, lookup).expect("state builds");
+    let config = flags.validate().expect("valid configuration");
+    let (drain, connections) = (config.drain, config.connections);
+    let state = qrscan::server::build_state_with_lookup(config, lookup);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let drain = config.drain();
     let server = tokio::spawn(qrscan::server::serve(
         listener,
         state,
@@ -334,7 +335,7 @@ pub async fn spawn_app_resolving(
             let _ = rx.await;
         },
         drain,
-        config.connections(),
+        connections,
     ));
     TestApp {
         address,

@@ -1,24 +1,23 @@
-//! The one typed configuration (API.md section 7): every option is a flag and a `QRSCAN_<NAME>`
-//! environment variable, parsed and validated once at start-up. Secrets (API keys) are redacted in
-//! `Debug` and never logged. Depends on nothing but clap and the option types of other modules.
+//! The flags: every option of `serve` and `scan` as a clap argument and a `QRSCAN_<NAME>`
+//! environment variable (API.md section 7), with its default. Doc comments here are the `--help`
+//! text. Only what clap itself can check is checked here (a number, a size, a duration, a CIDR);
+//! everything else, and anything that needs a file, is `runtime.rs`'s. API keys are redacted in
+//! `Debug`.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
 use url::Url;
 
-use crate::classify::Rules;
 use crate::client::ForwardedHeader;
-use crate::fetch::policy::{AddressPolicy, HostPattern, HostPolicy};
-use crate::fetch::FetchOptions;
-use qrscan_decode::{DecodeOptions, Formats};
+use crate::fetch::policy::HostPattern;
+use qrscan_decode::Formats;
 
 /// Options shared by `serve` and `scan`: how images are fetched and decoded.
 #[derive(Clone, Debug, clap::Args)]
-pub struct EngineConfig {
+pub struct EngineFlags {
     /// Allow fetching from loopback addresses (127.0.0.0/8, ::1). For local development and tests.
     #[arg(long, env = "QRSCAN_ALLOW_LOOPBACK")]
     pub allow_loopback: bool,
@@ -92,7 +91,7 @@ pub struct EngineConfig {
 
 /// Options of `qrscan serve` only.
 #[derive(Clone, clap::Args)]
-pub struct ServeConfig {
+pub struct ServeFlags {
     /// Address to listen on.
     #[arg(long, env = "QRSCAN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
@@ -188,85 +187,12 @@ pub struct ServeConfig {
     pub max_connections: u32,
 
     #[command(flatten)]
-    pub engine: EngineConfig,
+    pub engine: EngineFlags,
 }
 
-impl ServeConfig {
-    /// The rate limit, when `--rate-limit` is set.
-    pub fn rate_limit(&self) -> anyhow::Result<Option<RateLimit>> {
-        match (self.rate_limit, self.rate_burst) {
-            (None, None) => Ok(None),
-            (None, Some(_)) => anyhow::bail!("--rate-burst needs --rate-limit"),
-            (Some(rate), burst) => RateLimit::new(rate, burst)
-                .map(Some)
-                .map_err(|e| anyhow::anyhow!("--rate-limit/--rate-burst: {e}")),
-        }
-    }
-
-    /// What the server does between a shutdown signal and exit.
-    pub fn drain(&self) -> Drain {
-        Drain {
-            delay: self.drain_delay,
-            timeout: self.shutdown_timeout,
-        }
-    }
-
-    /// What one client connection may hold.
-    pub fn connections(&self) -> ConnectionLimits {
-        ConnectionLimits {
-            header_read_timeout: self.header_read_timeout,
-            idle_timeout: self.idle_timeout,
-            max_connections: self.max_connections as usize,
-        }
-    }
-}
-
-/// The limits on client connections (`--header-read-timeout`, `--idle-timeout`,
-/// `--max-connections`): what a client that connects and then sends slowly, or nothing, can hold.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectionLimits {
-    pub header_read_timeout: Duration,
-    pub idle_timeout: Duration,
-    pub max_connections: usize,
-}
-
-/// A token bucket: one token every `period`, at most `burst` saved up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateLimit {
-    pub period: Duration,
-    pub burst: NonZeroU32,
-}
-
-impl RateLimit {
-    /// `per_second` tokens a second (0.001 to 1,000,000), `burst` of them at once (default: the
-    /// rate rounded up).
-    pub fn new(per_second: f64, burst: Option<u32>) -> Result<Self, String> {
-        if !(0.001..=1_000_000.0).contains(&per_second) {
-            return Err(format!(
-                "the rate must be between 0.001 and 1000000 requests per second, not {per_second}"
-            ));
-        }
-        let default_burst = per_second.ceil() as u32;
-        let burst = NonZeroU32::new(burst.unwrap_or(default_burst))
-            .ok_or("the burst must be at least 1")?;
-        Ok(RateLimit {
-            period: Duration::from_secs_f64(1.0 / per_second),
-            burst,
-        })
-    }
-}
-
-/// The shutdown sequence (`--drain-delay`, `--shutdown-timeout`): not ready at once, still
-/// serving for `delay`, then no new connections and `timeout` for the requests in flight.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Drain {
-    pub delay: Duration,
-    pub timeout: Duration,
-}
-
-impl std::fmt::Debug for ServeConfig {
+impl std::fmt::Debug for ServeFlags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServeConfig")
+        f.debug_struct("ServeFlags")
             .field("listen", &self.listen)
             .field("admin_listen", &self.admin_listen)
             .field(
@@ -312,61 +238,6 @@ pub enum ProviderCase {
     Lower,
 }
 
-impl EngineConfig {
-    /// The fetch limits and policy, with `--file-root` made canonical.
-    pub fn fetch_options(&self) -> anyhow::Result<FetchOptions> {
-        let file_root = match &self.file_root {
-            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|e| {
-                anyhow::anyhow!(
-                    "--file-root {} is not a usable directory: {e}",
-                    dir.display()
-                )
-            })?),
-            None => None,
-        };
-        Ok(FetchOptions {
-            addresses: AddressPolicy {
-                allow_loopback: self.allow_loopback,
-                allow_private: self.allow_private,
-                allow_cidrs: self.allow_cidr.clone(),
-            },
-            hosts: HostPolicy {
-                allow: self.allow_host.clone(),
-                deny: self.deny_host.clone(),
-            },
-            file_root,
-            proxy: self.proxy.clone(),
-            connect_timeout: self.connect_timeout,
-            fetch_timeout: self.fetch_timeout,
-            max_redirects: self.max_redirects,
-            max_bytes: self.max_image_bytes,
-        })
-    }
-
-    /// The decoder limits.
-    pub fn decode_options(&self) -> DecodeOptions {
-        DecodeOptions {
-            max_pixels: self.max_pixels,
-            max_decoder_bytes: self.max_decode_memory,
-            budget: self.decode_budget,
-            formats: self.formats,
-        }
-    }
-
-    /// The provider rules: the built-in table, or `--rules FILE`.
-    pub fn load_rules(&self) -> anyhow::Result<Rules> {
-        Ok(match &self.rules {
-            Some(path) => Rules::from_file(path)?,
-            None => Rules::default(),
-        })
-    }
-}
-
-/// The default number of decode workers (and CLI jobs): the CPUs this process may use.
-pub fn cpu_count() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-}
-
 /// Parses `1048576`, `512KiB`, `10MiB`, `1GiB` (also `KB`/`MB`/`GB` as powers of 1000).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -409,20 +280,5 @@ mod tests {
         assert!(parse_size("ten").is_err());
         assert!(parse_size("10XB").is_err());
         assert!(parse_size("99999999999999GiB").is_err());
-    }
-
-    #[test]
-    fn rate_limits_take_fractions_and_default_the_burst_to_the_rate() {
-        let limit = RateLimit::new(0.5, None).unwrap();
-        assert_eq!(limit.period, Duration::from_secs(2));
-        assert_eq!(limit.burst.get(), 1);
-        let limit = RateLimit::new(10.0, None).unwrap();
-        assert_eq!(limit.period, Duration::from_millis(100));
-        assert_eq!(limit.burst.get(), 10);
-        assert_eq!(RateLimit::new(2.5, Some(7)).unwrap().burst.get(), 7);
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e9] {
-            assert!(RateLimit::new(bad, None).is_err(), "{bad}");
-        }
-        assert!(RateLimit::new(1.0, Some(0)).is_err());
     }
 }
