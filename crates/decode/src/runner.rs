@@ -352,7 +352,8 @@ fn find_in(
         .unwrap_or_default()
 }
 
-/// cheapest strategies found, are the likeliest codes.
+/// cheapest strategies found, are the likeliest codes. A bound on work: 4 and 16 read the same
+/// on both corpora (584, 133; 2026-12-07).
 const MAX_CROPS: usize = 8;
 
 /// Most finder patterns a crop may hold for rqrr to run on it: four symbols' worth. rqrr

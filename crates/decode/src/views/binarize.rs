@@ -160,7 +160,8 @@ pub fn local_midrange_of(
     blocks.threshold(grey, &thresholds, deadline)
 }
 
-/// The side of the blocks of the local binarizers, and the range under which a block is flat.
+/// The side of the blocks of the local binarizers, and the range under which a block is flat:
+/// zxing's `HybridBinarizer` values (BLOCK_SIZE 8, MIN_DYNAMIC_RANGE 24), which zxing-cpp keeps.
 const BLOCK: usize = 8;
 const MIN_DYNAMIC_RANGE: u32 = 24;
 

@@ -45,11 +45,15 @@ pub enum View {
     HalfHeight,
 }
 
-/// Long side above which the working image is shrunk.
+/// Long side above which the working image is shrunk. BoofCV's half read 580 codes at 1200 and
+/// 579 at 2000 against 584 here, the zxing-cpp corpus 133 at all three (2026-12-07, one constant
+/// at a time, `benches/README.md`).
 const WORKING_SIDE: u32 = 1600;
-/// Long side up to which the `Double` view is made.
+/// Long side up to which the `Double` view is made. 400 and 800 read the same on both corpora
+/// (584, 133; 2026-12-07): not a tuned point, a bound on the doubled view's size.
 const DOUBLE_MAX_SIDE: u32 = 600;
-/// Short side a downscaled view must keep to be worth scanning.
+/// Short side a downscaled view must keep to be worth scanning. 80 read the same; 160 lost one
+/// code of each corpus (583, 132; 2026-12-07).
 const MIN_SCALED_SIDE: u32 = 120;
 
 /// The views and binarizations made so far for one image, so strategies share them, and the
