@@ -14,32 +14,33 @@
 //!
 //! # Layout
 //!
-//! By pipeline stage, each a folder or a file. Dependencies point one way, down this list:
-//! a module uses only modules listed below it (each arrow is a `use crate::...`).
+//! By pipeline stage, each a folder or a file. Dependencies point one way, down this list: a
+//! module uses only modules listed below it (each arrow lists the `use crate::...` of its files,
+//! tests aside; the last six use nothing of the crate).
 //!
 //! ```text
 //! lib       the public API: re-exports only
 //! runner    decode_luma: walk the plan, gate each row, run it, stamp the strategy
-//!   -> plan | evidence | views | detect | code | append | options | error | deadline | geometry
+//!             -> evidence append code plan detect views options error symbology geometry deadline
 //! evidence  Found: codes read and what no code explains; the plan's gates ask it
-//!   -> plan | detect | code | error | geometry
-//! code      QrCode: a symbol read, with the strategy that found it   -> plan | read | symbology | geometry
-//! plan      PLAN: the search plan as data (Strategy, gates, Evidence) -> views
-//! append    structured-append sets joined                             -> code | text
-//! detect    detectors: finder (+ scan_rows, triples), pure, flood_fill (rqrr);
-//!           Detected, Damaged, Placement                              -> sample | read | symbology | geometry | deadline
-//! sample    re-gridding a symbol: one module sampler, majority grid,
-//!           grey_grid (blur undone), resample (fourth corner moved)   -> read | deadline
-//! read      a module grid -> text: codewords, reed_solomon,
-//!           correction, Micro QR and rMQR                             -> text | symbology
-//! views     the views of one image and their binarizations:
-//!           binarize, resize                                          -> symbology | deadline
-//! load      bytes -> grey: png, packed_png, jpeg, webp, pixel         -> options | error
-//! options   DecodeOptions                                             -> symbology | error
+//!             -> code plan detect error geometry
+//! append    structured-append sets joined                       -> code text
+//! code      QrCode: a symbol read and the strategy that found it -> plan read symbology geometry text
+//! plan      PLAN: the search plan as data (Strategy, When, Evidence) -> views
+//! detect    the detectors: finder (+ scan_rows, triples), pure, flood_fill (rqrr);
+//!           Detected, Damaged                                   -> sample read symbology geometry layout deadline
+//! sample    re-gridding a symbol: the module sampler, majority grid,
+//!           grey_grid (blur undone), resample (fourth corner moved) -> read geometry layout deadline
+//! read      a module grid -> text: codewords, reed_solomon, correction,
+//!           Micro QR and rMQR                                   -> text symbology geometry layout
+//! views     the views of one image, their binarizations: binarize, resize -> symbology deadline
+//! load      bytes -> grey: png, packed_png, jpeg, webp, pixel   -> options error
+//! options   DecodeOptions                                       -> symbology error
 //! text      segments -> text, the charset rules
-//! symbology Format, Formats, EcLevel    error  DecodeError
-//! geometry  Quad, Bounds, Pattern       deadline  Deadline
+//! symbology Format, Formats, EcLevel      error     DecodeError
+//! geometry  Quad, Bounds, Pattern, Placement
 //! layout    the QR layout facts: sides, finder, timing and alignment positions
+//! deadline  Deadline
 //! ```
 //!
 //! Third-party detectors and decoders are called inside `catch_unwind`: one hostile image must
