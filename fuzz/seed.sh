@@ -4,11 +4,16 @@
 # finds to the same folders; running this again only adds seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
+mkdir -p corpus/decode_tiff corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
 
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
-cp ../fixtures/*.png corpus/decode_image/
+cp ../fixtures/*.png ../fixtures/*.tif corpus/decode_image/
+# decode_tiff puts the signature back itself (its first byte picks the byte order): the fixtures
+# without theirs, behind 0 for little-endian ("II").
+for f in ../fixtures/*.tif; do
+  { printf '\0'; tail -c +5 "$f"; } > "corpus/decode_tiff/$(basename "$f")"
+done
 # (`sed -n`, not `head`: head exits at its last line, and under pipefail the SIGPIPE that gives
 # `sort` would fail the script.)
 if [ -d ../../shared/corpus/zxing-cpp ]; then

@@ -112,7 +112,7 @@ struct ScanLine<'a> {
 }
 
 /// File extensions a folder walk picks up.
-const IMAGE_EXTENSIONS: [&str; 6] = ["png", "jpg", "jpeg", "gif", "webp", "bmp"];
+const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"];
 
 /// One output line to come: an input to scan, or a folder the walk found no image in.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ mod failures;
 mod fetch_policy;
 mod formats;
 mod helpers;
+mod image_formats;
 mod lifecycle;
 mod limits;
 mod observability;

@@ -2,7 +2,7 @@
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
 //! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
 //! white. One file per format family: `png` (and `packed_png` for 1-, 2- and 4-bit grey),
-//! `jpeg`, `webp`; GIF and BMP go through `image`. `pixel` holds the colour-to-grey rules they share.
+//! `jpeg`, `webp`; GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -12,27 +12,28 @@
 
 use std::io::Cursor;
 
-use image::{GrayImage, ImageFormat, ImageReader, Limits};
+use image::{GrayImage, ImageFormat, ImageReader};
 
 mod jpeg;
 mod packed_png;
 mod pixel;
 mod png;
+mod via_image;
 mod webp;
 
 use self::jpeg::load_jpeg;
-pub(crate) use self::pixel::to_luma_on_white;
 use self::webp::load_webp;
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
 
-/// The formats API.md section 6 accepts.
-const ACCEPTED_FORMATS: [ImageFormat; 5] = [
+/// The formats API.md section 6 accepts, as far as this crate reads them.
+const ACCEPTED_FORMATS: [ImageFormat; 6] = [
     ImageFormat::Png,
     ImageFormat::Jpeg,
     ImageFormat::Gif,
     ImageFormat::WebP,
     ImageFormat::Bmp,
+    ImageFormat::Tiff,
 ];
 
 /// The shortest side that can hold a symbol: an rMQR code is 7 modules tall (R7x43 to R7x139)
@@ -58,9 +59,8 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes the image under the limits and returns it as 8-bit grey, transparency on white.
 pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeError> {
     let format = sniff_format(bytes).ok_or_else(|| {
-        DecodeError::NotAnImage("the format is not PNG, JPEG, GIF, WebP or BMP".into())
+        DecodeError::NotAnImage("the format is not PNG, JPEG, GIF, WebP, BMP or TIFF".into())
     })?;
-    let corrupt = |e: image::ImageError| DecodeError::NotAnImage(format!("{e}"));
     let (width, height) = header_dimensions(bytes, format)?;
     check_header(width, height, options.max_pixels)?;
     if format == ImageFormat::WebP {
@@ -79,23 +79,7 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
         }
         return png::load(bytes, options);
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(width);
-    limits.max_image_height = Some(height);
-    limits.max_alloc = Some(options.max_decoder_bytes);
-    reader.limits(limits);
-    let image = reader.decode().map_err(|e| match e {
-        // The width and height limits are the header's own: only the allocation cap is left.
-        image::ImageError::Limits(_) => DecodeError::TooMuchMemory {
-            width,
-            height,
-            needed: None,
-            limit: options.max_decoder_bytes,
-        },
-        other => corrupt(other),
-    })?;
-    Ok(to_luma_on_white(image))
+    via_image::load(bytes, format, width, height, options)
 }
 
 /// The width and height the image's header declares. A PNG's come from its IHDR chunk alone:
@@ -142,7 +126,7 @@ fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeEr
 #[cfg(test)]
 mod tests {
     use super::jpeg::{grey_in_place, jpeg_decoder_bytes};
-    use super::pixel::{grey_from_rgb, grey_from_rgba, luma};
+    use super::pixel::{grey_from_rgb, grey_from_rgba, luma, to_luma_on_white};
     use super::webp::{webp_luma, webp_yuv_bytes};
     use super::*;
     use crate::decode;

@@ -250,7 +250,7 @@ mod tests {
     /// What `image` decodes the same PNG to, made grey as `load` made every PNG before.
     fn through_image(bytes: &[u8]) -> GrayImage {
         let decoded = image::load_from_memory_with_format(bytes, ImageFormat::Png).unwrap();
-        crate::load::to_luma_on_white(decoded)
+        super::super::pixel::to_luma_on_white(decoded)
     }
 
     fn pattern(x: u32, y: u32, k: u32) -> u8 {

@@ -1,0 +1,86 @@
+//! The image formats API.md section 6 lists beyond PNG, JPEG, GIF, WebP and BMP, each a fixture
+//! made by the format's own encoder (`fixtures/README.md`), through both scan routes: read, a
+//! truncated file 1007, and a file declaring a huge image refused from its header (1006).
+
+use crate::helpers::*;
+
+/// Each format's fixture, its expected text, and its media type.
+fn fixtures() -> Vec<(&'static str, Vec<u8>, String, &'static str)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let read = |name: &str| std::fs::read(root.join(name)).expect("fixture");
+    let text = |name: &str| String::from_utf8(read(name)).expect("utf-8");
+    vec![(
+        "qr-lzw.tif",
+        read("qr-lzw.tif"),
+        text("qr-lzw.txt"),
+        "image/tiff",
+    )]
+}
+
+#[tokio::test]
+async fn each_format_reads_through_scan_url_and_the_upload_route() {
+    let app = spawn_app(&[]).await;
+    for (name, bytes, text, media_type) in fixtures() {
+        let url = app.images.put(name, bytes.clone());
+        let by_url = app.scan_url(&url).await;
+        let by_upload = app.upload(media_type, bytes.clone(), None).await;
+        let by_multipart = app.upload_multipart("file", &bytes).await;
+        for answer in [by_url, by_upload, by_multipart] {
+            assert_eq!(answer.assert_success()["content"], text.as_str(), "{name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_file_of_each_format_is_not_an_image() {
+    let app = spawn_app(&[]).await;
+    for (_, bytes, _, media_type) in fixtures() {
+        let truncated = bytes[..bytes.len() / 2].to_vec();
+        app.upload(media_type, truncated, None)
+            .await
+            .assert_failure(200, 1007);
+    }
+}
+
+/// A little-endian TIFF declaring `side` x `side` grey pixels in a strip of 8 bytes.
+fn tiff_bomb(side: u32) -> Vec<u8> {
+    let entries: [(u16, u16, u32); 8] = [
+        (256, 4, side),
+        (257, 4, side),
+        (258, 3, 8),
+        (259, 3, 1),
+        (262, 3, 1),
+        (273, 4, 8 + 2 + 8 * 12 + 4),
+        (278, 4, side),
+        (279, 4, 8),
+    ];
+    let mut bytes = b"II*\0".to_vec();
+    bytes.extend(8u32.to_le_bytes());
+    bytes.extend((entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        bytes.extend(tag.to_le_bytes());
+        bytes.extend(kind.to_le_bytes());
+        bytes.extend(1u32.to_le_bytes());
+        if kind == 3 {
+            bytes.extend((value as u16).to_le_bytes());
+            bytes.extend([0, 0]);
+        } else {
+            bytes.extend(value.to_le_bytes());
+        }
+    }
+    bytes.extend(0u32.to_le_bytes());
+    bytes.extend([0u8; 8]);
+    bytes
+}
+
+#[tokio::test]
+async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
+    let app = spawn_app(&[]).await;
+    let bomb = tiff_bomb(100_000);
+    assert!(bomb.len() < 200);
+    let url = app.images.put("bomb.tif", bomb.clone());
+    app.scan_url(&url).await.assert_failure(200, 1006);
+    app.upload("image/tiff", bomb, None)
+        .await
+        .assert_failure(200, 1006);
+}
