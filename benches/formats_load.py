@@ -1,0 +1,34 @@
+#!/usr/bin/env python3
+"""The time to load a 12 MP photo in each image format qrscan reads (loading only: bytes to the grey
+image the search starts from), from one corpus photo scaled to 4000x3000 and written by Pillow.
+
+    python3 benches/formats_load.py [PHOTO]     # needs: pip install pillow
+
+Runs `cargo run --release -p qrscan-decode --example load_time` on the files (median of 7 each).
+"""
+import os, subprocess, sys, tempfile
+
+from PIL import Image
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+photo = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    root, "..", "shared", "corpus", "boofcv", "nominal", "image001.jpg")
+image = Image.open(photo).convert("RGB").resize((4000, 3000), Image.LANCZOS)
+out = tempfile.mkdtemp(prefix="formats-load-")
+files = []
+for name, kwargs in [
+    ("photo.png", {}),
+    ("photo-q90.jpg", {"quality": 90}),
+    ("photo-progressive.jpg", {"quality": 90, "progressive": True}),
+    ("photo-q90.webp", {"quality": 90}),
+    ("photo-lossless.webp", {"lossless": True}),
+    ("photo.bmp", {}),
+    ("photo.gif", {}),
+    ("photo-lzw.tif", {"compression": "tiff_lzw"}),
+    ("photo-deflate.tif", {"compression": "tiff_deflate"}),
+]:
+    path = os.path.join(out, name)
+    (image.convert("P") if name.endswith(".gif") else image).save(path, **kwargs)
+    files.append(path)
+subprocess.run(["cargo", "run", "--release", "--quiet", "-p", "qrscan-decode", "--example",
+                "load_time", "--", *files], cwd=root, check=True)
