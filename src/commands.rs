@@ -112,7 +112,9 @@ struct ScanLine<'a> {
 }
 
 /// File extensions a folder walk picks up.
-const IMAGE_EXTENSIONS: [&str; 8] = ["png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff"];
+const IMAGE_EXTENSIONS: [&str; 9] = [
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg",
+];
 
 /// One output line to come: an input to scan, or a folder the walk found no image in.
 #[derive(Clone, Debug, PartialEq, Eq)]

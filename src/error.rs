@@ -249,7 +249,8 @@ impl From<DecodeError> for ApiError {
             // API.md's 1006 is about the image's dimensions: a shape no real image has is one.
             DecodeError::TooManyPixels { .. }
             | DecodeError::TooMuchMemory { .. }
-            | DecodeError::TooElongated { .. } => ErrorKind::TooManyPixels,
+            | DecodeError::TooElongated { .. }
+            | DecodeError::TooComplex { .. } => ErrorKind::TooManyPixels,
             DecodeError::NoCode => ErrorKind::NoCode,
             DecodeError::Unreadable => ErrorKind::Unreadable,
         };

@@ -9,12 +9,26 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>, String, &'static str)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
     let read = |name: &str| std::fs::read(root.join(name)).expect("fixture");
     let text = |name: &str| String::from_utf8(read(name)).expect("utf-8");
-    vec![(
-        "qr-lzw.tif",
-        read("qr-lzw.tif"),
-        text("qr-lzw.txt"),
-        "image/tiff",
-    )]
+    vec![
+        (
+            "qr-lzw.tif",
+            read("qr-lzw.tif"),
+            text("qr-lzw.txt"),
+            "image/tiff",
+        ),
+        (
+            "qr-segno.svg",
+            read("qr-segno.svg"),
+            text("qr-segno.txt"),
+            "image/svg+xml",
+        ),
+        (
+            "qr-rects.svg",
+            read("qr-rects.svg"),
+            text("qr-rects.txt"),
+            "image/svg+xml",
+        ),
+    ]
 }
 
 #[tokio::test]
@@ -73,6 +87,22 @@ fn tiff_bomb(side: u32) -> Vec<u8> {
     bytes
 }
 
+/// An SVG of a few kilobytes whose nested `<use>` elements stand for a billion rectangles.
+fn svg_use_bomb() -> Vec<u8> {
+    let mut svg = String::from(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><defs><rect id="l0" width="1" height="1"/>"#,
+    );
+    for level in 1..=9 {
+        svg.push_str(&format!(r#"<g id="l{level}">"#));
+        for _ in 0..10 {
+            svg.push_str(&format!(r##"<use href="#l{}"/>"##, level - 1));
+        }
+        svg.push_str("</g>");
+    }
+    svg.push_str(r##"</defs><use href="#l9"/></svg>"##);
+    svg.into_bytes()
+}
+
 #[tokio::test]
 async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
     let app = spawn_app(&[]).await;
@@ -81,6 +111,13 @@ async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
     let url = app.images.put("bomb.tif", bomb.clone());
     app.scan_url(&url).await.assert_failure(200, 1006);
     app.upload("image/tiff", bomb, None)
+        .await
+        .assert_failure(200, 1006);
+    // An SVG declares no pixels (it is rendered at a size of ours); its bomb is a `<use>` tree.
+    let bomb = svg_use_bomb();
+    let url = app.images.put("bomb.svg", bomb.clone());
+    app.scan_url(&url).await.assert_failure(200, 1006);
+    app.upload("image/svg+xml", bomb, None)
         .await
         .assert_failure(200, 1006);
 }

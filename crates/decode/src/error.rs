@@ -25,6 +25,12 @@ pub enum DecodeError {
         height: u32,
         max_ratio: u32,
     },
+    /// A vector image (SVG) that stands for more than `limit` elements once its references are
+    /// expanded: refused before it is expanded or rendered.
+    #[error(
+        "the SVG stands for more than {limit} elements once its <use> references are expanded"
+    )]
+    TooComplex { limit: u64 },
     #[error("no QR code found in the image")]
     NoCode,
     #[error("a QR code was found but could not be read")]

@@ -2,7 +2,7 @@
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
 //! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
 //! white. One file per format family: `png` (and `packed_png` for 1-, 2- and 4-bit grey),
-//! `jpeg`, `webp`; GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
+//! `jpeg`, `webp`, `svg` (rendered by resvg); GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -18,6 +18,7 @@ mod jpeg;
 mod packed_png;
 mod pixel;
 mod png;
+mod svg;
 mod via_image;
 mod webp;
 
@@ -58,9 +59,14 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 
 /// Decodes the image under the limits and returns it as 8-bit grey, transparency on white.
 pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeError> {
-    let format = sniff_format(bytes).ok_or_else(|| {
-        DecodeError::NotAnImage("the format is not PNG, JPEG, GIF, WebP, BMP or TIFF".into())
-    })?;
+    let Some(format) = sniff_format(bytes) else {
+        if svg::is_svg(bytes) {
+            return svg::load(bytes, options);
+        }
+        return Err(DecodeError::NotAnImage(
+            "the format is not PNG, JPEG, GIF, WebP, BMP, TIFF or SVG".into(),
+        ));
+    };
     let (width, height) = header_dimensions(bytes, format)?;
     check_header(width, height, options.max_pixels)?;
     if format == ImageFormat::WebP {
@@ -101,7 +107,7 @@ fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), De
 /// Refuses, from the header, shapes that cannot hold a code, images over the pixel limit, and
 /// shapes no real image has (the module doc says why). A side under `MIN_SIDE` answers "no
 /// code" first, whatever the pixel count: it is true of any such image, and API.md promises it.
-fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeError> {
+pub(super) fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeError> {
     let (short, long) = (width.min(height), width.max(height));
     if short < MIN_SIDE {
         return Err(DecodeError::NoCode);
