@@ -112,8 +112,8 @@ struct ScanLine<'a> {
 }
 
 /// File extensions a folder walk picks up.
-const IMAGE_EXTENSIONS: [&str; 9] = [
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "svg",
+const IMAGE_EXTENSIONS: [&str; 10] = [
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "jxl", "svg",
 ];
 
 /// One output line to come: an input to scan, or a folder the walk found no image in.

@@ -169,7 +169,7 @@ fn scan_of_a_folder_without_images_says_so_in_its_place_instead_of_printing_noth
     assert_eq!(lines[0]["code"], 400);
     assert_eq!(
         lines[0]["message"],
-        "a folder with no images in it (looked for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .svg files, in every folder below)"
+        "a folder with no images in it (looked for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .jxl .svg files, in every folder below)"
     );
     assert_eq!(
         (

@@ -17,6 +17,12 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>, String, &'static str)> {
             "image/tiff",
         ),
         (
+            "qr-q90.jxl",
+            read("qr-q90.jxl"),
+            text("qr-q90.txt"),
+            "image/jxl",
+        ),
+        (
             "qr-segno.svg",
             read("qr-segno.svg"),
             text("qr-segno.txt"),
@@ -111,6 +117,14 @@ async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
     let url = app.images.put("bomb.tif", bomb.clone());
     app.scan_url(&url).await.assert_failure(200, 1006);
     app.upload("image/tiff", bomb, None)
+        .await
+        .assert_failure(200, 1006);
+    // 64 MP of white in 8.9 KB of JPEG XL, by libjxl.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    let bomb = std::fs::read(root.join("bomb-8000x8000.jxl")).expect("fixture");
+    let url = app.images.put("bomb.jxl", bomb.clone());
+    app.scan_url(&url).await.assert_failure(200, 1006);
+    app.upload("image/jxl", bomb, None)
         .await
         .assert_failure(200, 1006);
     // An SVG declares no pixels (it is rendered at a size of ours); its bomb is a `<use>` tree.

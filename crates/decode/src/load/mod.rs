@@ -2,7 +2,7 @@
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
 //! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
 //! white. One file per format family: `png` (and `packed_png` for 1-, 2- and 4-bit grey),
-//! `jpeg`, `webp`, `svg` (rendered by resvg); GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
+//! `jpeg`, `webp`, `jxl` (jxl-oxide), `svg` (rendered by resvg); GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -15,6 +15,7 @@ use std::io::Cursor;
 use image::{GrayImage, ImageFormat, ImageReader};
 
 mod jpeg;
+mod jxl;
 mod packed_png;
 mod pixel;
 mod png;
@@ -60,11 +61,14 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes the image under the limits and returns it as 8-bit grey, transparency on white.
 pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeError> {
     let Some(format) = sniff_format(bytes) else {
+        if jxl::is_jxl(bytes) {
+            return jxl::load(bytes, options);
+        }
         if svg::is_svg(bytes) {
             return svg::load(bytes, options);
         }
         return Err(DecodeError::NotAnImage(
-            "the format is not PNG, JPEG, GIF, WebP, BMP, TIFF or SVG".into(),
+            "the format is not PNG, JPEG, GIF, WebP, BMP, TIFF, JPEG XL or SVG".into(),
         ));
     };
     let (width, height) = header_dimensions(bytes, format)?;
