@@ -2,13 +2,17 @@
 """The time to load a 12 MP photo in each image format qrscan reads (loading only: bytes to the grey
 image the search starts from), from one corpus photo scaled to 4000x3000 and written by Pillow.
 
-    python3 benches/formats_load.py [PHOTO]     # needs: pip install pillow
+    python3 benches/formats_load.py [PHOTO]     # needs: pip install pillow (pillow-jxl-plugin for JPEG XL)
 
 Runs `cargo run --release -p qrscan-decode --example load_time` on the files (median of 7 each).
 """
 import os, subprocess, sys, tempfile
 
 from PIL import Image
+try:
+    import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow)
+except ImportError:
+    pillow_jxl = None
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 photo = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
@@ -26,7 +30,7 @@ for name, kwargs in [
     ("photo.gif", {}),
     ("photo-lzw.tif", {"compression": "tiff_lzw"}),
     ("photo-deflate.tif", {"compression": "tiff_deflate"}),
-]:
+] + ([("photo-q90.jxl", {"quality": 90})] if pillow_jxl else []):
     path = os.path.join(out, name)
     (image.convert("P") if name.endswith(".gif") else image).save(path, **kwargs)
     files.append(path)
