@@ -186,7 +186,7 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                 formats,
                 Resampling::Version1,
             );
-            if detected.codes.is_empty() {
+            if detected.codes.is_empty() && !deadline.passed() {
                 // The pure detector costs one pass over the bits; it reads what is too
                 // small for the scan (one pixel per module) when nothing else is there.
                 let pure = detect::pure(bits, at, formats);

@@ -55,7 +55,9 @@ pub fn finder(
                 }
             })
             .collect();
-        let sets = if formats.contains(Format::QRCode) {
+        // Grouping up to `MAX_PATTERNS` patterns into triples is the longest step without a
+        // deadline inside: not started past the deadline (the scan may have run up to it).
+        let sets = if formats.contains(Format::QRCode) && !deadline.passed() {
             GenerateFinderPatternSets(&mut patterns)
         } else {
             Default::default()
@@ -110,7 +112,7 @@ pub fn finder(
             sample(set, &mut used);
         }
         let mut tilted = Vec::new();
-        if formats.contains(Format::QRCode) {
+        if formats.contains(Format::QRCode) && !deadline.passed() {
             // The patterns no code claimed, in the triples rxing's narrower rules left out.
             tilted = tilted_sets(&patterns, &used, &sets);
             for set in &tilted {

@@ -52,7 +52,9 @@ pub fn local_average_of(
     deadline: Deadline,
 ) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        return otsu(grey, deadline);
+        // No blocks: an image too small for them, or the deadline passed while making them,
+        // when a pass of Otsu's over the whole view would overrun it.
+        return (!deadline.passed()).then(|| otsu(grey, deadline)).flatten();
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let mut black = vec![0u32; sub_width * sub_height];
@@ -110,7 +112,9 @@ pub fn local_midrange_of(
     deadline: Deadline,
 ) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        return otsu(grey, deadline);
+        // No blocks: an image too small for them, or the deadline passed while making them,
+        // when a pass of Otsu's over the whole view would overrun it.
+        return (!deadline.passed()).then(|| otsu(grey, deadline)).flatten();
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let proposed: Vec<u32> = blocks
@@ -345,15 +349,23 @@ pub(super) fn dark_bits(pixels: &[u8], levels: &[u8]) -> u32 {
 pub fn otsu(grey: &GrayImage, deadline: Deadline) -> Option<BitMatrix> {
     // Four partial histograms, so that runs of equal pixels (flat paper) do not wait on one
     // counter's previous increment.
+    // A band of rows at a time, the deadline looked at between bands: on a 40 MP image the
+    // histogram alone is a pass of tens of milliseconds.
     let mut partial = [[0u32; 256]; 4];
-    let mut quads = grey.as_raw().chunks_exact(4);
-    for quad in &mut quads {
-        for (counts, &p) in partial.iter_mut().zip(quad) {
-            counts[usize::from(p)] += 1;
+    let band = (grey.width() as usize).max(1) * ROWS_PER_CHECK;
+    for pixels in grey.as_raw().chunks(band) {
+        if deadline.passed() {
+            return None;
         }
-    }
-    for &p in quads.remainder() {
-        partial[0][usize::from(p)] += 1;
+        let mut quads = pixels.chunks_exact(4);
+        for quad in &mut quads {
+            for (counts, &p) in partial.iter_mut().zip(quad) {
+                counts[usize::from(p)] += 1;
+            }
+        }
+        for &p in quads.remainder() {
+            partial[0][usize::from(p)] += 1;
+        }
     }
     let histogram: [u64; 256] =
         std::array::from_fn(|v| partial.iter().map(|counts| u64::from(counts[v])).sum());
