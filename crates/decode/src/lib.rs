@@ -34,7 +34,8 @@
 //! read      a module grid -> text: codewords, reed_solomon, correction,
 //!           Micro QR and rMQR                                   -> text symbology geometry layout
 //! views     the views of one image, their binarizations: binarize, resize -> symbology deadline
-//! load      bytes -> grey: png, packed_png, jpeg, webp, pixel   -> options error
+//! load      bytes -> grey: png, packed_png, jpeg, webp, jxl, svg,
+//!           via_image (GIF, BMP, TIFF), pixel                    -> options error
 //! options   DecodeOptions                                       -> symbology error
 //! text      segments -> text, the charset rules
 //! symbology Format, Formats, EcLevel      error     DecodeError
