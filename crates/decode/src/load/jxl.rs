@@ -23,6 +23,12 @@ const CONTAINER: [u8; 12] = [
 /// grey 24.6 bytes a pixel. So at the default 512 MiB cap a JPEG XL is read up to about 18 MP.
 const BYTES_PER_PIXEL: u64 = 29;
 
+/// Whether the allocation tracker refused an allocation past the cap somewhere under `error`: its
+/// `OutOfMemory` is wrapped by whichever stage asked (a buffer, a modular image, a frame).
+fn refused_by_tracker(error: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(error), |e| e.source()).any(|e| e.is::<jxl_grid::OutOfMemory>())
+}
+
 /// Whether `bytes` start like a JPEG XL image.
 pub(super) fn is_jxl(bytes: &[u8]) -> bool {
     bytes.starts_with(&CODESTREAM) || bytes.starts_with(&CONTAINER)
@@ -52,8 +58,7 @@ pub(super) fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, D
         ));
     }
     let render = image.render_frame(0).map_err(|e| {
-        // The tracker refuses an allocation past the cap with an error of its own.
-        if e.to_string().contains("allocation") {
+        if refused_by_tracker(e.as_ref()) {
             DecodeError::TooMuchMemory {
                 width,
                 height,
@@ -140,6 +145,33 @@ mod tests {
             "{refused:?}"
         );
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_refusal_by_the_allocation_tracker_is_told_from_a_corrupt_file() {
+        let refused = AllocTracker::with_limit(0).alloc::<u8>(16).unwrap_err();
+        assert!(refused_by_tracker(&refused));
+        // Wrapped, as the renderer wraps it, and boxed, as jxl-oxide returns it.
+        let wrapped: Box<dyn std::error::Error + Send + Sync> = Box::new(Wrapped(refused));
+        assert!(refused_by_tracker(wrapped.as_ref()));
+        let corrupt = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "allocation");
+        assert!(!refused_by_tracker(&corrupt));
+    }
+
+    /// An error whose source is another, as jxl-render's `Error::Buffer` is.
+    #[derive(Debug)]
+    struct Wrapped(jxl_grid::OutOfMemory);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "{}", self.0)
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     #[test]

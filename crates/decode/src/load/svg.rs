@@ -12,7 +12,7 @@ use resvg::tiny_skia::{Color, Pixmap, Transform};
 use resvg::usvg::{self, ImageHrefResolver, Options};
 
 use super::check_header;
-use super::pixel::{luma, on_white};
+use super::pixel::luma;
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
 
@@ -102,11 +102,11 @@ pub(super) fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, D
         Transform::from_scale(scale, scale),
         &mut pixmap.as_mut(),
     );
-    // Premultiplied RGBA on opaque white: every pixel is opaque, so its colour is its own.
+    // Drawn over opaque white: every pixel is opaque, so its premultiplied colour is its own.
     let grey = pixmap
         .data()
         .chunks_exact(4)
-        .map(|p| on_white(luma(p[0], p[1], p[2]), u32::from(p[3])))
+        .map(|p| luma(p[0], p[1], p[2]) as u8)
         .collect();
     GrayImage::from_raw(width, height, grey).ok_or_else(|| not_svg("rendering size".into()))
 }

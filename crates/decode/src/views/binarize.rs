@@ -52,9 +52,7 @@ pub fn local_average_of(
     deadline: Deadline,
 ) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        // No blocks: an image too small for them, or the deadline passed while making them,
-        // when a pass of Otsu's over the whole view would overrun it.
-        return (!deadline.passed()).then(|| otsu(grey, deadline)).flatten();
+        return without_blocks(grey, deadline);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let mut black = vec![0u32; sub_width * sub_height];
@@ -95,6 +93,13 @@ pub fn local_average_of(
     blocks.threshold(grey, &thresholds, deadline)
 }
 
+/// What the local binarizers fall back to without blocks: Otsu for an image too small for them,
+/// nothing when the deadline passed while they were made (a pass of Otsu's over the whole view
+/// would overrun it).
+fn without_blocks(grey: &GrayImage, deadline: Deadline) -> Option<BitMatrix> {
+    (!deadline.passed()).then(|| otsu(grey, deadline)).flatten()
+}
+
 /// zxing-cpp's current local threshold (its "new algorithm"): each 8x8 block with contrast
 /// (range over 24) proposes the middle of its range, the proposals are averaged over the 5x5
 /// blocks around each block (its own counted three times), ignoring flat blocks, and blocks
@@ -112,9 +117,7 @@ pub fn local_midrange_of(
     deadline: Deadline,
 ) -> Option<BitMatrix> {
     let Some(blocks) = blocks else {
-        // No blocks: an image too small for them, or the deadline passed while making them,
-        // when a pass of Otsu's over the whole view would overrun it.
-        return (!deadline.passed()).then(|| otsu(grey, deadline)).flatten();
+        return without_blocks(grey, deadline);
     };
     let (sub_width, sub_height) = (blocks.width, blocks.height);
     let proposed: Vec<u32> = blocks
