@@ -4,7 +4,7 @@
 # finds to the same folders; running this again only adds seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/decode_jxl corpus/decode_svg corpus/decode_tiff corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
+mkdir -p corpus/decode_heic corpus/decode_avif corpus/decode_jxl corpus/decode_svg corpus/decode_tiff corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
 
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
@@ -14,6 +14,11 @@ cp ../fixtures/*.png ../fixtures/*.tif corpus/decode_image/
 cp ../fixtures/*.svg corpus/decode_svg/
 # decode_jxl puts the codestream signature back itself: the fixture without its first two bytes.
 tail -c +3 ../fixtures/qr-q90.jxl > corpus/decode_jxl/qr-q90
+# decode_heic and decode_avif put the signature and brand back themselves: each fixture without its
+# first twelve bytes, behind its ftyp box's size.
+for f in ../fixtures/*.heic ../fixtures/*.avif; do
+  { tail -c +4 "$f" | head -c 1; tail -c +13 "$f"; } > "corpus/decode_${f##*.}/$(basename "$f")"
+done
 # An SVG that uses, rotates and clips its own shapes: paths usvg takes that a generator's do not.
 cat > corpus/decode_svg/features.svg <<'SVG'
 <svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" viewBox="0 0 40 40"><defs><clipPath id="c"><circle cx="20" cy="20" r="18"/></clipPath><rect id="m" width="2" height="2"/></defs><g clip-path="url(#c)" transform="rotate(10 20 20)"><use xlink:href="#m" x="4" y="4"/><use href="#m" x="8" y="4"/><path d="M4 10h20v2H4z" fill="#000" stroke="none"/></g></svg>

@@ -39,7 +39,7 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct ScanArgs {
-    /// Image files, folders (scanned recursively for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .jxl .svg),
+    /// Image files, folders (scanned recursively for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .heic .heif .avif .jxl .svg, and .pdf with --pdf-pages),
     /// http(s):// or data: URLs, or `-` for stdin.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<String>,

@@ -112,8 +112,9 @@ struct ScanLine<'a> {
 }
 
 /// File extensions a folder walk picks up.
-const IMAGE_EXTENSIONS: [&str; 10] = [
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "jxl", "svg",
+const IMAGE_EXTENSIONS: [&str; 14] = [
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl",
+    "svg", "pdf",
 ];
 
 /// One output line to come: an input to scan, or a folder the walk found no image in.

@@ -17,6 +17,18 @@ fn fixtures() -> Vec<(&'static str, Vec<u8>, String, &'static str)> {
             "image/tiff",
         ),
         (
+            "qr-q80.heic",
+            read("qr-q80.heic"),
+            text("qr-q80.txt"),
+            "image/heic",
+        ),
+        (
+            "qr-alpha.avif",
+            read("qr-alpha.avif"),
+            text("qr-alpha.txt"),
+            "image/avif",
+        ),
+        (
             "qr-q90.jxl",
             read("qr-q90.jxl"),
             text("qr-q90.txt"),
@@ -66,26 +78,24 @@ async fn a_truncated_file_of_each_format_is_not_an_image() {
 async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
     let app = spawn_app(&[]).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
-    // 118 bytes declaring 100000 x 100000 pixels.
-    let bomb = std::fs::read(root.join("bomb-100000x100000.tif")).expect("fixture");
-    let url = app.images.put("bomb.tif", bomb.clone());
-    app.scan_url(&url).await.assert_failure(200, 1006);
-    app.upload("image/tiff", bomb, None)
-        .await
-        .assert_failure(200, 1006);
-    // 64 MP of white in 8.9 KB of JPEG XL, by libjxl.
-    let bomb = std::fs::read(root.join("bomb-8000x8000.jxl")).expect("fixture");
-    let url = app.images.put("bomb.jxl", bomb.clone());
-    app.scan_url(&url).await.assert_failure(200, 1006);
-    app.upload("image/jxl", bomb, None)
-        .await
-        .assert_failure(200, 1006);
-    // An SVG declares no pixels (it is rendered at a size of ours); its bomb is a `<use>` tree,
-    // 2 KB standing for a billion rectangles.
-    let bomb = std::fs::read(root.join("bomb-use-1e9.svg")).expect("fixture");
-    let url = app.images.put("bomb.svg", bomb.clone());
-    app.scan_url(&url).await.assert_failure(200, 1006);
-    app.upload("image/svg+xml", bomb, None)
-        .await
-        .assert_failure(200, 1006);
+    let bombs = [
+        // 118 bytes declaring 100000 x 100000 pixels.
+        ("bomb-100000x100000.tif", "image/tiff"),
+        // 64 MP of white in 8.9 KB of JPEG XL, by libjxl.
+        ("bomb-8000x8000.jxl", "image/jxl"),
+        // Real HEIC and AVIF files whose container declares 60000 x 60000.
+        ("bomb-ispe-60000.heic", "image/heic"),
+        ("bomb-ispe-60000.avif", "image/avif"),
+        // An SVG declares no pixels (it is rendered at a size of ours); its bomb is a `<use>`
+        // tree, 2 KB standing for a billion rectangles.
+        ("bomb-use-1e9.svg", "image/svg+xml"),
+    ];
+    for (name, media_type) in bombs {
+        let bomb = std::fs::read(root.join(name)).expect("fixture");
+        let url = app.images.put(name, bomb.clone());
+        app.scan_url(&url).await.assert_failure(200, 1006);
+        app.upload(media_type, bomb, None)
+            .await
+            .assert_failure(200, 1006);
+    }
 }

@@ -2,7 +2,8 @@
 //! shape from the header before any pixel is decoded, decode under `image::Limits` (or libwebp,
 //! or zune-jpeg directly, or the png crate a row at a time), and composite transparency onto
 //! white. One file per format family: `png` (and `packed_png` for 1-, 2- and 4-bit grey),
-//! `jpeg`, `webp`, `jxl` (jxl-oxide), `svg` (rendered by resvg); GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
+//! `jpeg`, `webp`, `heif` (HEIC through heifer, AVIF through rav1d in `av1`), `jxl` (jxl-oxide),
+//! `svg` (rendered by resvg); GIF, BMP and TIFF go through `image` (`via_image`). `pixel` holds the colour-to-grey rules they share.
 //!
 //! The shape is checked because a cost per row or column is paid whatever the pixel count: a
 //! 1 x 40,000,000 PNG is within the pixel limit, yet spent 4.3 s and 354 MiB in the png crate's
@@ -14,6 +15,8 @@ use std::io::Cursor;
 
 use image::{GrayImage, ImageFormat, ImageReader};
 
+mod av1;
+mod heif;
 mod jpeg;
 mod jxl;
 mod packed_png;
@@ -61,6 +64,9 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// Decodes the image under the limits and returns it as 8-bit grey, transparency on white.
 pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, DecodeError> {
     let Some(format) = sniff_format(bytes) else {
+        if heif::is_heif(bytes) {
+            return heif::load(bytes, options);
+        }
         if jxl::is_jxl(bytes) {
             return jxl::load(bytes, options);
         }
@@ -68,7 +74,7 @@ pub fn load_luma(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, Dec
             return svg::load(bytes, options);
         }
         return Err(DecodeError::NotAnImage(
-            "the format is not PNG, JPEG, GIF, WebP, BMP, TIFF, JPEG XL or SVG".into(),
+            "the format is not PNG, JPEG, GIF, WebP, BMP, TIFF, HEIC, AVIF, JPEG XL or SVG".into(),
         ));
     };
     let (width, height) = header_dimensions(bytes, format)?;

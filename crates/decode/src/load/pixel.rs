@@ -31,6 +31,12 @@ pub(super) fn on_white(luma: u32, alpha: u32) -> u8 {
     ((luma * alpha + 255 * (255 - alpha)) / 255) as u8
 }
 
+/// A studio-range sample (16 black, 235 white: VP8's and most AV1 luma) stretched to 0-255, as
+/// the codecs' own RGB conversions read it.
+pub(super) fn studio_to_full(y: u8) -> u8 {
+    ((u32::from(y).saturating_sub(16) * 255 + 219 / 2) / 219).min(255) as u8
+}
+
 pub(super) fn grey_from_rgb(raw: &[u8], width: u32, height: u32) -> GrayImage {
     let grey = raw
         .chunks_exact(3)

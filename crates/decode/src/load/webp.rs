@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use image::GrayImage;
 
-use super::pixel::{grey_from_rgb, grey_from_rgba, on_white};
+use super::pixel::{grey_from_rgb, grey_from_rgba, on_white, studio_to_full};
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
 
@@ -113,8 +113,7 @@ pub(super) fn webp_luma(bytes: &[u8], width: u32, height: u32, alpha: bool) -> O
     }
     // VP8's luma is studio range, 16 (black) to 235 (white), as libwebp's own RGB conversion
     // reads it: stretched to 0-255 it is the grey an RGB decode would give.
-    let full_range: [u8; 256] =
-        std::array::from_fn(|y| ((y.saturating_sub(16) * 255 + 219 / 2) / 219).min(255) as u8);
+    let full_range: [u8; 256] = std::array::from_fn(|y| studio_to_full(y as u8));
     luma.iter_mut()
         .for_each(|y| *y = full_range[usize::from(*y)]);
     for (y, &a) in luma.iter_mut().zip(&opacity) {
