@@ -4,7 +4,7 @@
 # finds to the same folders; running this again only adds seeds.
 set -euo pipefail
 cd "$(dirname "$0")"
-mkdir -p corpus/decode_heic corpus/decode_avif corpus/decode_jxl corpus/decode_svg corpus/decode_tiff corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
+mkdir -p corpus/decode_pdf corpus/decode_heic corpus/decode_avif corpus/decode_jxl corpus/decode_svg corpus/decode_tiff corpus/decode_image corpus/decode_segments corpus/image_url corpus/classify corpus/decode_structure corpus/payload
 
 # Images: the fixtures, small corpus images of every format (under 4 KB, so mutations stay
 # fast), and the degenerate shapes of issue 14, made small enough for the fuzz limits.
@@ -18,6 +18,10 @@ tail -c +3 ../fixtures/qr-q90.jxl > corpus/decode_jxl/qr-q90
 # first twelve bytes, behind its ftyp box's size.
 for f in ../fixtures/*.heic ../fixtures/*.avif; do
   { tail -c +4 "$f" | head -c 1; tail -c +13 "$f"; } > "corpus/decode_${f##*.}/$(basename "$f")"
+done
+# decode_pdf puts the header back itself: each PDF fixture without its first five bytes.
+for f in ../fixtures/*.pdf; do
+  tail -c +6 "$f" > "corpus/decode_pdf/$(basename "$f")"
 done
 # An SVG that uses, rotates and clips its own shapes: paths usvg takes that a generator's do not.
 cat > corpus/decode_svg/features.svg <<'SVG'

@@ -35,6 +35,21 @@ pub enum Command {
     Scan(ScanArgs),
     /// Exit 0 when a running qrscan answers /healthz (for container health checks).
     Health(HealthArgs),
+    /// Internal: draws one page of the PDF on stdin, as a child of `serve` or `scan` held to
+    /// their limits (`pdf_sandbox.rs`).
+    #[command(hide = true)]
+    RenderPdfPage(RenderPdfPageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderPdfPageArgs {
+    /// The page, from 0.
+    #[arg(long)]
+    pub page: u32,
+    #[arg(long)]
+    pub max_pixels: u64,
+    #[arg(long)]
+    pub max_decode_memory: u64,
 }
 
 #[derive(Debug, clap::Args)]

@@ -26,6 +26,15 @@ use crate::server;
 
 /// Runs the parsed command line and says how the process should exit.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::RenderPdfPage(args) = &cli.command {
+        // A child drawing one page needs no runtime, and each thread would add to the address
+        // space its parent limits.
+        return Ok(crate::pdf_sandbox::child_main(
+            args.page,
+            args.max_pixels,
+            args.max_decode_memory,
+        ));
+    }
     if !matches!(cli.command, Command::Serve(_)) {
         // `main` held them for `serve`; the other commands end on them as any program does.
         server::release_signals();
@@ -42,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scan(args) => runtime.block_on(scan(args)),
         Command::Health(args) => runtime.block_on(health(args)),
+        Command::RenderPdfPage(_) => unreachable!("answered above, before the runtime"),
     }
 }
 
@@ -111,10 +121,10 @@ struct ScanLine<'a> {
     envelope: Envelope,
 }
 
-/// File extensions a folder walk picks up.
-const IMAGE_EXTENSIONS: [&str; 14] = [
-    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl",
-    "svg", "pdf",
+/// File extensions a folder walk picks up; and `.pdf` when PDF pages are read (`--pdf-pages`):
+/// otherwise every PDF in a folder of documents would be a line saying PDFs are off.
+const IMAGE_EXTENSIONS: [&str; 13] = [
+    "png", "jpg", "jpeg", "gif", "webp", "bmp", "tif", "tiff", "heic", "heif", "avif", "jxl", "svg",
 ];
 
 /// One output line to come: an input to scan, or a folder the walk found no image in.
@@ -136,7 +146,7 @@ impl Item {
 /// Expands folders into the images under them (sorted, so runs are repeatable); other inputs
 /// pass through unchanged. A folder with no image under it is a line of its own saying so,
 /// not silence.
-fn expand_inputs(inputs: &[String]) -> Vec<Item> {
+fn expand_inputs(inputs: &[String], with_pdfs: bool) -> Vec<Item> {
     let mut expanded = Vec::new();
     for input in inputs {
         let path = std::path::Path::new(input);
@@ -163,7 +173,10 @@ fn expand_inputs(inputs: &[String]) -> Vec<Item> {
                     .path()
                     .extension()
                     .and_then(|e| e.to_str())
-                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                    .map(str::to_ascii_lowercase)
+                    .is_some_and(|e| {
+                        IMAGE_EXTENSIONS.contains(&e.as_str()) || (with_pdfs && e == "pdf")
+                    })
             })
             .map(|entry| entry.path().display().to_string())
             .collect();
@@ -269,7 +282,7 @@ async fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         Default::default(),
     );
     let max_bytes = scanner.fetcher.options().max_bytes;
-    let inputs = expand_inputs(&args.inputs);
+    let inputs = expand_inputs(&args.inputs, scanner.decode_options.pdf.pages > 0);
     let progress = progress_bar(inputs.len());
     let scanner = &scanner;
     // `buffered` runs up to `jobs` scans at once and yields them in input order.

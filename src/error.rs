@@ -250,7 +250,9 @@ impl From<DecodeError> for ApiError {
             DecodeError::TooManyPixels { .. }
             | DecodeError::TooMuchMemory { .. }
             | DecodeError::TooElongated { .. }
-            | DecodeError::TooComplex { .. } => ErrorKind::TooManyPixels,
+            | DecodeError::TooComplex { .. }
+            | DecodeError::PageStopped { .. } => ErrorKind::TooManyPixels,
+            DecodeError::PdfNotEnabled => ErrorKind::NotAnImage,
             DecodeError::NoCode => ErrorKind::NoCode,
             DecodeError::Unreadable => ErrorKind::Unreadable,
         };

@@ -85,6 +85,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod payload;
+pub mod pdf_sandbox;
 pub mod scan;
 pub mod server;
 pub mod telemetry;

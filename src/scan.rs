@@ -90,6 +90,10 @@ pub struct CodeData {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(required = false, nullable = false)]
     pub bytes_base64: Option<String>,
+    /// The page it was found on, from 1, when the input was a PDF (`--pdf-pages`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, minimum = 1)]
+    pub page: Option<u32>,
 }
 
 /// Bounded concurrency for decoding: `workers` running, `queue` waiting, the rest refused.
@@ -307,6 +311,7 @@ impl Scanner {
                         .binary
                         .as_ref()
                         .map(|b| base64::engine::general_purpose::STANDARD.encode(b)),
+                    page: code.page,
                 }
             })
             .collect();

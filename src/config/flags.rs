@@ -80,6 +80,17 @@ pub struct EngineFlags {
     #[arg(long, env = "QRSCAN_FORMATS", default_value_t = Formats::default(), value_parser = Formats::parse)]
     pub formats: Formats,
 
+    /// Pages read from a PDF, from the first: 0 refuses PDFs (1007). Each page is drawn in a
+    /// child process held to --max-decode-memory and the decode budget, which covers the whole
+    /// document.
+    #[arg(long, env = "QRSCAN_PDF_PAGES", default_value_t = 0)]
+    pub pdf_pages: u32,
+
+    /// The program run to draw a PDF page (`PROGRAM render-pdf-page`). Default: this qrscan
+    /// binary.
+    #[arg(long, env = "QRSCAN_PDF_RENDERER", value_name = "PROGRAM")]
+    pub pdf_renderer: Option<PathBuf>,
+
     /// Replace the built-in provider rules with this TOML file.
     #[arg(long, env = "QRSCAN_RULES")]
     pub rules: Option<PathBuf>,

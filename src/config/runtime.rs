@@ -19,7 +19,7 @@ use crate::classify::{Rules, RulesError};
 use crate::client::ForwardedHeader;
 use crate::fetch::policy::{AddressPolicy, HostPolicy};
 use crate::fetch::{FetchOptions, Proxy, ProxyError};
-use qrscan_decode::DecodeOptions;
+use qrscan_decode::{DecodeOptions, PdfOptions};
 
 /// Why the flags cannot be run with. Each message names the flag to change. The error a variant
 /// wraps is part of its message, not its `source`, so it is said once however it is printed.
@@ -40,6 +40,8 @@ pub enum ConfigError {
     Rules { path: PathBuf, reason: RulesError },
     #[error("{0}")]
     KeysFile(KeysFileError),
+    #[error("--pdf-pages: the path of this program, to draw pages with, is unknown: {0}")]
+    PdfRenderer(std::io::Error),
 }
 
 /// What `serve` and `scan` share, validated: everything a `Scanner` is built from.
@@ -134,6 +136,21 @@ pub fn cpu_count() -> usize {
 }
 
 impl EngineFlags {
+    /// PDF pages: how many, drawn by children of `--pdf-renderer` (this binary by default).
+    fn pdf_options(&self) -> Result<PdfOptions, ConfigError> {
+        if self.pdf_pages == 0 {
+            return Ok(PdfOptions::default());
+        }
+        let program = match &self.pdf_renderer {
+            Some(program) => program.clone(),
+            None => std::env::current_exe().map_err(ConfigError::PdfRenderer)?,
+        };
+        Ok(PdfOptions {
+            pages: self.pdf_pages,
+            renderer: Some(crate::pdf_sandbox::renderer(program)),
+        })
+    }
+
     /// The fetch and decode options, the proxy checked, `--file-root` made canonical and the
     /// `--rules` file read; the one check of the flags `serve` and `scan` share.
     pub fn validate(&self) -> Result<Engine, ConfigError> {
@@ -182,6 +199,7 @@ impl EngineFlags {
                 max_decoder_bytes: self.max_decode_memory,
                 budget: self.decode_budget,
                 formats: self.formats,
+                pdf: self.pdf_options()?,
             },
             rules,
             provider_case: self.provider_case,

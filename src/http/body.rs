@@ -195,7 +195,12 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
                 formats: request.formats,
             })
         }
-        t if t.starts_with("image/") || t == "application/octet-stream" => {
+        // A PDF is taken whatever `--pdf-pages` says: without it, the decoder's 1007 tells the
+        // caller how the server reads one, which a 400 for the media type would not.
+        t if t.starts_with("image/")
+            || t == "application/octet-stream"
+            || t == "application/pdf" =>
+        {
             refuse_declared_over(&request, max_bytes, max_bytes)?;
             Ok(Upload {
                 bytes: check_size(
@@ -205,10 +210,10 @@ pub async fn read_upload(request: Request, scanner: &Scanner) -> Result<Upload, 
             })
         }
         "" => Err(ApiError::bad_request(
-            "missing Content-Type: send multipart/form-data, image/*, application/octet-stream or application/json",
+            "missing Content-Type: send multipart/form-data, image/*, application/pdf, application/octet-stream or application/json",
         )),
         other => Err(ApiError::bad_request(format!(
-            "unsupported Content-Type `{other}`: send multipart/form-data, image/*, application/octet-stream or application/json"
+            "unsupported Content-Type `{other}`: send multipart/form-data, image/*, application/pdf, application/octet-stream or application/json"
         ))),
     }
 }

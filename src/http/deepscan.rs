@@ -90,6 +90,10 @@ pub struct DetectCode {
     pub keypoints: [[f32; 2]; 4],
     #[schema(minimum = 0, maximum = 1)]
     pub confidence: f64,
+    /// The page it was found on, from 1, when the input was a PDF (`--pdf-pages`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false, minimum = 1)]
+    pub page: Option<u32>,
 }
 
 /// A box: left, top, right, bottom.
@@ -180,6 +184,7 @@ fn detect_code(code: &CodeData) -> DetectCode {
         },
         keypoints: code.points,
         confidence: code.confidence,
+        page: code.page,
     }
 }
 

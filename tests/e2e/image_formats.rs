@@ -1,6 +1,9 @@
 //! The image formats API.md section 6 lists beyond PNG, JPEG, GIF, WebP and BMP, each a fixture
 //! made by the format's own encoder (`fixtures/README.md`), through both scan routes: read, a
-//! truncated file 1007, and a file declaring a huge image refused from its header (1006).
+//! truncated file 1007, and a file declaring a huge image refused from its header (1006). And PDF
+//! pages, with `--pdf-pages`: drawn in child processes held to the memory cap and the budget.
+
+use serde_json::{json, Value};
 
 use crate::helpers::*;
 
@@ -98,4 +101,119 @@ async fn a_file_declaring_a_huge_image_is_refused_from_its_header() {
             .await
             .assert_failure(200, 1006);
     }
+}
+
+/// A fixture's bytes.
+fn fixture(name: &str) -> Vec<u8> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    std::fs::read(root.join(name)).expect("fixture")
+}
+
+/// qrscan reading `pages` PDF pages, each drawn by a child of the qrscan binary cargo built (the
+/// test binary cannot draw one: it has no `render-pdf-page`), with `extra` flags.
+async fn spawn_pdf_app(pages: &str, extra: &[&str]) -> TestApp {
+    let mut args = vec![
+        "--pdf-pages",
+        pages,
+        "--pdf-renderer",
+        env!("CARGO_BIN_EXE_qrscan"),
+    ];
+    args.extend_from_slice(extra);
+    spawn_app(&args).await
+}
+
+#[tokio::test]
+async fn pdf_pages_are_read_through_both_routes_each_code_with_its_page() {
+    let app = spawn_pdf_app("3", &[]).await;
+    // Pillow's three pages: nothing on the first, a code on each of the others.
+    let pages = fixture("qr-pages.pdf");
+    let url = app.images.put("pages.pdf", pages.clone());
+    let by_url = app.scan_url(&url).await;
+    let by_upload = app.upload("application/pdf", pages.clone(), None).await;
+    let by_multipart = app.upload_multipart("file", &pages).await;
+    for answer in [by_url, by_upload, by_multipart] {
+        let data = answer.assert_success();
+        assert_eq!(data["content"], "https://example.com/pdf-page-2");
+        let found: Vec<(&Value, &Value)> = data["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| (&c["page"], &c["content"]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (&json!(2), &json!("https://example.com/pdf-page-2")),
+                (&json!(3), &json!("https://example.com/pdf-page-3"))
+            ]
+        );
+    }
+    // segno's vector code, on its one page; images carry no page.
+    let vector = app
+        .upload("application/pdf", fixture("qr-segno.pdf"), None)
+        .await;
+    assert_eq!(vector.assert_success()["codes"][0]["page"], 1);
+    let image = app.upload("image/tiff", fixture("qr-lzw.tif"), None).await;
+    assert!(image.assert_success()["codes"][0].get("page").is_none());
+    // Fewer pages asked for: the code on page 3 is not read.
+    let app = spawn_pdf_app("2", &[]).await;
+    let answer = app.upload("application/pdf", pages, None).await;
+    assert_eq!(
+        answer.assert_success()["codes"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn a_pdf_is_refused_with_how_to_read_it_unless_pdf_pages_is_set() {
+    let app = spawn_app(&[]).await;
+    let answer = app
+        .upload("application/pdf", fixture("qr-segno.pdf"), None)
+        .await;
+    answer.assert_failure(200, 1007);
+    assert!(answer.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("--pdf-pages")));
+}
+
+#[tokio::test]
+async fn pdf_limits_hold_per_page_from_the_file_and_from_outside_the_renderer() {
+    // Cut short: 1007, not the blank page a lenient renderer would draw.
+    let app = spawn_pdf_app("1", &[]).await;
+    let segno = fixture("qr-segno.pdf");
+    app.upload("application/pdf", segno[..segno.len() / 2].to_vec(), None)
+        .await
+        .assert_failure(200, 1007);
+    // An image declaring 100000 x 100000 pixels: refused from its dictionary, both routes.
+    let bomb = fixture("bomb-image-100000x100000.pdf");
+    let url = app.images.put("bomb.pdf", bomb.clone());
+    app.scan_url(&url).await.assert_failure(200, 1006);
+    app.upload("application/pdf", bomb, None)
+        .await
+        .assert_failure(200, 1006);
+    // 1 KB inflating to a 108 MB image, within the pixel limit: the child drawing it is held to
+    // the memory cap and dies of it.
+    let app = spawn_pdf_app("1", &["--max-decode-memory", "64MiB"]).await;
+    let answer = app
+        .upload("application/pdf", fixture("bomb-inflate-108mb.pdf"), None)
+        .await;
+    answer.assert_failure(200, 1006);
+    assert!(answer.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("memory")));
+    // The same page under the default cap is drawn (and holds no code): the cap, not the file,
+    // refused it.
+    let app = spawn_pdf_app("1", &[]).await;
+    app.upload("application/pdf", fixture("bomb-inflate-108mb.pdf"), None)
+        .await
+        .assert_failure(200, 1008);
+    // Two million squares take about a second to draw: past a 200 ms budget the child is killed.
+    let app = spawn_pdf_app("1", &["--decode-budget", "200ms"]).await;
+    let answer = app
+        .upload("application/pdf", fixture("slow-2e6-squares.pdf"), None)
+        .await;
+    answer.assert_failure(200, 1006);
+    assert!(answer.body["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("budget")));
 }

@@ -56,6 +56,7 @@ fn join(parts: &[&QrCode]) -> QrCode {
             [min[0], max[1]],
         ],
         strategy: parts[0].strategy,
+        page: parts[0].page,
         correction: parts
             .iter()
             .fold(Default::default(), |sum, part| sum.plus(part.correction)),
@@ -125,6 +126,7 @@ mod tests {
             points: [[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]],
             strategy: crate::PLAN[0].strategy,
             correction: Default::default(),
+            page: None,
         }
     }
 

@@ -24,6 +24,8 @@ pub struct QrCode {
     /// How much of its error correction the reading used (`read::correction`); for a joined
     /// structured-append set, all its parts'.
     pub correction: Correction,
+    /// The page it was found on, from 1, when the image was a PDF's page.
+    pub page: Option<u32>,
 }
 
 impl QrCode {
@@ -45,6 +47,7 @@ impl QrCode {
             points,
             strategy,
             correction,
+            page: None,
         }
     }
 

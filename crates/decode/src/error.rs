@@ -3,6 +3,7 @@
 
 /// Why no code came out of an image.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DecodeError {
     #[error("not a supported image: {0}")]
     NotAnImage(String),
@@ -31,6 +32,13 @@ pub enum DecodeError {
         "the SVG stands for more than {limit} elements once its <use> references are expanded"
     )]
     TooComplex { limit: u64 },
+    /// A PDF, when PDF pages are not read (`PdfOptions::pages` is 0).
+    #[error("a PDF: its pages are read only when qrscan runs with --pdf-pages N (N pages from the first)")]
+    PdfNotEnabled,
+    /// A PDF page whose drawing was stopped from outside: it took longer than what was left of
+    /// the decode budget, or needed more memory than the decoder's cap (`why` says which).
+    #[error("PDF page {page} was not drawn: {why}")]
+    PageStopped { page: u32, why: String },
     #[error("no QR code found in the image")]
     NoCode,
     #[error("a QR code was found but could not be read")]

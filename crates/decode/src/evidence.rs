@@ -364,6 +364,7 @@ mod tests {
             points,
             strategy: PLAN[0].strategy,
             correction: Correction::default(),
+            page: None,
         };
         let square = code([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]]);
         assert!(square.quad().contains([5.0, 5.0]));
@@ -384,6 +385,7 @@ mod tests {
             points: [[x, y], [x + side, y], [x + side, y + side], [x, y + side]],
             strategy: PLAN[0].strategy,
             correction: Correction::default(),
+            page: None,
         }
     }
 

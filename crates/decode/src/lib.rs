@@ -59,6 +59,7 @@ mod geometry;
 mod layout;
 mod load;
 mod options;
+pub mod pdf;
 mod plan;
 mod read;
 mod runner;
@@ -79,7 +80,8 @@ pub use self::deadline::Deadline;
 pub use self::error::DecodeError;
 pub use self::geometry::Quad;
 pub use self::load::{load_luma, sniff_format};
-pub use self::options::DecodeOptions;
+pub use self::options::{DecodeOptions, PageRenderer, PdfOptions, RenderedPage};
+
 pub use self::plan::{Evidence, LooksAt, Otherwise, Step, Strategy, When, PLAN};
 pub use self::read::correction::Correction;
 pub use self::runner::decode_luma;
@@ -87,10 +89,18 @@ pub use self::runner::decode_luma;
 pub use self::runner::run_strategy;
 pub use self::symbology::{EcLevel, Format, Formats};
 pub use self::views::{Binarizer, View};
+/// The grey image `decode_luma` reads and a `PageRenderer` returns (image 0.25's).
+pub use image::GrayImage;
 
 /// Finds and reads every code in an encoded image, largest first.
+/// A PDF's first pages are read when `options.pdf.pages` says so (`pdf`).
 pub fn decode(bytes: &[u8], options: &DecodeOptions) -> Result<Vec<QrCode>, DecodeError> {
     let started = Instant::now();
-    let grey = load_luma(bytes, options)?;
-    decode_luma(&grey, options, started)
+    match load_luma(bytes, options) {
+        Ok(grey) => decode_luma(&grey, options, started),
+        Err(DecodeError::NotAnImage(_)) if pdf::is_pdf(bytes) => {
+            pdf::decode_pages(bytes, options, started)
+        }
+        Err(refused) => Err(refused),
+    }
 }

@@ -27,6 +27,7 @@ mod via_image;
 mod webp;
 
 use self::jpeg::load_jpeg;
+pub(crate) use self::pixel::luma;
 use self::webp::load_webp;
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
@@ -117,7 +118,7 @@ fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Result<(u32, u32), De
 /// Refuses, from the header, shapes that cannot hold a code, images over the pixel limit, and
 /// shapes no real image has (the module doc says why). A side under `MIN_SIDE` answers "no
 /// code" first, whatever the pixel count: it is true of any such image, and API.md promises it.
-pub(super) fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeError> {
+pub(crate) fn check_header(width: u32, height: u32, max_pixels: u64) -> Result<(), DecodeError> {
     let (short, long) = (width.min(height), width.max(height));
     if short < MIN_SIDE {
         return Err(DecodeError::NoCode);

@@ -23,7 +23,7 @@ pub(crate) fn to_luma_on_white(image: DynamicImage) -> GrayImage {
 
 /// Rec. 709 luma, the coefficients `image` uses, in integers: `image`'s own conversion goes
 /// through floats and rounding and cost more than the detection of a clean code.
-pub(super) fn luma(r: u8, g: u8, b: u8) -> u32 {
+pub(crate) fn luma(r: u8, g: u8, b: u8) -> u32 {
     (u32::from(r) * 2126 + u32::from(g) * 7152 + u32::from(b) * 722) / 10_000
 }
 
