@@ -3,16 +3,21 @@
 format qrscan reads, then read back: the same codes as from the originals, within what the format's
 own compression loses.
 
-    python3 benches/formats_roundtrip.py [CORPUS]   # needs: pip install pillow pillow-jxl-plugin
+    python3 benches/formats_roundtrip.py [CORPUS]   # needs: pip install pillow pillow-jxl-plugin pillow-heif
 
-Writes TIFF (LZW, lossless) and JPEG XL (q90, lossy; and lossless) with Pillow, scans each folder
-with the release binary (`qrscan scan --format json`), and prints the codes read per format. SVG is
-a vector format, so a photo has no SVG form: it is tested with generators' SVGs instead.
+Writes TIFF (LZW, lossless), JPEG XL (q90, lossy; and lossless), HEIC (q90, libheif/x265), AVIF (q90,
+Pillow's libavif) and PDF (each image a one-page PDF by Pillow, at 72 dpi) with Pillow, scans each
+folder with the release binary (`qrscan scan --format json`, `--pdf-pages 1`), and prints the codes
+read per format. SVG is a vector format, so a photo has no SVG form: it is tested with generators'
+SVGs instead.
 """
 import json, os, subprocess, sys, tempfile
 
 from PIL import Image
 import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow)
+import pillow_heif
+
+pillow_heif.register_heif_opener()
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 corpus = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "corpus", "zxing-cpp")
@@ -31,6 +36,9 @@ formats = {
     "tiff-lzw": (".tif", {"compression": "tiff_lzw"}),
     "jxl-lossless": (".jxl", {"lossless": True}),
     "jxl-q90": (".jxl", {"quality": 90}),
+    "heic-q90": (".heic", {"quality": 90}),
+    "avif-q90": (".avif", {"quality": 90}),
+    "pdf": (".pdf", {"resolution": 72}),
 }
 work = tempfile.mkdtemp(prefix="formats-roundtrip-")
 subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=root, check=True)
@@ -48,10 +56,11 @@ for label, conversion in formats.items():
             ext, kwargs = conversion
             target = os.path.join(folder, stem + ext)
             image = Image.open(path)
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            keep_alpha = "A" in image.getbands() and ext != ".pdf"
+            image = image.convert("RGBA" if keep_alpha else "RGB")
             image.save(target, **kwargs)
         expected_by_input[target] = open(expected, "rb").read()
-    out = subprocess.run([binary, "scan", "--jobs", "2", "--format", "json", folder],
+    out = subprocess.run([binary, "scan", "--jobs", "2", "--pdf-pages", "1", "--format", "json", folder],
                          capture_output=True, text=True).stdout
     read = 0
     for line in out.splitlines():

@@ -1,6 +1,7 @@
-//! Times loading alone (`load_luma`: bytes to the grey image the search starts from) for each
-//! file given, the median of `--reps` runs (default 7): what each image format costs before any
-//! decoding. `benches/formats_load.py` writes one 12 MP photo in every format and runs this.
+//! Times loading alone (`load_luma`: bytes to the grey image the search starts from; for a PDF,
+//! `pdf::render_page` of its first page, in this process) for each file given, the median of
+//! `--reps` runs (default 7): what each image format costs before any decoding.
+//! `benches/formats_load.py` writes one 12 MP photo in every format and runs this.
 //!
 //! ```text
 //! cargo run --release -p qrscan-decode --example load_time -- [--reps N] FILE...
@@ -8,7 +9,7 @@
 
 use std::time::Instant;
 
-use qrscan_decode::{load_luma, DecodeOptions};
+use qrscan_decode::{load_luma, pdf, DecodeOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut reps = 7;
@@ -31,7 +32,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut pixels = 0;
         for _ in 0..reps {
             let started = Instant::now();
-            let grey = load_luma(&bytes, &options)?;
+            let grey = if pdf::is_pdf(&bytes) {
+                pdf::render_page(&bytes, 0, &options)?.grey
+            } else {
+                load_luma(&bytes, &options)?
+            };
             times.push(started.elapsed().as_secs_f64() * 1000.0);
             pixels = u64::from(grey.width()) * u64::from(grey.height());
         }

@@ -2,11 +2,16 @@
 //! whose API is dav1d's C one. This file is the only place that calls it; everything unsafe about
 //! AVIF is here, behind `decode_plane`.
 //!
+//! rav1d can panic on a corrupt stream (its fuzzing upstream has not found everything; ours found
+//! one). The vendored copy lets a panic unwind out of its API (vendor/rav1d/README.qrscan.md), and
+//! `decode_plane` catches it: one hostile file is a 1007, never the end of the process.
+//!
 //! The decoder runs on the calling thread (`n_threads = 1`, no frame delay), refuses a frame over
 //! the pixel limit itself (`frame_size_limit`, a second check after the container's), and adds no
 //! film grain: grain is noise laid over the picture for the eye, and a code reads better without.
 
 use std::mem::MaybeUninit;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
 use rav1d::include::dav1d::data::Dav1dData;
@@ -47,7 +52,20 @@ impl Drop for Decoder {
 /// Decodes the AV1 still picture in `obus` (the item's OBUs, as AVIF stores them) and returns its
 /// luma plane. `Err` says why the stream is not a picture, for a 1007.
 pub(super) fn decode_plane(obus: &[u8], max_pixels: u64) -> Result<Plane, String> {
-    let decoder = open(max_pixels)?;
+    let mut decoder = open(max_pixels)?;
+    let decoded = catch_unwind(AssertUnwindSafe(|| decode_with(&decoder, obus)));
+    decoded.unwrap_or_else(|_| {
+        // The context may be half-updated: closing it may panic again. If it does, it is
+        // leaked (its frames, bounded by the pixel limit) rather than closed twice.
+        let context = decoder.0.take();
+        if catch_unwind(AssertUnwindSafe(|| drop(Decoder(context)))).is_err() {
+            // Nothing left to close.
+        }
+        Err("AV1: the decoder failed on this stream".into())
+    })
+}
+
+fn decode_with(decoder: &Decoder, obus: &[u8]) -> Result<Plane, String> {
     let mut data = Dav1dData::default();
     // SAFETY: `data` is ours to write; the call allocates `obus.len()` bytes behind `data.data`,
     // or returns null.
@@ -57,7 +75,7 @@ pub(super) fn decode_plane(obus: &[u8], max_pixels: u64) -> Result<Plane, String
     }
     // SAFETY: `buffer` is `obus.len()` writable bytes, just allocated, not aliased.
     unsafe { std::ptr::copy_nonoverlapping(obus.as_ptr(), buffer, obus.len()) };
-    let picture = picture(&decoder, &mut data);
+    let picture = picture(decoder, &mut data);
     if data.sz > 0 {
         // SAFETY: `data` still holds what the decoder did not consume; it is released once.
         unsafe { dav1d_data_unref(Some(NonNull::from(&mut data))) };
