@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! main      -> cli commands server telemetry          (through the library, `qrscan::`)
-//! commands  -> server listener http error scan config cli fetch budget
+//! commands  -> server listener http error scan config cli fetch budget pdf_sandbox
 //! telemetry -> cli
 //! cli       -> config
 //! server    -> openapi http listener observe scan config client fetch metrics budget
@@ -22,9 +22,9 @@
 //! observe   -> client metrics
 //! error     -> scan config fetch budget
 //! scan      -> config fetch classify payload metrics budget
-//! config    -> fetch classify client
+//! config    -> fetch classify client pdf_sandbox
 //! fetch     -> budget
-//! budget, classify, client, metrics, payload: no other module
+//! budget, classify, client, metrics, payload, pdf_sandbox: no other module
 //! ```
 //!
 //! Inside a folder the same holds between its files (`mod.rs` uses its files and re-exports,

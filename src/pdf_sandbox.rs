@@ -79,8 +79,12 @@ fn render_in_child(
     // whatever it is doing.
     let input = bytes.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
+    // Room for the largest answer up front: reserved, not touched, so a small page costs its own
+    // size, and a 40 MP one is not copied from buffer to doubled buffer as it arrives.
+    let largest_answer =
+        usize::try_from(options.max_pixels.saturating_add(12)).unwrap_or(usize::MAX);
     let reader = std::thread::spawn(move || {
-        let mut output = Vec::new();
+        let mut output = Vec::with_capacity(largest_answer);
         stdout.read_to_end(&mut output).map(|_| output)
     });
     let status = loop {
@@ -111,7 +115,7 @@ fn render_in_child(
         });
     };
     match (status.code(), status.signal()) {
-        (Some(0), _) => parse_page(&output).ok_or_else(|| unavailable(page, "a short answer")),
+        (Some(0), _) => parse_page(output).ok_or_else(|| unavailable(page, "a short answer")),
         (Some(code), _) if code == i32::from(REFUSED) => serde_json::from_slice(&output)
             .map_or_else(|_| Err(unavailable(page, "an unreadable refusal")), Err),
         // Out of address space, the allocator aborts (SIGABRT) or a stack cannot grow (SIGSEGV).
@@ -146,8 +150,9 @@ fn unavailable(page: u32, why: &str) -> DecodeError {
     DecodeError::NotAnImage(format!("PDF: page {page} could not be drawn: {why}"))
 }
 
-/// The child's answer: page count, width, height, then the pixels.
-fn parse_page(output: &[u8]) -> Option<RenderedPage> {
+/// The child's answer: page count, width, height, then the pixels (which become the image in
+/// place: a 40 MP page is not copied).
+fn parse_page(mut output: Vec<u8>) -> Option<RenderedPage> {
     let word = |at: usize| {
         output
             .get(at..at + 4)
@@ -155,7 +160,8 @@ fn parse_page(output: &[u8]) -> Option<RenderedPage> {
             .map(u32::from_le_bytes)
     };
     let (page_count, width, height) = (word(0)?, word(4)?, word(8)?);
-    let grey = GrayImage::from_raw(width, height, output.get(12..)?.to_vec())?;
+    output.drain(..12);
+    let grey = GrayImage::from_raw(width, height, output)?;
     Some(RenderedPage { page_count, grey })
 }
 
@@ -196,9 +202,10 @@ mod tests {
     #[test]
     fn a_page_answer_is_read_back_and_a_short_one_is_not() {
         let answer = [3u32, 2, 2].map(u32::to_le_bytes).concat();
-        let page = parse_page(&[answer.as_slice(), &[0, 255, 255, 0]].concat()).unwrap();
+        let page = parse_page([answer.as_slice(), &[0, 255, 255, 0]].concat()).unwrap();
         assert_eq!((page.page_count, page.grey.dimensions()), (3, (2, 2)));
-        assert!(parse_page(&[answer.as_slice(), &[0, 255, 255]].concat()).is_none());
-        assert!(parse_page(&answer[..11]).is_none());
+        assert_eq!(page.grey.as_raw(), &[0, 255, 255, 0]);
+        assert!(parse_page([answer.as_slice(), &[0, 255, 255]].concat()).is_none());
+        assert!(parse_page(answer[..11].to_vec()).is_none());
     }
 }

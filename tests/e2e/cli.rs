@@ -169,7 +169,7 @@ fn scan_of_a_folder_without_images_says_so_in_its_place_instead_of_printing_noth
     assert_eq!(lines[0]["code"], 400);
     assert_eq!(
         lines[0]["message"],
-        "a folder with no images in it (looked for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .jxl .svg files, in every folder below)"
+        "a folder with no images in it (looked for .png .jpg .jpeg .gif .webp .bmp .tif .tiff .heic .heif .avif .jxl .svg files, in every folder below)"
     );
     assert_eq!(
         (
@@ -516,4 +516,42 @@ fn scan_with_stderr_closed_does_not_panic() {
     let status = child.wait().expect("exits");
 
     assert_eq!(status.code(), Some(0), "no panic (101), no error (2)");
+}
+
+#[test]
+fn a_folder_walk_takes_pdfs_only_when_pdf_pages_are_read_and_draws_them_in_a_child() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+    std::fs::copy(root.join("qr-segno.pdf"), dir.path().join("a.pdf")).expect("copy");
+    std::fs::write(
+        dir.path().join("b.png"),
+        qr_png("https://cli.im/beside-a-pdf"),
+    )
+    .expect("write");
+
+    let without = qrscan().arg("scan").arg(dir.path()).output().expect("runs");
+    let inputs: Vec<String> = lines(&without.stdout)
+        .iter()
+        .map(|line| line["input"].as_str().expect("input").to_owned())
+        .collect();
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert!(inputs[0].ends_with("b.png"), "{inputs:?}");
+
+    // This binary draws the page in a child of itself (`render-pdf-page`).
+    let with = qrscan()
+        .args(["scan", "--pdf-pages", "1"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert_eq!(
+        with.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with.stderr)
+    );
+    let lines = lines(&with.stdout);
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["data"]["content"], "https://example.com/pdf");
+    assert_eq!(lines[0]["data"]["codes"][0]["page"], 1);
+    assert_eq!(lines[1]["data"]["content"], "https://cli.im/beside-a-pdf");
 }

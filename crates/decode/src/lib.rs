@@ -20,6 +20,8 @@
 //!
 //! ```text
 //! lib       the public API: re-exports only
+//! pdf       a PDF's pages drawn (hayro) and read, each code with its page
+//!                                                               -> runner code load options error
 //! runner    decode_luma: walk the plan, gate each row, run it, stamp the strategy
 //!             -> evidence append code plan detect views options error symbology geometry deadline
 //! evidence  Found: codes read and what no code explains; the plan's gates ask it
@@ -34,7 +36,7 @@
 //! read      a module grid -> text: codewords, reed_solomon, correction,
 //!           Micro QR and rMQR                                   -> text symbology geometry layout
 //! views     the views of one image, their binarizations: binarize, resize -> symbology deadline
-//! load      bytes -> grey: png, packed_png, jpeg, webp, jxl, svg,
+//! load      bytes -> grey: png, packed_png, jpeg, webp, heif (+ av1), jxl, svg,
 //!           via_image (GIF, BMP, TIFF), pixel                    -> options error
 //! options   DecodeOptions                                       -> symbology error
 //! text      segments -> text, the charset rules

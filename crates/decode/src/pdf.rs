@@ -34,10 +34,12 @@ use crate::runner::decode_luma;
 /// (4 MP); a QR code 2 cm wide is 160 pixels across.
 pub const PIXELS_PER_POINT: f32 = 8.0 * 25.4 / 72.0;
 
-/// What drawing a page holds at its peak, a pixel: vello's RGBA pixmap (4 bytes) and its
-/// premultiplied copy, our grey, and the decode's views of it afterwards. Measured: see the
-/// README's memory table.
-const BYTES_PER_PIXEL: u64 = 12;
+/// What drawing a page holds at its peak, a drawn pixel: vello's RGBA pixmap (4 bytes), its
+/// coarse and fine buffers, the images the page draws, our grey. Peak RSS of `qrscan
+/// render-pdf-page` over its 10 MiB base: 8.1 bytes a pixel for an A4 page holding a 300 dpi
+/// scan (4 MP drawn), 5.0 for a poster drawn at the pixel limit (40 MP); above the larger, so a
+/// page drawn under a small cap is drawn smaller rather than stopped.
+const BYTES_PER_PIXEL: u64 = 9;
 
 /// The longest side vello draws (its pixmaps count pixels in `u16`).
 const MAX_SIDE: f32 = u16::MAX as f32;
