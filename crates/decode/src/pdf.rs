@@ -156,7 +156,10 @@ pub fn render_page(
         &RenderCache::new(),
         // No fonts of ours (a code is never a glyph), warnings dropped.
         &InterpreterSettings::default(),
-        &RenderSettings::default(),
+        &RenderSettings {
+            force_image_interpolation: true,
+            ..RenderSettings::default()
+        },
         &PixmapSettings {
             x_scale: scale,
             y_scale: scale,
