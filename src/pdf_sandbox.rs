@@ -48,6 +48,9 @@ fn render_in_child(
     let address_space = options
         .max_decoder_bytes
         .saturating_add(CHILD_BASE_ADDRESS_SPACE);
+    // The wait below kills the child at the deadline; should the parent die first, the kernel
+    // stops it by CPU time, a second past the budget.
+    let cpu_seconds = options.budget.as_secs() + 2;
     let mut command = Command::new(program);
     command
         .args(["render-pdf-page", "--page"])
@@ -59,13 +62,19 @@ fn render_in_child(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    // SAFETY: between fork and exec the closure calls only setrlimit, which is
+    // SAFETY: between fork and exec the closure calls only setrlimit and prctl, which are
     // async-signal-safe, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
             limit(libc::RLIMIT_AS, address_space)?;
+            limit(libc::RLIMIT_CPU, cpu_seconds)?;
             // A child that dies of the cap leaves no core file behind.
-            limit(libc::RLIMIT_CORE, 0)
+            limit(libc::RLIMIT_CORE, 0)?;
+            // Killed with the thread that waits for it (which outlives the child otherwise).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
         });
     }
     let mut child = command
@@ -118,6 +127,11 @@ fn render_in_child(
         (Some(0), _) => parse_page(output).ok_or_else(|| unavailable(page, "a short answer")),
         (Some(code), _) if code == i32::from(REFUSED) => serde_json::from_slice(&output)
             .map_or_else(|_| Err(unavailable(page, "an unreadable refusal")), Err),
+        // Out of CPU time (a parent that stopped waiting is the only way there): the budget.
+        (_, Some(libc::SIGXCPU)) => Err(DecodeError::PageStopped {
+            page,
+            why: "it took longer than the decode budget".into(),
+        }),
         // Out of address space, the allocator aborts (SIGABRT) or a stack cannot grow (SIGSEGV).
         (_, Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGKILL)) => Err(DecodeError::PageStopped {
             page,
@@ -132,10 +146,10 @@ fn render_in_child(
     }
 }
 
-fn limit(resource: libc::__rlimit_resource_t, bytes: u64) -> std::io::Result<()> {
+fn limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
     let value = libc::rlimit {
-        rlim_cur: bytes,
-        rlim_max: bytes,
+        rlim_cur: value,
+        rlim_max: value,
     };
     // SAFETY: a plain system call on a local value.
     if unsafe { libc::setrlimit(resource, &value) } == 0 {
