@@ -1,14 +1,15 @@
 //! HEIF, the container of HEIC (HEVC, phones' photos) and AVIF (AV1, what image CDNs serve): the
 //! primary image's size and transforms read from the container (heifer's ISO-BMFF parser) before
-//! any pixel is decoded, then the coded item decoded. HEIC goes to heifer whole (grids of tiles,
-//! overlays, alpha, crop, rotation and mirror), one thread, its pixel limit ours, and its RGBA
-//! turned grey. AVIF's AV1 items (a single item or a grid of tiles, and an alpha item) go to rav1d
-//! (`av1`), whose luma plane is the grey image, and the transforms are applied here.
+//! any pixel is decoded, then the coded items decoded, each to its luma plane, which is the grey
+//! image: HEVC pictures by heifer's decoder, AV1 ones by rav1d (`av1`). A grid's tiles are put
+//! together and an alpha item composited onto white here, and the crop, rotation and mirror
+//! applied, in the order the file lists them. An image of another kind (an overlay of several, which
+//! phones do not write) goes to heifer whole, through RGBA.
 //!
 //! Neither decoder can be stopped part way: the memory estimate below refuses what would not fit,
 //! and the time an allowed picture takes is measured in benches/formats_load.py.
 
-use heifer_isobmff::boxes::Property;
+use heifer_isobmff::boxes::{ColorInfo, Property};
 use heifer_isobmff::{HeifFile, ItemId};
 use image::{imageops, GrayImage};
 
@@ -24,11 +25,16 @@ const BRANDS: [&[u8; 4]; 9] = [
     b"heic", b"heix", b"heim", b"heis", b"mif1", b"mif2", b"msf1", b"avif", b"avis",
 ];
 
-/// What a HEIC decode holds at its peak, a pixel, checked before decoding: heifer's HEVC picture
-/// and its RGBA canvas, a rotated copy when the file turns the image, and our grey. Peak RSS of
-/// `qrscan scan --jobs 1` over its 10 MiB base on a 6324 x 6324 RGB HEIC (x265, q90): 7.0 bytes a
-/// pixel, the decode's own views included. At the default cap the pixel limit binds first.
-const HEIC_BYTES_PER_PIXEL: u64 = 8;
+/// What a HEVC picture decoded to its luma holds at its peak, a pixel, checked before decoding:
+/// heifer's picture (16-bit samples: 3 bytes a pixel at 4:2:0, 6 at 4:4:4), our grey, an alpha
+/// plane, a turned copy. Peak RSS of `qrscan scan --jobs 1` over its 10 MiB base on a 6324 x 6324
+/// RGB HEIC (x265, q90): 6.5 bytes a pixel, the decode's own views included.
+const HEVC_BYTES_PER_PIXEL: u64 = 7;
+
+/// The same through heifer's RGBA, for overlays: its picture and RGBA canvas, a turned copy and
+/// our grey. Peak RSS of `qrscan scan --jobs 1` over its 10 MiB base on a 6324 x 6324 RGB HEIC
+/// decoded this way (x265, q90): 7.0 bytes a pixel, the decode's own views included.
+const HEIC_RGBA_BYTES_PER_PIXEL: u64 = 8;
 
 /// The same for AVIF: rav1d's picture (8-bit 4:2:0 is 1.5 bytes a pixel) with its padding, our
 /// luma copy, an alpha plane, a turned copy. Measured as above (libavif, q90): RGB 3.1, grey 2.5,
@@ -72,16 +78,24 @@ pub(super) fn load(bytes: &[u8], options: &DecodeOptions) -> Result<GrayImage, D
     };
     check_header(width, height, options.max_pixels)?;
     let pixels = u64::from(width) * u64::from(height);
-    if codec(&file, primary)? == *b"av01" {
-        options.memory_for(width, height, pixels * AVIF_BYTES_PER_PIXEL)?;
-        return load_avif(&file, primary, options);
-    }
-    options.memory_for(width, height, pixels * HEIC_BYTES_PER_PIXEL)?;
     // HEVC codes a picture in blocks of up to 64 pixels, so a picture may be coded a little larger
-    // than the image it holds (a 6324 x 6324 image as 6336 x 6336): heifer's own limit, which it
-    // checks against the coded size, allows that and no more.
+    // than the image it holds (a 6324 x 6324 image as 6336 x 6336): the decoders' own limit, which
+    // they check against the coded size, allows that and no more.
     let coded_limit =
         (u64::from(coded_width) + HEVC_BLOCK) * (u64::from(coded_height) + HEVC_BLOCK);
+    match &codec(&file, primary)? {
+        b"av01" => options.memory_for(width, height, pixels * AVIF_BYTES_PER_PIXEL)?,
+        b"hvc1" => options.memory_for(width, height, pixels * HEVC_BYTES_PER_PIXEL)?,
+        _ => {
+            options.memory_for(width, height, pixels * HEIC_RGBA_BYTES_PER_PIXEL)?;
+            return load_through_rgba(bytes, coded_limit);
+        }
+    }
+    load_luma_planes(&file, primary, coded_limit)
+}
+
+/// An image heifer puts together itself (an overlay), as RGBA, then grey.
+fn load_through_rgba(bytes: &[u8], coded_limit: u64) -> Result<GrayImage, DecodeError> {
     let heif_options = heifer::Options {
         max_threads: 1,
         max_pixels: coded_limit,
@@ -107,20 +121,20 @@ fn codec(file: &HeifFile<'_>, id: ItemId) -> Result<[u8; 4], DecodeError> {
     }
 }
 
-/// AVIF: the primary item's luma (a grid's tiles put together), its alpha item on white, then its
+/// The primary item's luma (a grid's tiles put together), its alpha item on white, then its
 /// transforms in the order the file lists them.
-fn load_avif(
+fn load_luma_planes(
     file: &HeifFile<'_>,
     primary: ItemId,
-    options: &DecodeOptions,
+    coded_limit: u64,
 ) -> Result<GrayImage, DecodeError> {
-    let mut grey = avif_item(file, primary, options)?;
+    let mut grey = luma_of_item(file, primary, coded_limit)?;
     let alpha = file
         .referencing_items(primary, b"auxl")
         .into_iter()
         .find(|&aux| is_alpha(file, aux));
     if let Some(alpha) = alpha {
-        let alpha = avif_item(file, alpha, options)?;
+        let alpha = luma_of_item(file, alpha, coded_limit)?;
         if alpha.dimensions() != grey.dimensions() {
             return Err(corrupt("the alpha plane's size is not the image's"));
         }
@@ -155,34 +169,38 @@ fn is_alpha(file: &HeifFile<'_>, id: ItemId) -> bool {
     })
 }
 
-/// One AVIF image item as grey: a coded `av01` item, or a `grid` of them.
-fn avif_item(
+/// One image item's luma as grey: a coded `av01` or `hvc1` item, or a `grid` of them.
+fn luma_of_item(
     file: &HeifFile<'_>,
     id: ItemId,
-    options: &DecodeOptions,
+    coded_limit: u64,
 ) -> Result<GrayImage, DecodeError> {
     let item_type = file.item(id).map_err(corrupt)?.item_type.0;
     match &item_type {
         b"av01" => {
             let obus = file.item_data(id).map_err(corrupt)?;
-            let plane = av1::decode_plane(&obus, options.max_pixels).map_err(corrupt)?;
+            let plane = av1::decode_plane(&obus, coded_limit).map_err(corrupt)?;
             Ok(grey_from_plane(plane))
         }
+        b"hvc1" => hevc_luma(file, id, coded_limit),
         b"grid" => {
             let grid = file.grid(id).map_err(corrupt)?;
             let tiles = file.referenced_items(id, b"dimg");
             if tiles.len() != usize::from(grid.rows) * usize::from(grid.columns) {
                 return Err(corrupt("a grid whose tile count is not rows x columns"));
             }
-            check_header(grid.output_width, grid.output_height, options.max_pixels)?;
+            check_header(grid.output_width, grid.output_height, coded_limit)?;
             let mut canvas =
                 GrayImage::from_pixel(grid.output_width, grid.output_height, image::Luma([255]));
             let (mut x, mut y) = (0i64, 0i64);
             for (index, &tile) in tiles.iter().enumerate() {
-                if file.item(tile).map_err(corrupt)?.item_type.0 != *b"av01" {
-                    return Err(corrupt("a grid tile that is not AV1"));
+                if !matches!(
+                    &file.item(tile).map_err(corrupt)?.item_type.0,
+                    b"av01" | b"hvc1"
+                ) {
+                    return Err(corrupt("a grid tile that is not a coded picture"));
                 }
-                let tile = avif_item(file, tile, options)?;
+                let tile = luma_of_item(file, tile, coded_limit)?;
                 imageops::replace(&mut canvas, &tile, x, y);
                 x += i64::from(tile.width());
                 if (index + 1) % usize::from(grid.columns) == 0 {
@@ -193,10 +211,59 @@ fn avif_item(
             Ok(canvas)
         }
         other => Err(corrupt(format!(
-            "an AVIF item of type `{}`",
+            "an image item of type `{}`",
             String::from_utf8_lossy(other)
         ))),
     }
+}
+
+/// A HEVC item's luma plane, cropped to the item's size (`ispe`: the coded picture may be larger),
+/// at 8 bits, its range taken from the item's `colr` or else the stream's VUI.
+fn hevc_luma(file: &HeifFile<'_>, id: ItemId, coded_limit: u64) -> Result<GrayImage, DecodeError> {
+    let options = heifer::heifer_hevc_dec::decoder::DecodeOptions {
+        max_pixels: coded_limit,
+        ..Default::default()
+    };
+    let stream = file.hevc_bitstream(id).map_err(corrupt)?;
+    let frame =
+        heifer::heifer_hevc_dec::decoder::decode_picture(&stream, options).map_err(corrupt)?;
+    let (coded_width, coded_height) = (frame.widths[0], frame.heights[0]);
+    let (width, height) = file
+        .image_size(id)
+        .map_err(corrupt)?
+        .map_or((coded_width, coded_height), |(w, h)| {
+            (w.min(coded_width), h.min(coded_height))
+        });
+    let full_range = file
+        .item_properties(id)
+        .map_err(corrupt)?
+        .find_map(|p| match p {
+            Property::Color(ColorInfo::Nclx { full_range, .. }) => Some(*full_range),
+            _ => None,
+        })
+        .unwrap_or(frame.full_range);
+    let shift = u32::from(frame.bit_depth[0].saturating_sub(8));
+    let luma = &frame.planes[0];
+    let mut samples = Vec::with_capacity(width as usize * height as usize);
+    for row in luma
+        .chunks_exact(coded_width as usize)
+        .take(height as usize)
+    {
+        samples.extend(
+            row[..width as usize]
+                .iter()
+                .map(|&v| (v >> shift).min(255) as u8),
+        );
+    }
+    if samples.len() != width as usize * height as usize {
+        return Err(corrupt("a HEVC picture smaller than its planes say"));
+    }
+    Ok(grey_from_plane(Plane {
+        width,
+        height,
+        samples,
+        full_range,
+    }))
 }
 
 fn grey_from_plane(plane: Plane) -> GrayImage {
@@ -319,7 +386,7 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         // Within the pixel limit, the estimate is counted against the memory cap first.
         for (file, per_pixel) in [
-            (HEIC, HEIC_BYTES_PER_PIXEL),
+            (HEIC, HEVC_BYTES_PER_PIXEL),
             (AVIF_ALPHA, AVIF_BYTES_PER_PIXEL),
         ] {
             let needed = 198 * 198 * per_pixel;
