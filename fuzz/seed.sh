@@ -15,9 +15,10 @@ cp ../fixtures/*.svg corpus/decode_svg/
 # decode_jxl puts the codestream signature back itself: the fixture without its first two bytes.
 tail -c +3 ../fixtures/qr-q90.jxl > corpus/decode_jxl/qr-q90
 # decode_heic and decode_avif put the signature and brand back themselves: each fixture without its
-# first twelve bytes, behind its ftyp box's size.
+# first twelve bytes, behind its ftyp box's size (its fourth byte; `head | tail`, not `tail | head`,
+# whose early exit can SIGPIPE the writer and, under pipefail, fail the script).
 for f in ../fixtures/*.heic ../fixtures/*.avif; do
-  { tail -c +4 "$f" | head -c 1; tail -c +13 "$f"; } > "corpus/decode_${f##*.}/$(basename "$f")"
+  { head -c 4 "$f" | tail -c 1; tail -c +13 "$f"; } > "corpus/decode_${f##*.}/$(basename "$f")"
 done
 # decode_pdf puts the header back itself: each PDF fixture without its first five bytes.
 for f in ../fixtures/*.pdf; do
