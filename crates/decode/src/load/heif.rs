@@ -15,7 +15,7 @@ use image::{imageops, GrayImage};
 
 use super::av1::{self, Plane};
 use super::check_header;
-use super::pixel::{grey_from_rgba, on_white, studio_to_full};
+use super::pixel::{grey_from_rgba, on_white, stretch_studio_range};
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
 
@@ -274,10 +274,7 @@ fn grey_from_plane(plane: Plane) -> GrayImage {
         full_range,
     } = plane;
     if !full_range {
-        let full_range: [u8; 256] = std::array::from_fn(|y| studio_to_full(y as u8));
-        samples
-            .iter_mut()
-            .for_each(|s| *s = full_range[usize::from(*s)]);
+        stretch_studio_range(&mut samples);
     }
     GrayImage::from_raw(width, height, samples).unwrap_or_else(|| GrayImage::new(width, height))
 }

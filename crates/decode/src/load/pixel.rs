@@ -31,10 +31,14 @@ pub(super) fn on_white(luma: u32, alpha: u32) -> u8 {
     ((luma * alpha + 255 * (255 - alpha)) / 255) as u8
 }
 
-/// A studio-range sample (16 black, 235 white: VP8's and most AV1 luma) stretched to 0-255, as
-/// the codecs' own RGB conversions read it.
-pub(super) fn studio_to_full(y: u8) -> u8 {
-    ((u32::from(y).saturating_sub(16) * 255 + 219 / 2) / 219).min(255) as u8
+/// Studio-range luma (16 black, 235 white: VP8's, and most HEVC and AV1 pictures') stretched to
+/// 0-255 in place, as the codecs' own RGB conversions read it: then it is the grey an RGB decode
+/// would give. One lookup a sample.
+pub(super) fn stretch_studio_range(luma: &mut [u8]) {
+    let full_range: [u8; 256] =
+        std::array::from_fn(|y| ((y.saturating_sub(16) * 255 + 219 / 2) / 219).min(255) as u8);
+    luma.iter_mut()
+        .for_each(|y| *y = full_range[usize::from(*y)]);
 }
 
 pub(super) fn grey_from_rgb(raw: &[u8], width: u32, height: u32) -> GrayImage {

@@ -5,7 +5,7 @@ use std::ffi::c_int;
 
 use image::GrayImage;
 
-use super::pixel::{grey_from_rgb, grey_from_rgba, on_white, studio_to_full};
+use super::pixel::{grey_from_rgb, grey_from_rgba, on_white, stretch_studio_range};
 use crate::error::DecodeError;
 use crate::options::DecodeOptions;
 
@@ -111,11 +111,7 @@ pub(super) fn webp_luma(bytes: &[u8], width: u32, height: u32, alpha: bool) -> O
     if status != libwebp_sys::VP8StatusCode::VP8_STATUS_OK {
         return None;
     }
-    // VP8's luma is studio range, 16 (black) to 235 (white), as libwebp's own RGB conversion
-    // reads it: stretched to 0-255 it is the grey an RGB decode would give.
-    let full_range: [u8; 256] = std::array::from_fn(|y| studio_to_full(y as u8));
-    luma.iter_mut()
-        .for_each(|y| *y = full_range[usize::from(*y)]);
+    stretch_studio_range(&mut luma);
     for (y, &a) in luma.iter_mut().zip(&opacity) {
         *y = on_white(u32::from(*y), u32::from(a));
     }
