@@ -1,5 +1,8 @@
 //! `QrCode`: one decoded symbol as the library returns it, the strategy that found it stamped on.
 
+use rxing::qrcode::common::Version;
+use rxing::qrcode::cpp_port::Type;
+
 use crate::geometry::Quad;
 use crate::plan::Strategy;
 use crate::read::correction::Correction;
@@ -54,5 +57,17 @@ impl QrCode {
     /// Its corners as a shape.
     pub fn quad(&self) -> Quad {
         Quad(self.points)
+    }
+
+    /// The side of one of its modules, in image pixels: its area over its modules.
+    pub(crate) fn module_size(&self) -> f32 {
+        let kind = match self.format {
+            Format::QRCode => Type::Model2,
+            Format::MicroQRCode => Type::Micro,
+            Format::RMQRCode => Type::RectMicro,
+        };
+        let modules = Version::SymbolSize(u32::from(self.version), kind);
+        let count = (modules.x * modules.y).max(1) as f32;
+        (self.quad().area() / count).sqrt()
     }
 }

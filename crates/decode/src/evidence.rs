@@ -28,9 +28,17 @@ pub(crate) const MAX_KEPT_PATTERNS: usize = 4096;
 pub(crate) const MAX_KEPT_PAIRS: usize = 8192;
 pub(crate) const MAX_KEPT_DAMAGED: usize = 256;
 
-/// Finder patterns outside every code read, past which `decode_luma` keeps looking: a symbol
-/// shows three, and one with a damaged pattern two.
+/// Finder patterns, anywhere, that count as `Evidence::TwoPatterns` while nothing is read: a
+/// symbol shows three, and one with a damaged pattern two.
 const UNEXPLAINED_PATTERNS: usize = 2;
+
+/// Once codes are read, finder-like shapes with modules this many times finer than the finest
+/// code read's are texture, not codes: a monitor's pixel grid around the code on its screen,
+/// halftone dots, a fabric's weave. Over both corpora every code read after the first had
+/// modules at least 0.66 of the finest read before it, and so had the finder patterns that
+/// led to it; the screen grids of BoofCV's monitor photos are 12 to 26 times finer than their
+/// codes, and kept the costly rows going for up to half a second after the code was read.
+const TEXTURE_FINER_THAN_READ: f32 = 8.0;
 
 /// Whether a plan row runs, given what the rows before it found.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,10 +69,19 @@ pub struct Found {
 /// shrinks the far one, up to half), and apart by at least the two patterns' widths (version
 /// 1: 14 modules, two widths) and at most a version 40 symbol's 170 modules.
 fn one_symbols(a: &Pattern, b: &Pattern) -> bool {
+    let distance = (a.x - b.x).hypot(a.y - b.y);
+    within_one_symbol(a, b) && distance >= a.size + b.size
+}
+
+/// Whether two finder patterns lie within one symbol's reach of each other: of about one size,
+/// and apart by at most a version 40 symbol's 170 modules. Closer than `one_symbols` allows
+/// counts too: the sightings of one pattern in different views, or a pattern and a module
+/// cluster beside it, that scale misjudged (a BoofCV `lots` photo's last code was read after
+/// three such sightings, 40-100 pixels apart at 52 pixels wide).
+fn within_one_symbol(a: &Pattern, b: &Pattern) -> bool {
     let (small, large) = (a.size.min(b.size), a.size.max(b.size));
     let distance = (a.x - b.x).hypot(a.y - b.y);
-    let width = (small + large) / 2.0;
-    large <= 2.0 * small && (2.0 * width..=25.0 * width).contains(&distance)
+    large <= 2.0 * small && distance <= 25.0 * (small + large) / 2.0
 }
 
 impl Found {
@@ -73,10 +90,11 @@ impl Found {
         self.lost += detected.lost;
         // Codes first: a triple made across codes this run read is told apart by them.
         codes.into_iter().for_each(|c| self.add(c));
+        let below = self.texture_below();
         let free: Vec<_> = detected
             .patterns
             .iter()
-            .filter(|p| !self.explained(p.centre()))
+            .filter(|p| self.unexplained_pattern(p, below))
             .take(MAX_PAIRED_PER_VIEW)
             .collect();
         for (i, &a) in free.iter().enumerate() {
@@ -160,10 +178,11 @@ impl Found {
     /// or across the diagonal, is inside. A pair inside an earlier box is left to it.
     pub fn pair_surroundings(&self) -> Vec<Bounds> {
         let mut boxes: Vec<Bounds> = Vec::new();
+        let below = self.texture_below();
         for ([a, b], _) in self.pairs.iter().filter(|(_, seen)| *seen >= PAIR_SEEN_BY) {
             let inside = |p: &Pattern| boxes.iter().any(|r| r.contains(p.centre()));
-            if self.explained(a.centre()) || self.explained(b.centre()) || (inside(a) && inside(b))
-            {
+            let unexplained = |p| self.unexplained_pattern(p, below);
+            if !unexplained(a) || !unexplained(b) || (inside(a) && inside(b)) {
                 continue;
             }
             let grow = (a.x - b.x).hypot(a.y - b.y) / 2.0;
@@ -182,12 +201,28 @@ impl Found {
         self.codes.iter().any(|c| c.quad().contains(point))
     }
 
+    /// The module size below which what the detectors saw is texture, not codes
+    /// (`TEXTURE_FINER_THAN_READ`): 0 until a code is read.
+    fn texture_below(&self) -> f32 {
+        let finest = self.codes.iter().map(QrCode::module_size).reduce(f32::min);
+        finest.map_or(0.0, |module| module / TEXTURE_FINER_THAN_READ)
+    }
+
+    /// Whether a finder pattern points to a code not read yet: off every code read, and not
+    /// texture (`texture_below`'s `below`).
+    fn unexplained_pattern(&self, pattern: &Pattern, below: f32) -> bool {
+        pattern.module() >= below && !self.explained(pattern.centre())
+    }
+
     /// Whether codes read account for a damaged symbol: one lies on its centre (the symbol was
     /// read after all), or on one of its finder patterns (a triple made across codes: a
     /// finder pattern belongs to one symbol). Without the second, every photo of several codes
     /// ran the costly strategies around triples of their patterns.
+    /// Nor is a "symbol" of texture (`texture_below`).
     fn explains(&self, bounds: &Bounds, symbol: &Damaged) -> bool {
-        self.explained(bounds.center()) || symbol.finders.iter().any(|&p| self.explained(p))
+        symbol.module < self.texture_below()
+            || self.explained(bounds.center())
+            || symbol.finders.iter().any(|&p| self.explained(p))
     }
 
     /// The bounding boxes of the symbols sampled but not read that codes read do not explain.
@@ -199,11 +234,25 @@ impl Found {
             .collect()
     }
 
-    /// Whether what the detectors saw points to codes not read yet.
+    /// Whether what the detectors saw points to codes not read yet: a symbol sampled and not
+    /// read, or two finder patterns that can be one symbol's (`within_one_symbol`), neither on a
+    /// code read nor texture finer than the codes read (`TEXTURE_FINER_THAN_READ`). Two lone
+    /// patterns at opposite ends of a photo of 60 codes, all read, had kept six more rows
+    /// running. The first `MAX_PAIRED_PER_VIEW` patterns are paired: past that many off every
+    /// code, a pair among them is all but certain, and the work stays bounded.
     fn expects_more(&self) -> bool {
-        let patterns = self.patterns.iter();
-        let unexplained = patterns.filter(|p| !self.explained(p.centre())).count();
-        unexplained >= UNEXPLAINED_PATTERNS || !self.unexplained_damaged().is_empty()
+        let below = self.texture_below();
+        let unexplained: Vec<_> = self
+            .patterns
+            .iter()
+            .filter(|p| self.unexplained_pattern(p, below))
+            .take(MAX_PAIRED_PER_VIEW)
+            .collect();
+        let pair = unexplained
+            .iter()
+            .enumerate()
+            .any(|(i, a)| unexplained[i + 1..].iter().any(|b| within_one_symbol(a, b)));
+        pair || !self.unexplained_damaged().is_empty()
     }
 
     /// Adds a code unless one already read lies on it: two strategies, or two finder-pattern
@@ -276,6 +325,7 @@ mod tests {
             .map(|&[x, y, _]| Damaged {
                 corners: Quad([[x, y], [x + 8.0, y], [x + 8.0, y + 8.0], [x, y + 8.0]]),
                 finders: vec![[x + 1.0, y + 1.0]],
+                module: 1.0,
             })
             .collect();
         let mut found = Found::default();
@@ -438,6 +488,57 @@ mod tests {
         assert_eq!(found.unexplained_damaged().len(), 1);
         found.merge(vec![square_code(0.0, 0.0, 100.0)], Detected::default());
         assert!(found.unexplained_damaged().is_empty());
+    }
+
+    #[test]
+    fn once_a_code_is_read_texture_and_lone_patterns_do_not_keep_the_search_going() {
+        let grid = rxing::common::BitMatrix::with_single_dimension(21).unwrap();
+        let read = || {
+            let mut found = Found::default();
+            // A version 1 code read with 10-pixel modules.
+            found.merge(vec![square_code(0.0, 0.0, 210.0)], Detected::default());
+            found
+        };
+        // A screen's pixel grid beside it: finder-like shapes of 1-pixel modules, and a
+        // "symbol" sampled from three of them.
+        let mut found = read();
+        let texture = [
+            [300.0, 300.0, 7.0],
+            [330.0, 300.0, 7.0],
+            [300.0, 330.0, 7.0],
+        ];
+        let symbol = [
+            [300.0, 300.0],
+            [321.0, 300.0],
+            [321.0, 321.0],
+            [300.0, 321.0],
+        ];
+        found.merge(
+            Vec::new(),
+            Detected {
+                damaged: vec![Damaged::new(symbol, &grid)],
+                ..seen(&texture)
+            },
+        );
+        assert!(found.unexplained_damaged().is_empty());
+        assert!(!found.expects_more());
+        // Modules a fifth of the code's are another code's.
+        found.merge(
+            Vec::new(),
+            seen(&[[600.0, 600.0, 14.0], [700.0, 600.0, 14.0]]),
+        );
+        assert!(found.expects_more());
+
+        // Two patterns farther apart than a version 40 symbol reaches.
+        let mut found = read();
+        found.merge(
+            Vec::new(),
+            seen(&[[300.0, 300.0, 70.0], [4000.0, 300.0, 70.0]]),
+        );
+        assert!(!found.expects_more());
+        // A third within reach of one of them.
+        found.merge(Vec::new(), seen(&[[1500.0, 300.0, 70.0]]));
+        assert!(found.expects_more());
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl Pattern {
         [self.x, self.y]
     }
 
+    /// The side of one of its modules: a finder pattern is 7 modules across.
+    pub fn module(&self) -> f32 {
+        self.size / crate::layout::FINDER_MODULES as f32
+    }
+
     /// Whether two sightings are one pattern: each centre within half the larger's width of
     /// the other.
     pub fn near(&self, other: &Pattern) -> bool {

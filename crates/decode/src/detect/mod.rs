@@ -56,6 +56,8 @@ pub struct Damaged {
     /// three for QR, the one of Micro QR and rMQR. A finder pattern belongs to one symbol, so
     /// a "symbol" that shares one with a code read is a triple made across codes.
     pub finders: Vec<[f32; 2]>,
+    /// The side of one of its modules, in image pixels.
+    pub module: f32,
 }
 
 impl Damaged {
@@ -81,8 +83,10 @@ impl Damaged {
         } else {
             vec![at(c, c)]
         };
+        let quad = Quad(corners);
         Damaged {
-            corners: Quad(corners),
+            module: (quad.area() / (width * height)).sqrt(),
+            corners: quad,
             finders,
         }
     }
