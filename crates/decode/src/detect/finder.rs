@@ -419,7 +419,7 @@ mod tests {
         let (near, far) = (quiet as f32, (quiet + side * scale) as f32);
         let corners = [(near, near), (far, near), (far, far), (near, far)]
             .map(|(x, y)| rxing::Point { x, y });
-        let grid = majority_grid(&bits, corners, side).unwrap().bits;
+        let grid = majority_grid(&bits, corners, side).unwrap();
         for (i, colour) in colours.iter().enumerate() {
             let (x, y) = (i as u32 % side, i as u32 / side);
             assert_eq!(

@@ -48,36 +48,8 @@ pub enum Unread {
     Damaged,
 }
 
-/// A sampled module grid (set = dark) with how sure the sampler is of each module: a number
-/// per module, row by row, larger for surer (only their order matters).
-pub struct SoftGrid {
-    pub bits: BitMatrix,
-    pub certainty: Vec<f32>,
-}
-
 /// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text.
 pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
-    read_with(modules, points, codewords::read)
-}
-
-/// Reads a grid whose modules' certainty is known: as `read_grid`, then, when its format reads
-/// and a block is beyond correction, again with each such block's least certain codewords as
-/// erasures (`codewords::read_with_certainty`).
-pub fn read_soft_grid(grid: &SoftGrid, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
-    match read_grid(&grid.bits, points) {
-        Err(Unread::Damaged) => read_with(&grid.bits, points, |modules| {
-            codewords::read_with_certainty(modules, &grid.certainty)
-        }),
-        read => read,
-    }
-}
-
-/// A QR grid to a code, its codewords read and corrected by `codewords`.
-fn read_with(
-    modules: &BitMatrix,
-    points: [[f32; 2]; 4],
-    codewords: impl FnOnce(&BitMatrix) -> Result<codewords::Codewords, rxing::Exceptions>,
-) -> Result<Decoded, Unread> {
     let size = modules.width();
     if size != modules.height() {
         return Err(Unread::NotASymbol);
@@ -86,7 +58,7 @@ fn read_with(
     if !(1..=40).contains(&version) {
         return Err(Unread::NotASymbol);
     }
-    let decoded = catch_unwind(AssertUnwindSafe(|| codewords(modules)))
+    let decoded = catch_unwind(AssertUnwindSafe(|| codewords::read(modules)))
         .map_err(|_| Unread::Damaged)?
         .map_err(|e| match e {
             // Reed-Solomon failed after the format information was read.
@@ -182,68 +154,4 @@ fn exact_micro_format(modules: &BitMatrix) -> bool {
         .chain(column)
         .fold(0u32, |bits, dark| (bits << 1) | u32::from(dark));
     rxing::qrcode::common::FormatInformation::DecodeMQR(bits).hammingDistance == 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The module grid of `text` at version 1, level H (17 error-correction codewords: 8
-    /// correctable alone, `reed_solomon::most_erasures` 8 erased).
-    fn version_1_h(text: &str) -> BitMatrix {
-        let code =
-            qrcode::QrCode::with_version(text, qrcode::Version::Normal(1), qrcode::EcLevel::H)
-                .unwrap();
-        let mut grid = BitMatrix::with_single_dimension(21).unwrap();
-        for y in 0..21 {
-            for x in 0..21 {
-                if code[(x, y)] == qrcode::Color::Dark {
-                    grid.set(x as u32, y as u32);
-                }
-            }
-        }
-        grid
-    }
-
-    const CORNERS: [[f32; 2]; 4] = [[0.0, 0.0], [21.0, 0.0], [21.0, 21.0], [0.0, 21.0]];
-
-    #[test]
-    fn codewords_beyond_correction_read_when_their_modules_are_the_least_certain() {
-        // Columns 13-20 of rows 9-20 hold the first 12 codewords, read up and down column
-        // pairs from the bottom-right corner; columns 15-20, 9 of them, one more than errors
-        // alone correct.
-        for (columns, reads) in [(15..21, true), (13..21, true), (11..21, false)] {
-            let mut grid = SoftGrid {
-                bits: version_1_h("ERASED"),
-                certainty: vec![9.0; 21 * 21],
-            };
-            for y in 9..21 {
-                for x in columns.clone() {
-                    grid.bits.flip_coords(x, y);
-                    grid.certainty[(y * 21 + x) as usize] = 1.0;
-                }
-            }
-            assert_eq!(read_grid(&grid.bits, CORNERS).err(), Some(Unread::Damaged));
-            let soft = read_soft_grid(&grid, CORNERS);
-            if reads {
-                let code = soft.expect("read with erasures");
-                assert_eq!(code.content.text, "ERASED", "columns {columns:?}");
-                assert!(code.correction.corrected > 8);
-            } else {
-                // 16 codewords wrong: past 8 erasures and 4 errors.
-                assert_eq!(soft.err(), Some(Unread::Damaged), "columns {columns:?}");
-            }
-        }
-        // The same damage where every module is as certain as every other: nothing to erase.
-        let mut grid = SoftGrid {
-            bits: version_1_h("ERASED"),
-            certainty: vec![9.0; 21 * 21],
-        };
-        for y in 9..21 {
-            for x in 15..21 {
-                grid.bits.flip_coords(x, y);
-            }
-        }
-        assert_eq!(read_soft_grid(&grid, CORNERS).err(), Some(Unread::Damaged));
-    }
 }

@@ -17,7 +17,6 @@ use rxing::common::BitMatrix;
 
 use super::ModuleGrid;
 use crate::layout;
-use crate::read::SoftGrid;
 
 /// The timing patterns' row and column, as `known` matches them.
 const TIMING: usize = layout::TIMING_LINE as usize;
@@ -31,11 +30,9 @@ const SWEEPS: usize = 2;
 const MIN_FITTED: usize = 40;
 
 /// Grids of the `side` x `side` symbol inside `corners` (clockwise from top-left, in `grey`'s
-/// pixels), dark set where the caller's binarization had dark: one after each sweep, each
-/// module as certain as the squared error its flip would add (a module whose greys either
-/// colour explains about as well is the one to doubt). Empty when the function patterns do not
-/// fit a blur (too few, or no contrast).
-pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<SoftGrid> {
+/// pixels), dark set where the caller's binarization had dark: one after each sweep.
+/// Empty when the function patterns do not fit a blur (too few, or no contrast).
+pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<BitMatrix> {
     // The function patterns `known` lays out need a QR symbol's size: 21 modules or more.
     if side < layout::MIN_SIDE {
         return Vec::new();
@@ -68,22 +65,20 @@ pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<Sof
                 // The change a flip makes to the predictions of the module and its neighbours,
                 // and whether it lowers their squared error.
                 let sign = if dark[y * n + x] { -1.0 } else { 1.0 };
-                if blur.flip_cost(&greys, &predicted, &dark, n, x, y) < 0.0 {
+                let mut gain = 0.0;
+                blur.each_weight(n, x, y, |q, weight| {
+                    let before = greys[q] - predicted[q];
+                    let after = before - sign * weight;
+                    gain += before * before - after * after;
+                });
+                if gain > 0.0 {
                     dark[y * n + x] = !dark[y * n + x];
                     blur.each_weight(n, x, y, |q, weight| predicted[q] += sign * weight);
                     flipped += 1;
                 }
             }
         }
-        if let Some(bits) = to_grid(&dark, side) {
-            let certainty = (0..n * n)
-                .map(|i| match known[i] {
-                    Some(_) => f32::INFINITY,
-                    None => blur.flip_cost(&greys, &predicted, &dark, n, i % n, i / n),
-                })
-                .collect();
-            out.push(SoftGrid { bits, certainty });
-        }
+        out.extend(to_grid(&dark, side));
         if flipped == 0 {
             break;
         }
@@ -215,27 +210,6 @@ impl Blur {
         self.weights[0]
     }
 
-    /// How much the squared error of the neighbourhood of (x, y) would grow were its colour
-    /// flipped: negative when the flip would explain the greys better.
-    fn flip_cost(
-        &self,
-        greys: &[f32],
-        predicted: &[f32],
-        dark: &[bool],
-        n: usize,
-        x: usize,
-        y: usize,
-    ) -> f32 {
-        let sign = if dark[y * n + x] { -1.0 } else { 1.0 };
-        let mut cost = 0.0;
-        self.each_weight(n, x, y, |q, weight| {
-            let before = greys[q] - predicted[q];
-            let after = before - sign * weight;
-            cost += after * after - before * before;
-        });
-        cost
-    }
-
     fn predict(&self, dark: &[bool], n: usize, x: usize, y: usize) -> f32 {
         let mut grey = self.level;
         self.each_weight(n, x, y, |q, weight| {
@@ -325,9 +299,7 @@ mod tests {
         }
         assert!(read(&thresholded).is_err());
         let grids = grids(&blurred, corners(modules), modules);
-        assert!(grids
-            .iter()
-            .any(|grid| read(&grid.bits).as_deref() == Ok(text)));
+        assert!(grids.iter().any(|grid| read(grid).as_deref() == Ok(text)));
     }
 
     #[test]

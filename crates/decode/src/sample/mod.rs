@@ -12,15 +12,14 @@ use rxing::common::{BitMatrix, DetectorRXingResult, PerspectiveTransform, Quadri
 
 pub(crate) use self::resample::resample;
 use crate::geometry::Placement;
-use crate::read::{read_soft_grid, Decoded, SoftGrid};
+use crate::read::{read_grid, Decoded};
 
 /// Reads a sampled symbol again from other grids of it, which `regrid` makes from the symbol's
-/// corners (clockwise from top-left, in the view's pixels) and side: the first that reads,
-/// its least certain codewords erased where errors alone are too many (`read_soft_grid`).
+/// corners (clockwise from top-left, in the view's pixels) and side: the first that reads.
 pub(crate) fn read_regridded(
     sampled: &impl DetectorRXingResult,
     at: Placement,
-    regrid: impl FnOnce([rxing::Point; 4], u32) -> Vec<SoftGrid>,
+    regrid: impl FnOnce([rxing::Point; 4], u32) -> Vec<BitMatrix>,
 ) -> Option<Decoded> {
     let side = sampled.getBits().width();
     // The samplers report top-left, top-right, bottom-left, bottom-right.
@@ -29,7 +28,7 @@ pub(crate) fn read_regridded(
     };
     regrid([tl, tr, br, bl], side)
         .iter()
-        .find_map(|grid| read_soft_grid(grid, sampled_corners(sampled, at)).ok())
+        .find_map(|grid| read_grid(grid, sampled_corners(sampled, at)).ok())
 }
 
 /// Where in a module the sampler looks, across and down: a 3x3 lattice over its middle. A
@@ -72,32 +71,25 @@ impl ModuleGrid {
 /// The `side` x `side` module grid inside `corners` (clockwise from top-left, in `bits`'
 /// pixels), each module dark when at least five of its nine points are. A thin scratch no
 /// longer flips the module its centre falls on; over BoofCV's photos, read where the centre
-/// sampling of a symbol whose format reads fails: glare +2, curved +1. Each module is as
-/// certain as its vote is one-sided: 5 to 4 least, 9 to 0 most.
+/// sampling of a symbol whose format reads fails: glare +2, curved +1.
 pub(crate) fn majority_grid(
     bits: &BitMatrix,
     corners: [rxing::Point; 4],
     side: u32,
-) -> Option<SoftGrid> {
+) -> Option<BitMatrix> {
     let modules = ModuleGrid::over(corners, side)?;
     let dark = |p: &rxing::Point| {
         p.x >= 0.0 && p.y >= 0.0 && bits.try_get(p.x as u32, p.y as u32).unwrap_or(false)
     };
     let mut grid = BitMatrix::with_single_dimension(side).ok()?;
-    let mut certainty = Vec::with_capacity((side * side) as usize);
     for y in 0..side {
         for x in 0..side {
-            let votes = modules.points(x, y).filter(dark).count();
-            if votes >= 5 {
+            if modules.points(x, y).filter(dark).count() >= 5 {
                 grid.set(x, y);
             }
-            certainty.push((2.0 * votes as f32 - 9.0).abs());
         }
     }
-    Some(SoftGrid {
-        bits: grid,
-        certainty,
-    })
+    Some(grid)
 }
 
 /// The corners of a sampled symbol in the caller's image, clockwise from top-left; the

@@ -12,7 +12,7 @@ use super::Grey;
 use crate::deadline::Deadline;
 use crate::geometry::Placement;
 use crate::layout;
-use crate::read::{read_grid, read_soft_grid, Decoded, Unread};
+use crate::read::{read_grid, Decoded, Unread};
 
 /// How far `resample` moves the fourth corner, in modules along each side: up to a module each
 /// way, half a module at a time, nearest first. All that BoofCV's photos needed; up to a module
@@ -124,7 +124,7 @@ pub(crate) fn resample(
         if let Some(code) = grey.filter(|_| index < grey_tries).and_then(|grey| {
             grey_grid::grids(grey.pixels, view_corners, side)
                 .iter()
-                .find_map(|grid| read_soft_grid(grid, corners).ok())
+                .find_map(|grid| read_grid(grid, corners).ok())
         }) {
             return Some(code);
         }
