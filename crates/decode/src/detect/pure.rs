@@ -39,8 +39,10 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
     if width.abs_diff(height) > 1 || width < 21 {
         return detected;
     }
-    // A symbol has finder patterns in three corners of its bounding box; the light corner
-    // says how far to turn it upright (bottom-right light), so only one turn is tried.
+    // A symbol has finder patterns in three corners of its bounding box, and the fourth says how
+    // far to turn it upright (bottom-right without one), so only one turn is tried. A corner
+    // whose pixel and its diagonal neighbour are both light holds no finder pattern: an image
+    // with fewer than three dark corners is refused in four reads.
     let (right, bottom) = (left + width - 1, top + height - 1);
     let dark = |x: u32, y: u32, dx: i32, dy: i32| {
         bits.get(x, y) || bits.get(x.saturating_add_signed(dx), y.saturating_add_signed(dy))
@@ -52,30 +54,38 @@ fn pure_qr(bits: &BitMatrix, [left, top, width, height]: [u32; 4], at: Placement
         (right, top, -1, 1),
     ];
     let corners = steps.map(|(x, y, dx, dy)| dark(x, y, dx, dy));
-    let Some(turns) = corners.iter().position(|&d| !d) else {
+    if corners.iter().filter(|&&d| d).count() < 3 {
+        return detected;
+    }
+    // Each dark corner must start a finder pattern (a version 1 symbol's is a third of its
+    // side) before the image is copied and turned: a photo's dark border passes the corner test
+    // above and nothing else. Data darkens the fourth corner of most symbols at one pixel a
+    // module (the bottom-right pixel or its diagonal neighbour: three in four), and there the
+    // pattern tells the corners apart.
+    let finder_side = |(x, y, dx, dy): (u32, u32, i32, i32)| {
+        // The diagonal crosses the rings 1:1:3:1:1, and the outer ring runs dark the
+        // pattern's whole side along both edges from the corner: data crossing a corner like
+        // the rings on the diagonal alone is common at a pixel a module.
+        let at = |x: u32, y: u32| {
+            let side = finder_on_diagonal(bits, x, y, dx, dy)?;
+            let ring = |step: (i32, i32)| dark_run(bits, x, y, step).abs_diff(side);
+            let slack = 1 + side / 7;
+            (ring((dx, 0)) <= slack && ring((0, dy)) <= slack).then_some(side)
+        };
+        let next = (x.saturating_add_signed(dx), y.saturating_add_signed(dy));
+        at(x, y)
+            .or_else(|| at(next.0, next.1))
+            .filter(|&side| side as f32 <= width as f32 * 7.0 / 21.0 + 2.0)
+    };
+    let sides: [Option<u32>; 4] =
+        std::array::from_fn(|i| corners[i].then(|| finder_side(steps[i])).flatten());
+    let finders = sides.map(|side| side.is_some());
+    if finders.iter().filter(|&&f| f).count() != 3 {
+        return detected;
+    }
+    let Some(turns) = finders.iter().position(|&f| !f) else {
         return detected;
     };
-    if corners.iter().filter(|&&d| d).count() != 3 {
-        return detected;
-    }
-    // The three dark corners must each start a finder pattern (a version 1 symbol's is a third
-    // of its side) before the image is copied and turned: a photo's dark border passes the
-    // corner test above and nothing else.
-    let finders = steps
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != turns)
-        .all(|(_, &step)| {
-            let (x, y, dx, dy) = step;
-            let at = |x: u32, y: u32| finder_on_diagonal(bits, x, y, dx, dy);
-            let next = (x.saturating_add_signed(dx), y.saturating_add_signed(dy));
-            at(x, y)
-                .or_else(|| at(next.0, next.1))
-                .is_some_and(|side| side as f32 <= width as f32 * 7.0 / 21.0 + 2.0)
-        });
-    if !finders {
-        return detected;
-    }
     let mut turned = bits.clone();
     for _ in 0..turns {
         turned.rotate90();
@@ -218,6 +228,19 @@ fn finder_on_diagonal(bits: &BitMatrix, x: u32, y: u32, dx: i32, dy: i32) -> Opt
         .then_some(side)
 }
 
+/// How many dark pixels run from (x, y) on in steps of `step`.
+fn dark_run(bits: &BitMatrix, x: u32, y: u32, (dx, dy): (i32, i32)) -> u32 {
+    let (mut x, mut y, mut run) = (x, y, 0);
+    while x < bits.width() && y < bits.height() && bits.get(x, y) {
+        run += 1;
+        match (x.checked_add_signed(dx), y.checked_add_signed(dy)) {
+            (Some(nx), Some(ny)) => (x, y) = (nx, ny),
+            _ => break,
+        }
+    }
+    run
+}
+
 /// Maps a point of a matrix turned `turns` times by `BitMatrix::rotate90` (counter-clockwise)
 /// back to the original matrix; `width` and `height` are the turned matrix's.
 pub(super) fn unturn(mut p: [f32; 2], turns: u32, width: u32, height: u32) -> [f32; 2] {
@@ -229,4 +252,51 @@ pub(super) fn unturn(mut p: [f32; 2], turns: u32, width: u32, height: u32) -> [f
         (width, height) = (height, width);
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The symbol for `text` at one pixel a module on a two-pixel light margin.
+    fn one_pixel_a_module(text: &str) -> (BitMatrix, bool) {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let n = code.width();
+        let mut bits = BitMatrix::with_single_dimension(n as u32 + 4).unwrap();
+        for y in 0..n {
+            for x in 0..n {
+                if code[(x, y)] == qrcode::Color::Dark {
+                    bits.set(x as u32 + 2, y as u32 + 2);
+                }
+            }
+        }
+        let dark = |x: usize| code[(x, x)] == qrcode::Color::Dark;
+        (bits, dark(n - 1) || dark(n - 2))
+    }
+
+    #[test]
+    fn a_symbol_at_one_pixel_a_module_reads_at_every_turn_whatever_its_fourth_corner_holds() {
+        let at = Placement {
+            origin: [0.0, 0.0],
+            scale: [1.0; 2],
+        };
+        let mut dark_corners = 0;
+        for i in 0..24 {
+            let text = format!("ONE PIXEL A MODULE {i}");
+            let (mut bits, dark_corner) = one_pixel_a_module(&text);
+            dark_corners += usize::from(dark_corner);
+            for turn in 0..4 {
+                let detected = pure(&bits, at, Formats::default());
+                let read = detected.codes.first().map(|c| c.content.text.as_str());
+                assert_eq!(
+                    read,
+                    Some(text.as_str()),
+                    "turn {turn}, dark corner {dark_corner}"
+                );
+                bits.rotate90();
+            }
+        }
+        // Data darkens the fourth corner of most symbols: the case is exercised.
+        assert!(dark_corners >= 8, "{dark_corners} of 24");
+    }
 }
