@@ -77,6 +77,21 @@ fn an_rmqr_code_is_read_at_any_turn_with_its_format_version_and_corners() {
 }
 
 #[test]
+fn a_qr_model_1_symbol_is_read_at_any_turn() {
+    // fixtures/README.md: zxing-cpp's sample, Model 1's format mask and no alignment pattern.
+    let bytes = include_bytes!("../../../fixtures/qr-model-1.png");
+    let grey = load_luma(bytes, &DecodeOptions::default()).unwrap();
+    for degrees in [0, 90, 180, 270] {
+        let (image, _) = turned(&grey, degrees);
+        let codes = decode_luma(&image, &DecodeOptions::default(), Instant::now()).unwrap();
+        assert_eq!(codes.len(), 1, "at {degrees}");
+        // The trailing space is the symbol's (zxing-cpp's expected text has it too).
+        assert_eq!(codes[0].content.text, "QR Code Model 1 ", "at {degrees}");
+        assert_eq!(codes[0].format, Format::QRCode);
+    }
+}
+
+#[test]
 fn only_the_formats_asked_for_are_looked_for() {
     let micro = micro_qr("MICRO-QR1", 3, 4);
     let qr_only = DecodeOptions {

@@ -11,7 +11,8 @@ pub(crate) mod reed_solomon;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rxing::common::BitMatrix;
-use rxing::qrcode::common::ErrorCorrectionLevel;
+use rxing::qrcode::common::{ErrorCorrectionLevel, FormatInformation};
+use rxing::qrcode::cpp_port::Type;
 
 use self::correction::Correction;
 use crate::layout;
@@ -38,7 +39,7 @@ impl Decoded {
 }
 
 /// Why a sampled grid gave no code.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unread {
     /// No format information: not a QR symbol (finder-like shapes in a photo), or one sampled
     /// too badly to tell.
@@ -48,8 +49,44 @@ pub enum Unread {
     Damaged,
 }
 
-/// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text.
+/// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text. A grid whose
+/// format information carries QR Model 1's mask (the symbol of ISO/IEC 18004:2000's annex, before
+/// alignment patterns; zxing-cpp reads it) goes to rxing's port of zxing-cpp's decoder.
 pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
+    match read_model_2(modules, points) {
+        Err(unread) if model_1_format(modules) => {
+            read_by_port(modules, points, Format::QRCode, || unread)
+        }
+        read => read,
+    }
+}
+
+/// Whether a square grid's format information, read where zxing-cpp reads it, is a valid
+/// Model 1 codeword (three wrong bits allowed, as for Model 2).
+fn model_1_format(modules: &BitMatrix) -> bool {
+    let side = modules.height();
+    if modules.width() != side || side < layout::MIN_SIDE {
+        return false;
+    }
+    let append = |bits: u32, (x, y): (u32, u32)| (bits << 1) | u32::from(modules.get(x, y));
+    // Around the top-left finder pattern, skipping the timing patterns' modules.
+    let first = (0..6)
+        .map(|x| (x, 8))
+        .chain([(7, 8), (8, 8), (8, 7)])
+        .chain((0..=5).rev().map(|y| (8, y)))
+        .fold(0, append);
+    // Beside the bottom-left pattern (with the dark module) and under the top-right one.
+    let second = ((side - 8)..side)
+        .rev()
+        .map(|y| (8, y))
+        .chain(((side - 8)..side).map(|x| (x, 8)))
+        .fold(0, append);
+    let format = FormatInformation::DecodeQR(first, second);
+    format.isValid() && format.qr_type() == Type::Model1
+}
+
+/// A Model 2 grid through `codewords` and `text::decode_segments`.
+fn read_model_2(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
     let size = modules.width();
     if size != modules.height() {
         return Err(Unread::NotASymbol);
@@ -111,6 +148,17 @@ pub fn read_micro(
             Unread::NotASymbol
         }
     };
+    read_by_port(modules, points, format, unread)
+}
+
+/// A grid through rxing's port of zxing-cpp's decoder (Micro QR, rMQR, QR Model 1) and
+/// `text::from_payload`; `unread` says what a failure is.
+fn read_by_port(
+    modules: &BitMatrix,
+    points: [[f32; 2]; 4],
+    format: Format,
+    unread: impl Fn() -> Unread,
+) -> Result<Decoded, Unread> {
     let decoded = catch_unwind(AssertUnwindSafe(|| {
         rxing::qrcode::cpp_port::decoder::Decode(modules)
     }))
