@@ -90,13 +90,7 @@ impl Found {
         self.lost += detected.lost;
         // Codes first: a triple made across codes this run read is told apart by them.
         codes.into_iter().for_each(|c| self.add(c));
-        let below = self.texture_below();
-        let free: Vec<_> = detected
-            .patterns
-            .iter()
-            .filter(|p| self.unexplained_pattern(p, below))
-            .take(MAX_PAIRED_PER_VIEW)
-            .collect();
+        let free = self.unexplained_of(&detected.patterns);
         for (i, &a) in free.iter().enumerate() {
             for &b in free[i + 1..].iter().filter(|&&b| one_symbols(a, b)) {
                 let full = self.pairs.len() >= MAX_KEPT_PAIRS;
@@ -214,6 +208,17 @@ impl Found {
         pattern.module() >= below && !self.explained(pattern.centre())
     }
 
+    /// The first `MAX_PAIRED_PER_VIEW` of `patterns` that point to codes not read yet: the
+    /// ones worth pairing, a bounded number of them.
+    fn unexplained_of<'a>(&self, patterns: &'a [Pattern]) -> Vec<&'a Pattern> {
+        let below = self.texture_below();
+        patterns
+            .iter()
+            .filter(|p| self.unexplained_pattern(p, below))
+            .take(MAX_PAIRED_PER_VIEW)
+            .collect()
+    }
+
     /// Whether codes read account for a damaged symbol: one lies on its centre (the symbol was
     /// read after all), or on one of its finder patterns (a triple made across codes: a
     /// finder pattern belongs to one symbol). Without the second, every photo of several codes
@@ -241,13 +246,7 @@ impl Found {
     /// running. The first `MAX_PAIRED_PER_VIEW` patterns are paired: past that many off every
     /// code, a pair among them is all but certain, and the work stays bounded.
     fn expects_more(&self) -> bool {
-        let below = self.texture_below();
-        let unexplained: Vec<_> = self
-            .patterns
-            .iter()
-            .filter(|p| self.unexplained_pattern(p, below))
-            .take(MAX_PAIRED_PER_VIEW)
-            .collect();
+        let unexplained = self.unexplained_of(&self.patterns);
         let pair = unexplained
             .iter()
             .enumerate()
