@@ -64,13 +64,12 @@ pub fn finder(
         };
 
         let mut used: Vec<ConcentricPattern> = Vec::new();
-        // Whether a triple was sampled and did not read (`None`: not sampled at all).
         let mut sample = |set: &FinderPatternSet, used: &mut Vec<ConcentricPattern>| {
             if [set.bl, set.tl, set.tr].iter().any(|p| used.contains(p)) {
-                return None;
+                return Tried::Skipped;
             }
             let Ok(sampled) = SampleQR(bits, set) else {
-                return None;
+                return Tried::Skipped;
             };
             let points = sampled_corners(&sampled, at);
             let read = match read_grid(sampled.getBits(), points) {
@@ -102,20 +101,20 @@ pub fn finder(
                 Ok(code) => {
                     used.extend([set.bl, set.tl, set.tr]);
                     detected.codes.push(code);
-                    Some(false)
+                    Tried::Read
                 }
                 Err(unread) => {
                     detected.count(unread, points, sampled.getBits());
-                    Some(true)
+                    Tried::Unread
                 }
             }
         };
         let mut unread_in_a_row = 0;
         let mut walk = |set: &FinderPatternSet, used: &mut Vec<ConcentricPattern>| {
             match sample(set, used) {
-                Some(true) => unread_in_a_row += 1,
-                Some(false) => unread_in_a_row = 0,
-                None => {}
+                Tried::Unread => unread_in_a_row += 1,
+                Tried::Read => unread_in_a_row = 0,
+                Tried::Skipped => {}
             }
             // Past the deadline, or the triples stopped paying (`MAX_UNREAD_IN_A_ROW`).
             deadline.passed() || unread_in_a_row >= MAX_UNREAD_IN_A_ROW
@@ -181,6 +180,15 @@ pub fn finder(
 /// resampled and read again from its grey pixels: half a second). The next strategy's view
 /// gets its own walk.
 const MAX_UNREAD_IN_A_ROW: usize = 32;
+
+/// What became of one triple in `finder`'s walk.
+enum Tried {
+    /// Not sampled: a pattern of it belongs to a code read, or the sampler refused it.
+    Skipped,
+    Read,
+    /// Sampled, and no reading of it gave a code.
+    Unread,
+}
 
 /// Which symbols `finder` samples again, their fourth corner moved, when their format reads and
 /// their data does not (`resample`).
