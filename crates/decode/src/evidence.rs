@@ -114,6 +114,7 @@ impl Found {
                 self.patterns.push(pattern);
             }
         }
+        let below = self.texture_below();
         for symbol in detected.damaged {
             if self.damaged.len() >= MAX_KEPT_DAMAGED {
                 break;
@@ -121,7 +122,7 @@ impl Found {
             let bounds = symbol.corners.bounds();
             let center = bounds.center();
             let known = self.damaged.iter().any(|(b, _)| b.contains(center));
-            if !known && !self.explains(&bounds, &symbol) {
+            if !known && !self.explains(&bounds, &symbol, below) {
                 self.damaged.push((bounds, symbol));
             }
         }
@@ -222,19 +223,20 @@ impl Found {
     /// Whether codes read account for a damaged symbol: one lies on its centre (the symbol was
     /// read after all), or on one of its finder patterns (a triple made across codes: a
     /// finder pattern belongs to one symbol). Without the second, every photo of several codes
-    /// ran the costly strategies around triples of their patterns.
-    /// Nor is a "symbol" of texture (`texture_below`).
-    fn explains(&self, bounds: &Bounds, symbol: &Damaged) -> bool {
-        symbol.module < self.texture_below()
+    /// ran the costly strategies around triples of their patterns. A "symbol" of texture, its
+    /// modules under `below` (`texture_below`, computed once by the caller), is accounted for too.
+    fn explains(&self, bounds: &Bounds, symbol: &Damaged, below: f32) -> bool {
+        symbol.module < below
             || self.explained(bounds.center())
             || symbol.finders.iter().any(|&p| self.explained(p))
     }
 
     /// The bounding boxes of the symbols sampled but not read that codes read do not explain.
     pub fn unexplained_damaged(&self) -> Vec<Bounds> {
+        let below = self.texture_below();
         self.damaged
             .iter()
-            .filter(|(bounds, symbol)| !self.explains(bounds, symbol))
+            .filter(|(bounds, symbol)| !self.explains(bounds, symbol, below))
             .map(|(bounds, _)| *bounds)
             .collect()
     }
