@@ -91,6 +91,35 @@ fn a_qr_model_1_symbol_is_read_at_any_turn() {
     }
 }
 
+/// Model 1 lays a symbol's blocks out one after the other, where Model 2 interleaves them: read
+/// as Model 2 reads them, a symbol of two blocks is beyond correction.
+#[test]
+fn a_qr_model_1_symbol_of_two_blocks_is_read_at_any_turn() {
+    // fixtures/README.md: zxing-cpp's sample #940, version 5-H (two blocks of 23 data and 44
+    // error-correction codewords), one pixel a module, four codewords wrong.
+    let bytes = include_bytes!("../../../fixtures/qr-model-1-v5.png");
+    let grey = load_luma(bytes, &DecodeOptions::default()).unwrap();
+    for degrees in [0, 90, 180, 270] {
+        let (image, _) = turned(&grey, degrees);
+        let codes = decode_luma(&image, &DecodeOptions::default(), Instant::now()).unwrap();
+        assert_eq!(codes.len(), 1, "at {degrees}");
+        let code = &codes[0];
+        assert_eq!(
+            code.content.text, "N023X-3431800-V034PG03X-3436010-A1125032918310706",
+            "at {degrees}"
+        );
+        assert_eq!(
+            (code.format, code.version, code.ec_level),
+            (Format::QRCode, 5, EcLevel::H)
+        );
+        // Four wrong codewords (three in the first block, one in the second) of 2 x 22.
+        assert_eq!(
+            (code.correction.corrected, code.correction.capacity),
+            (4, 44)
+        );
+    }
+}
+
 #[test]
 fn only_the_formats_asked_for_are_looked_for() {
     let micro = micro_qr("MICRO-QR1", 3, 4);

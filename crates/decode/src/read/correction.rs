@@ -105,8 +105,9 @@ fn read_format(modules: &BitMatrix) -> Option<(VersionRef, FormatInformation)> {
     None
 }
 
-/// rxing's data masks (`data_mask::GetDataMaskBit`); Micro QR's four are QR's 1, 4, 6 and 7.
-fn mask_bit(mask: u32, x: u32, y: u32) -> bool {
+/// rxing's data masks (`data_mask::GetDataMaskBit`); Micro QR's four are QR's 1, 4, 6 and 7,
+/// and QR Model 1's eight are Model 2's.
+pub(super) fn mask_bit(mask: u32, x: u32, y: u32) -> bool {
     match mask {
         0 => (y + x).is_multiple_of(2),
         1 => y.is_multiple_of(2),

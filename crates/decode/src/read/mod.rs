@@ -6,13 +6,14 @@
 
 pub(crate) mod codewords;
 pub(crate) mod correction;
+mod model_1;
 pub(crate) mod reed_solomon;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use rxing::common::cpp_essentials::DecoderResult;
 use rxing::common::BitMatrix;
 use rxing::qrcode::common::{ErrorCorrectionLevel, FormatInformation};
-use rxing::qrcode::cpp_port::Type;
 
 use self::correction::Correction;
 use crate::layout;
@@ -51,38 +52,45 @@ pub enum Unread {
 
 /// Reads a sampled module grid (set = dark) as a QR symbol: the one path to text. A grid whose
 /// format information carries QR Model 1's mask (the symbol of ISO/IEC 18004:2000's annex, before
-/// alignment patterns; zxing-cpp reads it) goes to rxing's port of zxing-cpp's decoder.
+/// alignment patterns; zxing-cpp reads it) is read as Model 1 (`model_1`).
 pub fn read_grid(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, Unread> {
     match read_model_2(modules, points) {
-        Err(unread) if model_1_format(modules) => {
-            read_by_port(modules, points, Format::QRCode, || unread)
-        }
+        Err(unread) => match model_1::format(modules) {
+            Some(format) => read_model_1(modules, points, &format).map_err(|_| unread),
+            None => Err(unread),
+        },
         read => read,
     }
 }
 
-/// Whether a square grid's format information, read where zxing-cpp reads it, is a valid
-/// Model 1 codeword (three wrong bits allowed, as for Model 2).
-fn model_1_format(modules: &BitMatrix) -> bool {
-    let side = modules.height();
-    if modules.width() != side || side < layout::MIN_SIDE {
-        return false;
+/// A Model 1 grid through `model_1` and `text::from_payload`.
+fn read_model_1(
+    modules: &BitMatrix,
+    points: [[f32; 2]; 4],
+    format: &FormatInformation,
+) -> Result<Decoded, Unread> {
+    let (decoded, version, correction) =
+        catch_unwind(AssertUnwindSafe(|| model_1::read(modules, format)))
+            .map_err(|_| Unread::Damaged)??;
+    Ok(Decoded {
+        content: port_content(&decoded),
+        format: Format::QRCode,
+        version,
+        ec_level: ec_level_of(format.error_correction_level)?,
+        points,
+        correction,
+    })
+}
+
+/// rxing's level as ours; `Invalid` (no level read) is a damaged symbol.
+fn ec_level_of(level: ErrorCorrectionLevel) -> Result<EcLevel, Unread> {
+    match level {
+        ErrorCorrectionLevel::L => Ok(EcLevel::L),
+        ErrorCorrectionLevel::M => Ok(EcLevel::M),
+        ErrorCorrectionLevel::Q => Ok(EcLevel::Q),
+        ErrorCorrectionLevel::H => Ok(EcLevel::H),
+        ErrorCorrectionLevel::Invalid => Err(Unread::Damaged),
     }
-    let append = |bits: u32, (x, y): (u32, u32)| (bits << 1) | u32::from(modules.get(x, y));
-    // Around the top-left finder pattern, skipping the timing patterns' modules.
-    let first = (0..6)
-        .map(|x| (x, 8))
-        .chain([(7, 8), (8, 8), (8, 7)])
-        .chain((0..=5).rev().map(|y| (8, y)))
-        .fold(0, append);
-    // Beside the bottom-left pattern (with the dark module) and under the top-right one.
-    let second = ((side - 8)..side)
-        .rev()
-        .map(|y| (8, y))
-        .chain(((side - 8)..side).map(|x| (x, 8)))
-        .fold(0, append);
-    let format = FormatInformation::DecodeQR(first, second);
-    format.isValid() && format.qr_type() == Type::Model1
 }
 
 /// A Model 2 grid through `codewords` and `text::decode_segments`.
@@ -103,18 +111,11 @@ fn read_model_2(modules: &BitMatrix, points: [[f32; 2]; 4]) -> Result<Decoded, U
             _ => Unread::NotASymbol,
         })?;
     let content = text::decode_segments(&decoded.data, version).map_err(|_| Unread::Damaged)?;
-    let ec_level = match decoded.level {
-        ErrorCorrectionLevel::L => EcLevel::L,
-        ErrorCorrectionLevel::M => EcLevel::M,
-        ErrorCorrectionLevel::Q => EcLevel::Q,
-        ErrorCorrectionLevel::H => EcLevel::H,
-        ErrorCorrectionLevel::Invalid => return Err(Unread::Damaged),
-    };
     Ok(Decoded {
         content,
         format: Format::QRCode,
         version,
-        ec_level,
+        ec_level: ec_level_of(decoded.level)?,
         points,
         correction: decoded.correction,
     })
@@ -151,7 +152,7 @@ pub fn read_micro(
     read_by_port(modules, points, format, unread)
 }
 
-/// A grid through rxing's port of zxing-cpp's decoder (Micro QR, rMQR, QR Model 1) and
+/// A grid through rxing's port of zxing-cpp's decoder (Micro QR, rMQR) and
 /// `text::from_payload`; `unread` says what a failure is.
 fn read_by_port(
     modules: &BitMatrix,
@@ -167,9 +168,7 @@ fn read_by_port(
     if !decoded.isValid() {
         return Err(unread());
     }
-    let payload = decoded.content();
-    let eci_text = payload.has_eci.then(|| payload.to_string());
-    let content = text::from_payload(payload.bytes(), eci_text);
+    let content = port_content(&decoded);
     // The port spells levels as letters; an M1 symbol (error detection only) reports L.
     let ec_level = match decoded.ecLevel() {
         "L" => EcLevel::L,
@@ -190,6 +189,13 @@ fn read_by_port(
             .flatten()
             .unwrap_or_default(),
     })
+}
+
+/// The text of a bit stream rxing's port parsed, by the charset rules of `text::from_payload`.
+fn port_content(decoded: &DecoderResult<bool>) -> Content {
+    let payload = decoded.content();
+    let eci_text = payload.has_eci.then(|| payload.to_string());
+    text::from_payload(payload.bytes(), eci_text)
 }
 
 /// Whether the format information of a sampled Micro QR grid is a valid codeword without a

@@ -15,9 +15,9 @@
 //! block with an odd number of error-correction codewords into one that is not a codeword,
 //! where this decoder checks its result and refuses.)
 
-/// The error-correction codewords of one block exceed what fits the syndrome buffers; no QR
-/// version has more than 30.
-const MAX_EC_CODEWORDS: usize = 64;
+/// The error-correction codewords of one block that fit the syndrome buffers: a QR Model 2
+/// block has at most 30, a Model 1 block (`model_1`) at most 66.
+const MAX_EC_CODEWORDS: usize = 66;
 
 /// Powers and logarithms of the field's generator a = 2. `EXP` is doubled so that a product's
 /// logarithm, a sum of two below 255, indexes it without reduction.
