@@ -18,7 +18,7 @@ use crate::geometry::Pattern;
 use crate::layout;
 use crate::read::{read_grid, read_micro, Unread};
 use crate::sample::grey_grid;
-use crate::sample::{majority_grid, read_regridded, resample, sampled_corners};
+use crate::sample::{majority_grid, read_regridded, read_regridded_by, resample, sampled_corners};
 use crate::symbology::{Format, Formats};
 
 /// zxing-cpp's detector: scan every third row for 1:1:3:1:1 runs, confirm each as a
@@ -164,7 +164,7 @@ pub fn finder(
                 {
                     continue;
                 }
-                single_pattern(bits, pattern, at, formats, &mut detected);
+                single_pattern(bits, grey, pattern, at, formats, &mut detected);
             }
         }
         detected
@@ -230,6 +230,7 @@ pub fn finder_pattern_count(bits: &BitMatrix, limit: usize) -> usize {
 /// it neither turns "no code" into "unreadable" nor unlocks the costly strategies.
 fn single_pattern(
     bits: &BitMatrix,
+    grey: Option<Grey>,
     pattern: ConcentricPattern,
     at: Placement,
     formats: Formats,
@@ -247,7 +248,21 @@ fn single_pattern(
             continue;
         };
         let points = sampled_corners(&sampled, at);
-        match read_micro(sampled.getBits(), points, formats) {
+        let read = match (read_micro(sampled.getBits(), points, formats), grey) {
+            // A blurred Micro QR symbol: each module from the grey pixels, the blur undone.
+            (Err(unread), Some(grey)) if format == Format::MicroQRCode => {
+                let read = |grid: &BitMatrix, points| read_micro(grid, points, formats);
+                read_regridded_by(
+                    &sampled,
+                    at,
+                    |corners, side| grey_grid::micro_grids(grey.pixels, corners, side),
+                    read,
+                )
+                .ok_or(unread)
+            }
+            (read, _) => read,
+        };
+        match read {
             Ok(code) => {
                 detected.codes.push(code);
                 return;

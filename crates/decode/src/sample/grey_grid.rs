@@ -37,6 +37,25 @@ pub fn grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<Bit
     if side < layout::MIN_SIDE {
         return Vec::new();
     }
+    grids_with(grey, corners, side, known)
+}
+
+/// `grids` for a Micro QR symbol of `side` modules (11 to 17), fitted on its one finder
+/// pattern, the separator and the two timing patterns along its top and left edges.
+pub fn micro_grids(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Vec<BitMatrix> {
+    if !(11..=17).contains(&side) {
+        return Vec::new();
+    }
+    grids_with(grey, corners, side, micro_known)
+}
+
+/// The fit and the sweeps over a square symbol whose function modules `known` gives.
+fn grids_with(
+    grey: &GrayImage,
+    corners: [rxing::Point; 4],
+    side: u32,
+    known: fn(usize, usize, usize) -> Option<bool>,
+) -> Vec<BitMatrix> {
     let Some(greys) = sample(grey, corners, side) else {
         return Vec::new();
     };
@@ -113,13 +132,6 @@ fn sample(grey: &GrayImage, corners: [rxing::Point; 4], side: u32) -> Option<Vec
 /// module by the bottom-left pattern. Format, version, alignment and data modules: `None`.
 fn known(side: usize, x: usize, y: usize) -> Option<bool> {
     let last = side - 1;
-    // Offsets inside the 8x8 corner areas: the pattern's rings, then the light separator.
-    let finder = |fx: usize, fy: usize| {
-        if fx == 7 || fy == 7 {
-            return false;
-        }
-        fx.min(fy).min(6 - fx).min(6 - fy) != 1
-    };
     match (x, y) {
         (x, y) if x < 8 && y < 8 => Some(finder(x, y)),
         (x, y) if x > last - 8 && y < 8 => Some(finder(last - x, y)),
@@ -128,6 +140,26 @@ fn known(side: usize, x: usize, y: usize) -> Option<bool> {
         (x, TIMING) | (TIMING, x) if (8..=last - 8).contains(&x) => Some(x % 2 == 0),
         _ => None,
     }
+}
+
+/// The colour a Micro QR symbol of `side` modules has at (x, y), if it is a function module:
+/// the finder pattern with its separator in the top-left corner, and the timing patterns that
+/// run from it along the top row and the left column, dark on even modules.
+fn micro_known(side: usize, x: usize, y: usize) -> Option<bool> {
+    match (x, y) {
+        (x, y) if x < 8 && y < 8 => Some(finder(x, y)),
+        (x, 0) | (0, x) if (8..side).contains(&x) => Some(x % 2 == 0),
+        _ => None,
+    }
+}
+
+/// The colour at offset (`fx`, `fy`) of a finder pattern's 8x8 corner area, counted from the
+/// symbol's corner: the pattern's rings, then the light separator.
+fn finder(fx: usize, fy: usize) -> bool {
+    if fx == 7 || fy == 7 {
+        return false;
+    }
+    fx.min(fy).min(6 - fx).min(6 - fy) != 1
 }
 
 /// The kernel's reach in modules, and its weights: the module itself, its four side neighbours,
@@ -300,6 +332,33 @@ mod tests {
         assert!(read(&thresholded).is_err());
         let grids = grids(&blurred, corners(modules), modules);
         assert!(grids.iter().any(|grid| read(grid).as_deref() == Ok(text)));
+    }
+
+    /// The same for a Micro QR symbol (M4, two modules of margin), fitted on its one finder
+    /// pattern and its two timing patterns.
+    #[test]
+    fn a_blurred_micro_qr_symbol_reads_with_the_blur_undone() {
+        let text = "MICRO BLUR 2026";
+        let grey = crate::testkit::micro_qr(text, 4, SCALE);
+        let modules = grey.width() / SCALE - 4;
+        let (a, b) = ((2 * SCALE) as f32, ((2 + modules) * SCALE) as f32);
+        let corners = [(a, a), (b, a), (b, b), (a, b)].map(|(x, y)| rxing::Point { x, y });
+        let read = |grid: &BitMatrix| {
+            crate::read::read_micro(grid, [[0.0; 2]; 4], crate::Formats::ALL)
+                .map(|code| code.content.text)
+        };
+        let blurred = image::imageops::blur(&grey, 3.0);
+        let greys = sample(&blurred, corners, modules).unwrap();
+        let mut thresholded = BitMatrix::with_single_dimension(modules).unwrap();
+        for (i, _) in greys.iter().enumerate().filter(|(_, &g)| g < 128.0) {
+            thresholded.set(i as u32 % modules, i as u32 / modules);
+        }
+        assert!(read(&thresholded).is_err());
+        let micro = micro_grids(&blurred, corners, modules);
+        assert!(micro.iter().any(|grid| read(grid).as_deref() == Ok(text)));
+        // A QR symbol's layout is not a Micro QR one's, nor the other way round.
+        assert!(micro_grids(&blurred, corners, 21).is_empty());
+        assert!(grids(&blurred, corners, modules).is_empty());
     }
 
     #[test]

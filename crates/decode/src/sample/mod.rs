@@ -12,7 +12,7 @@ use rxing::common::{BitMatrix, DetectorRXingResult, PerspectiveTransform, Quadri
 
 pub(crate) use self::resample::resample;
 use crate::geometry::Placement;
-use crate::read::{read_grid, Decoded};
+use crate::read::{read_grid, Decoded, Unread};
 
 /// Reads a sampled symbol again from other grids of it, which `regrid` makes from the symbol's
 /// corners (clockwise from top-left, in the view's pixels) and side: the first that reads.
@@ -21,6 +21,16 @@ pub(crate) fn read_regridded(
     at: Placement,
     regrid: impl FnOnce([rxing::Point; 4], u32) -> Vec<BitMatrix>,
 ) -> Option<Decoded> {
+    read_regridded_by(sampled, at, regrid, read_grid)
+}
+
+/// `read_regridded` with another reader than the QR one: `read_micro`'s, for Micro QR.
+pub(crate) fn read_regridded_by(
+    sampled: &impl DetectorRXingResult,
+    at: Placement,
+    regrid: impl FnOnce([rxing::Point; 4], u32) -> Vec<BitMatrix>,
+    read: impl Fn(&BitMatrix, [[f32; 2]; 4]) -> Result<Decoded, Unread>,
+) -> Option<Decoded> {
     let side = sampled.getBits().width();
     // The samplers report top-left, top-right, bottom-left, bottom-right.
     let &[tl, tr, bl, br] = sampled.getPoints() else {
@@ -28,7 +38,7 @@ pub(crate) fn read_regridded(
     };
     regrid([tl, tr, br, bl], side)
         .iter()
-        .find_map(|grid| read_grid(grid, sampled_corners(sampled, at)).ok())
+        .find_map(|grid| read(grid, sampled_corners(sampled, at)).ok())
 }
 
 /// Where in a module the sampler looks, across and down: a 3x3 lattice over its middle. A
