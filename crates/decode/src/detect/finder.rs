@@ -17,7 +17,7 @@ use crate::deadline::Deadline;
 use crate::geometry::Pattern;
 use crate::layout;
 use crate::read::{read_grid, read_micro, Unread};
-use crate::sample::grey_grid;
+use crate::sample::{follow, grey_grid};
 use crate::sample::{majority_grid, read_regridded, read_regridded_by, resample, sampled_corners};
 use crate::symbology::{Format, Formats};
 
@@ -96,6 +96,14 @@ pub fn finder(
                     .ok_or(Unread::Damaged)
                 }
                 (read, _) => read,
+            };
+            let read = match read {
+                // Sampled along the symbol's own module edges (`follow`): curved print.
+                Err(Unread::Damaged) => read_regridded(&sampled, at, |corners, side| {
+                    follow::grids(bits, corners, side)
+                })
+                .ok_or(Unread::Damaged),
+                read => read,
             };
             match read {
                 Ok(code) => {

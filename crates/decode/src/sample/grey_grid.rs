@@ -97,7 +97,7 @@ fn grids_with(
                 }
             }
         }
-        out.extend(to_grid(&dark, side));
+        out.extend(super::to_grid(&dark, side));
         if flipped == 0 {
             break;
         }
@@ -217,7 +217,7 @@ impl Blur {
         if fitted < MIN_FITTED {
             return None;
         }
-        let solved = solve(normal)?;
+        let solved = super::solve(normal)?;
         let weights: [f32; CLASSES] = std::array::from_fn(|c| solved[1 + c] as f32);
         let centre = weights[0].abs();
         // Without a centre weight that dominates, the colours cannot be told apart.
@@ -268,36 +268,6 @@ impl Blur {
 
 /// The fit's unknowns: the level and the weights.
 const UNKNOWNS: usize = CLASSES + 1;
-
-/// Solves the normal equations (augmented rows) by Gaussian elimination with pivoting.
-fn solve(mut rows: [[f64; UNKNOWNS + 1]; UNKNOWNS]) -> Option<[f64; UNKNOWNS]> {
-    for col in 0..UNKNOWNS {
-        let pivot =
-            (col..UNKNOWNS).max_by(|&i, &j| rows[i][col].abs().total_cmp(&rows[j][col].abs()))?;
-        if rows[pivot][col].abs() < 1e-9 {
-            return None;
-        }
-        rows.swap(col, pivot);
-        let pivot_row = rows[col];
-        for (index, row) in rows.iter_mut().enumerate() {
-            if index != col {
-                let factor = row[col] / pivot_row[col];
-                for (value, subtrahend) in row[col..].iter_mut().zip(&pivot_row[col..]) {
-                    *value -= factor * subtrahend;
-                }
-            }
-        }
-    }
-    Some(std::array::from_fn(|i| rows[i][UNKNOWNS] / rows[i][i]))
-}
-
-fn to_grid(dark: &[bool], side: u32) -> Option<BitMatrix> {
-    let mut grid = BitMatrix::with_single_dimension(side).ok()?;
-    for (i, _) in dark.iter().enumerate().filter(|(_, &d)| d) {
-        grid.set(i as u32 % side, i as u32 / side);
-    }
-    Some(grid)
-}
 
 #[cfg(test)]
 mod tests {

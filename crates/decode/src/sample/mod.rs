@@ -1,9 +1,10 @@
 //! Sampling a symbol's module grid again, when the sampler's first grid did not read: one
 //! module sampler (`ModuleGrid`, nine points over each module's middle) under two readings of
 //! the points, the majority of a binarization's bits (`majority_grid`) and the grey pixels with
-//! the blur undone (`grey_grid`); and the symbol sampled with its fourth corner moved
-//! (`resample`).
+//! the blur undone (`grey_grid`); the symbol sampled with its fourth corner moved
+//! (`resample`); and sampled along its own module edges (`follow`).
 
+pub(crate) mod follow;
 pub(crate) mod grey_grid;
 pub(crate) mod resample;
 
@@ -126,4 +127,36 @@ pub struct Grey<'a> {
     /// CPU on the zxing-cpp corpus; all of them, in the crops around symbols no strategy read,
     /// one more (damaged) for 1%; all of them in every strategy cost 8%.
     pub resampled: bool,
+}
+
+/// Solves least-squares normal equations, `N` rows each augmented with its right-hand side
+/// (`W` = `N` + 1 columns), by Gaussian elimination with pivoting; `None` when singular.
+fn solve<const N: usize, const W: usize>(mut rows: [[f64; W]; N]) -> Option<[f64; N]> {
+    debug_assert_eq!(W, N + 1);
+    for col in 0..N {
+        let pivot = (col..N).max_by(|&i, &j| rows[i][col].abs().total_cmp(&rows[j][col].abs()))?;
+        if rows[pivot][col].abs() < 1e-9 {
+            return None;
+        }
+        rows.swap(col, pivot);
+        let pivot_row = rows[col];
+        for (index, row) in rows.iter_mut().enumerate() {
+            if index != col {
+                let factor = row[col] / pivot_row[col];
+                for (value, subtrahend) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                    *value -= factor * subtrahend;
+                }
+            }
+        }
+    }
+    Some(std::array::from_fn(|i| rows[i][N] / rows[i][i]))
+}
+
+/// A `side` x `side` grid from its modules row by row, dark set.
+fn to_grid(dark: &[bool], side: u32) -> Option<BitMatrix> {
+    let mut grid = BitMatrix::with_single_dimension(side).ok()?;
+    for (i, _) in dark.iter().enumerate().filter(|(_, &d)| d) {
+        grid.set(i as u32 % side, i as u32 / side);
+    }
+    Some(grid)
 }
