@@ -13,17 +13,19 @@
 
 use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
 
-/// Rounds of measuring the edges and refitting; each gives a grid. One round read 585 BoofCV
-/// codes and 135 / 133 / 134 / 135 zxing-cpp samples at the four turns, two 587 and
-/// 137 / 135 / 135 / 136, three no more than two.
-const ROUNDS: usize = 2;
+/// Rounds of measuring the edges and refitting; each gives a grid, and each round's edges are
+/// searched from the last round's grid, so a displacement found in part is found whole a round
+/// or two later. zxing-cpp samples at the four turns and BoofCV codes: one round 136 / 133 /
+/// 134 / 137 and 585, two 137 / 135 / 135 / 137 and 587, three 137 / 136 / 136 / 137 and 587,
+/// four 137 / 136 / 136 / 137 and 588, six no more than four.
+const ROUNDS: usize = 4;
 
 /// Steps a module is searched in for its edge: a sixteenth of a module.
 const STEP: f32 = 1.0 / 16.0;
 
 /// The terms of the displacement, over the symbol scaled to 0..1: 1, s, t, s², st, t², s²t,
-/// st², s²t².
-const TERMS: usize = 9;
+/// st², s²t², s³, t³ (the cubes for a cylinder's squeeze towards its sides).
+const TERMS: usize = 11;
 
 /// Fewest edges for a fit in one direction: a tenth of what a small symbol shows.
 const MIN_EDGES: usize = 3 * TERMS;
@@ -156,6 +158,8 @@ fn terms(s: f32, t: f32) -> [f64; TERMS] {
         s * s * t,
         s * t * t,
         s * s * t * t,
+        s * s * s,
+        t * t * t,
     ]
 }
 
