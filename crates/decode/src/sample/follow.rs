@@ -7,7 +7,7 @@
 //! modules the binarization changes colour where the symbol's edge really is. Each edge found
 //! is a measurement of how far the modules there have moved from the homography's grid, across
 //! for edges between columns and down for edges between rows. A smooth displacement over the
-//! symbol (a biquadratic in each direction, fitted by least squares to all edges) then moves
+//! symbol (a biquadratic with cubes in each direction, fitted by least squares to all edges) moves
 //! every module's sampling point, and the symbol is sampled again; a few rounds, each grid
 //! offered to error correction, which judges.
 
