@@ -32,7 +32,9 @@ use crate::symbology::{Format, Formats};
 /// (`completed_sets`): symbols that lost a finder pattern. Then, when `formats` asks for them,
 /// each pattern no code read lies on is tried as the finder pattern of a Micro QR or rMQR
 /// symbol. `grey`, when given, holds the pixels `bits` was binarized from: a symbol whose format
-/// reads and whose data does not is read from them as well, the blur undone (`grey_grid`).
+/// reads and whose data does not is read from them as well, the blur undone (`grey_grid`), and
+/// so is a Micro QR symbol that does not read. Last, such a QR symbol is sampled along its own
+/// module edges (`follow`).
 pub fn finder(
     bits: &BitMatrix,
     grey: Option<Grey>,

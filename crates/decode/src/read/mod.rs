@@ -1,8 +1,10 @@
 //! Reading a sampled module grid: the one path from modules to text. A QR grid goes through
 //! `codewords` (rxing's format and version reader, unmasking and block layout, our
-//! Reed-Solomon in `reed_solomon`, the mirrored retry) then `text::decode_segments`; a Micro QR
-//! or rMQR grid through rxing's port of zxing-cpp's decoder then `text::from_payload`, the same
-//! charset rules. `correction` says how much of its error correction each reading used.
+//! Reed-Solomon in `reed_solomon`, the mirrored retry) then `text::decode_segments`; a QR Model 1
+//! grid through `model_1` (its own layout and blocks, rxing's bit-stream parser); a Micro QR or
+//! rMQR grid through rxing's port of zxing-cpp's decoder. Both of the last then go through
+//! `text::from_payload`, the same charset rules. `correction` says how much of its error
+//! correction each reading used.
 
 pub(crate) mod codewords;
 pub(crate) mod correction;

@@ -4,7 +4,7 @@
 //!
 //! rxing's port of zxing-cpp reads the format and the layout, but it splits a symbol's codewords
 //! into blocks as Model 2 interleaves them. For the one-block versions the two agree; a symbol
-//! of two or more blocks (version 5-H and up, or 8 at every level) then fails Reed-Solomon. So
+//! of two or more blocks (from 5-H, and at every level from version 8) then fails Reed-Solomon. So
 //! the codewords are read here, corrected with our `reed_solomon` (whose buffers hold Model 1's
 //! 66 error-correction codewords a block), and only the bit stream goes to rxing's parser,
 //! which knows Model 1's four leading zero bits.
@@ -73,7 +73,8 @@ pub(super) fn read(
     if raw.len() != version.getTotalCodewords() as usize {
         return Err(Unread::NotASymbol);
     }
-    // The first codeword's top four bits are the corner module block the layout leaves out.
+    // Cleared as zxing-cpp's reader clears them: a Model 1 bit stream starts with four zero
+    // bits (rxing's parser skips them).
     raw[0] &= 0x0f;
 
     let blocks = version.getECBlocksForLevel(format.error_correction_level);
@@ -104,6 +105,9 @@ pub(super) fn read(
     }
     let decoded = DecodeBitStream(&data, version, format.error_correction_level)
         .map_err(|_| Unread::Damaged)?;
+    if !decoded.isValid() {
+        return Err(Unread::Damaged);
+    }
     Ok((decoded, number, correction))
 }
 
