@@ -21,8 +21,9 @@ use common::boofcv;
 /// with modules read by the majority of nine points and a sharpened half view; then 579 with
 /// the sharpened crops read under one global threshold too; then 582 with the modules of
 /// blurred symbols read from the grey pixels, the blur undone (`grey_grid`), and 584 with that
-/// on the resamplings too (`detect::Grey::resampled`).
-const READ_AT_LEAST: usize = 584;
+/// on the resamplings too (`detect::Grey::resampled`); then 588 with symbols sampled along
+/// their own module edges (`sample::follow`), and 591 with that on the resamplings too.
+const READ_AT_LEAST: usize = 591;
 
 #[test]
 fn the_boofcv_half_reads_at_least_as_many_codes_as_when_last_raised() {
