@@ -20,8 +20,9 @@ use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
 /// four 137 / 136 / 136 / 137 and 588, six no more than four.
 const ROUNDS: usize = 4;
 
-/// Steps a module is searched in for its edge: a sixteenth of a module.
-const STEP: f32 = 1.0 / 16.0;
+/// Steps a module is searched in for its edge: an eighth of a module. A sixteenth read the same
+/// codes on both corpora and cost 4% more CPU over BoofCV's half.
+const STEP: f32 = 1.0 / 8.0;
 
 /// The terms of the displacement, over the symbol scaled to 0..1: 1, s, t, s², st, t², s²t,
 /// st², s²t², s³, t³ (the cubes for a cylinder's squeeze towards its sides).
@@ -47,14 +48,20 @@ pub fn grids(bits: &BitMatrix, corners: [rxing::Point; 4], side: u32) -> Vec<Bit
         down: [0.0; TERMS],
     };
     let mut out = Vec::with_capacity(ROUNDS);
+    let mut grid = sampler.grid(side);
     for _ in 0..ROUNDS {
-        let grid = sampler.grid(side);
         let Some((across, down)) = sampler.fit_edges(&grid, side) else {
             break;
         };
         sampler.across = across;
         sampler.down = down;
-        match super::to_grid(&sampler.grid(side), side) {
+        let next = sampler.grid(side);
+        // The same modules as the round before: the rounds left would find the same edges.
+        if next == grid && !out.is_empty() {
+            break;
+        }
+        grid = next;
+        match super::to_grid(&grid, side) {
             Some(matrix) => out.push(matrix),
             None => break,
         }
