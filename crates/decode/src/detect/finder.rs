@@ -100,11 +100,15 @@ pub fn finder(
                 (read, _) => read,
             };
             let read = match read {
-                // Sampled along the symbol's own module edges (`follow`): curved print.
-                Err(Unread::Damaged) => read_regridded(&sampled, at, |corners, side| {
-                    follow::grids(bits, corners, side)
-                })
-                .ok_or(Unread::Damaged),
+                // Sampled along the symbol's own module edges (`follow`): curved print. Only
+                // until this pass reads a code: in a photo of many codes, most damaged
+                // "symbols" are triples across codes, and following each tripled the tail.
+                Err(Unread::Damaged) if detected.codes.is_empty() => {
+                    read_regridded(&sampled, at, |corners, side| {
+                        follow::grids(bits, corners, side)
+                    })
+                    .ok_or(Unread::Damaged)
+                }
                 read => read,
             };
             match read {
