@@ -11,7 +11,9 @@
 //! every module's sampling point, and the symbol is sampled again; a few rounds, each grid
 //! offered to error correction, which judges.
 
-use rxing::common::{BitMatrix, PerspectiveTransform, Quadrilateral};
+use rxing::common::BitMatrix;
+
+use super::ModuleGrid;
 
 /// Rounds of measuring the edges and refitting; each gives a grid, and each round's edges are
 /// searched from the last round's grid, so a displacement found in part is found whole a round
@@ -34,15 +36,12 @@ const MIN_EDGES: usize = 3 * TERMS;
 /// Grids of the `side` x `side` symbol inside `corners` (clockwise from top-left, in `bits`'
 /// pixels), sampled along its measured edges: one a round.
 pub fn grids(bits: &BitMatrix, corners: [rxing::Point; 4], side: u32) -> Vec<BitMatrix> {
-    let outline = Quadrilateral::rectangle(side as i32, side as i32, None);
-    let Ok(transform) =
-        PerspectiveTransform::quadrilateralToQuadrilateral(outline, Quadrilateral::from(corners))
-    else {
+    let Some(modules) = ModuleGrid::over(corners, side) else {
         return Vec::new();
     };
     let mut sampler = Sampler {
         bits,
-        transform,
+        modules,
         side: side as f32,
         across: [0.0; TERMS],
         down: [0.0; TERMS],
@@ -72,7 +71,7 @@ pub fn grids(bits: &BitMatrix, corners: [rxing::Point; 4], side: u32) -> Vec<Bit
 /// The homography and the displacement fitted so far, in modules.
 struct Sampler<'a> {
     bits: &'a BitMatrix,
-    transform: PerspectiveTransform,
+    modules: ModuleGrid,
     side: f32,
     across: [f64; TERMS],
     down: [f64; TERMS],
@@ -83,10 +82,10 @@ impl Sampler<'_> {
     /// the image is light.
     fn dark(&self, u: f32, v: f32) -> bool {
         let terms = terms(u / self.side, v / self.side);
-        let p = self.transform.transform_point(rxing::Point {
-            x: u + evaluate(&self.across, &terms),
-            y: v + evaluate(&self.down, &terms),
-        });
+        let p = self.modules.point(
+            u + evaluate(&self.across, &terms),
+            v + evaluate(&self.down, &terms),
+        );
         p.x >= 0.0 && p.y >= 0.0 && self.bits.try_get(p.x as u32, p.y as u32).unwrap_or(false)
     }
 

@@ -66,6 +66,12 @@ impl ModuleGrid {
         Some(ModuleGrid { transform })
     }
 
+    /// The point (`u`, `v`) of the symbol, in modules from its top-left corner, in the view's
+    /// pixels.
+    pub fn point(&self, u: f32, v: f32) -> rxing::Point {
+        self.transform.transform_point(rxing::Point { x: u, y: v })
+    }
+
     /// The nine points of module (`x`, `y`) in the view's pixels, row by row.
     pub fn points(&self, x: u32, y: u32) -> impl Iterator<Item = rxing::Point> + '_ {
         MODULE_POINTS.iter().flat_map(move |&dy| {
