@@ -2,7 +2,7 @@
 """Per-image time on a corpus, qrscan beside zxing-cpp in the same run: median, p90, p99 and max,
 and the slowest images of each (issue 28's tail).
 
-    python3 benches/per_image.py [CORPUS] [--qrscan BIN] [--baseline BIN] [--runs N]
+    python3 benches/per_image.py [CORPUS] [--qrscan BIN] [--baseline BIN] [--runs N] [--save F]
     # needs: pip install zxing-cpp pillow
 
 qrscan: one process per image, `qrscan scan --jobs 1 --format text IMAGE`, wall clock including the
@@ -12,8 +12,10 @@ QR codes only), which leaves out the interpreter's start, so the comparison favo
 little. The readers alternate image by image, so all see the same machine state; `--baseline BIN`
 adds a second qrscan build (the one before a change) to the same run. `--runs N` times each image N
 times per reader and keeps the median (a single run's max is one scheduler hiccup away from the
-next image's). CORPUS defaults to ../shared/corpus/boofcv; every .jpg/.png/.webp under it is timed.
+next image's). `--save F` writes every image's time per reader to F as JSON, to compare two
+builds image by image. CORPUS defaults to ../shared/corpus/boofcv; every .jpg/.png/.webp under it is timed.
 """
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +35,11 @@ baseline = None
 if "--baseline" in args:
     at = args.index("--baseline")
     baseline = args[at + 1]
+    del args[at:at + 2]
+save = None
+if "--save" in args:
+    at = args.index("--save")
+    save = args[at + 1]
     del args[at:at + 2]
 runs = 1
 if "--runs" in args:
@@ -94,3 +101,7 @@ for name, per_image in times.items():
     slowest = sorted(per_image, key=per_image.get, reverse=True)[:5]
     print(f"slowest {name}: " + ", ".join(
         f"{os.path.relpath(p, corpus)} {per_image[p]:.0f}" for p in slowest))
+if save:
+    with open(save, "w") as out:
+        json.dump({name: {os.path.relpath(p, corpus): ms for p, ms in per_image.items()}
+                   for name, per_image in times.items()}, out, indent=1)

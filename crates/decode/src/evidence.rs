@@ -233,10 +233,18 @@ impl Found {
 
     /// The bounding boxes of the symbols sampled but not read that codes read do not explain.
     pub fn unexplained_damaged(&self) -> Vec<Bounds> {
+        self.unexplained_damaged_finer_than(f32::INFINITY)
+    }
+
+    /// The bounding boxes of the unexplained damaged symbols (`unexplained_damaged`) whose
+    /// modules are under `module` image pixels: what a row made for small modules crops around.
+    pub fn unexplained_damaged_finer_than(&self, module: f32) -> Vec<Bounds> {
         let below = self.texture_below();
         self.damaged
             .iter()
-            .filter(|(bounds, symbol)| !self.explains(bounds, symbol, below))
+            .filter(|(bounds, symbol)| {
+                symbol.module < module && !self.explains(bounds, symbol, below)
+            })
             .map(|(bounds, _)| *bounds)
             .collect()
     }

@@ -42,7 +42,7 @@ pub fn decode_luma(
             Gate::Stop => break,
         }
         let strategy = step.strategy;
-        let around = surroundings(&found, strategy);
+        let around = surroundings(&found, strategy, views.working_scale());
         let strategy_started = Instant::now();
         let detected = run(&mut views, strategy, deadline, &around);
         // `RUST_LOG=qrscan_decode=trace`: where one image's time goes, strategy by strategy.
@@ -64,12 +64,17 @@ pub fn decode_luma(
     Ok(codes)
 }
 
-/// Where a strategy that crops looks: around the symbols sampled and not read, and for
-/// `LooksAt::UnreadSymbolsAndPairs` also the pairs of finder patterns no triple made a symbol of.
-fn surroundings(found: &Found, strategy: Strategy) -> Vec<Bounds> {
+/// Where a strategy that crops looks: around the symbols sampled and not read (those with
+/// modules finer than it is made for, `Strategy::crops_modules_under`, counted in working-view
+/// pixels, `working_scale` image pixels each), and for `LooksAt::UnreadSymbolsAndPairs` also
+/// the pairs of finder patterns no triple made a symbol of.
+fn surroundings(found: &Found, strategy: Strategy, working_scale: f32) -> Vec<Bounds> {
     match strategy.looks_at() {
         LooksAt::WholeView => Vec::new(),
-        LooksAt::UnreadSymbols => found.unexplained_damaged(),
+        LooksAt::UnreadSymbols => {
+            let module = strategy.crops_modules_under() * working_scale;
+            found.unexplained_damaged_finer_than(module)
+        }
         LooksAt::UnreadSymbolsAndPairs => {
             let mut around = found.unexplained_damaged();
             around.extend(found.pair_surroundings());
@@ -110,7 +115,7 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
             );
         }
     }
-    let around = surroundings(&seen, strategy);
+    let around = surroundings(&seen, strategy, views.working_scale());
     let mut found = Found::default();
     merge(
         &mut found,
@@ -312,6 +317,10 @@ fn on_crops(
     deadline: Deadline,
     mut detect: impl FnMut(GrayImage, Placement) -> Detected,
 ) -> Detected {
+    // Before the view: a view made for no crop (the doubled one) would cost for nothing.
+    if damaged.is_empty() {
+        return Detected::default();
+    }
     let Some((grey, scale)) = views.pixels(view) else {
         return Detected::default();
     };
@@ -399,6 +408,7 @@ fn crop_around(view: &GrayImage, bounds: Bounds, scale: [f32; 2]) -> (GrayImage,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::Damaged;
     use crate::testkit::{assert_centre, qr_field};
 
     fn bounds(left: f32, top: f32, right: f32, bottom: f32) -> Bounds {
@@ -526,6 +536,51 @@ mod tests {
         )
         .codes
         .is_empty());
+    }
+
+    #[test]
+    fn the_rows_for_small_modules_crop_only_around_symbols_with_small_modules() {
+        // Two version 1 symbols sampled and not read: 2-pixel and 20-pixel modules.
+        let grid = rxing::common::BitMatrix::with_single_dimension(21).unwrap();
+        let symbol = |x: f32, side: f32| {
+            let corners = [[x, 0.0], [x + side, 0.0], [x + side, side], [x, side]];
+            Damaged::new(corners, &grid)
+        };
+        let mut found = Found::default();
+        let damaged = vec![symbol(0.0, 42.0), symbol(100.0, 420.0)];
+        found.merge(
+            Vec::new(),
+            Detected {
+                damaged,
+                ..Detected::default()
+            },
+        );
+        let lefts = |strategy: Strategy, working_scale: f32| -> Vec<f32> {
+            let around = surroundings(&found, strategy, working_scale);
+            around.iter().map(|b| b.left.round()).collect()
+        };
+        let full = Strategy::FinderCrops {
+            view: View::Full,
+            binarizer: Binarizer::LocalAverage,
+        };
+        let zoomed = Strategy::ZoomedCrops {
+            view: View::Working,
+        };
+        let rqrr = |view| Strategy::Rqrr {
+            view,
+            invert: false,
+        };
+        // The working view at the image's size: 20-pixel modules gain nothing from more pixels.
+        assert_eq!(lefts(full, 1.0), vec![0.0]);
+        assert_eq!(lefts(zoomed, 1.0), vec![0.0]);
+        assert_eq!(lefts(rqrr(View::Double), 1.0), vec![0.0]);
+        // rqrr at 1x fits curved symbols whatever their modules.
+        assert_eq!(lefts(rqrr(View::Working), 1.0), vec![0.0, 100.0]);
+        // A photo shrunk 3 times: the large symbol's modules are under 7 working pixels, which
+        // doubling serves; at full resolution, only modules the working view left under 4.
+        assert_eq!(lefts(zoomed, 3.0), vec![0.0, 100.0]);
+        assert_eq!(lefts(full, 3.0), vec![0.0]);
+        assert_eq!(lefts(full, 6.0), vec![0.0, 100.0]);
     }
 
     #[test]

@@ -131,6 +131,11 @@ impl<'a> Views<'a> {
         }
     }
 
+    /// How many image pixels one working-view pixel spans (1 where the image is not shrunk).
+    pub(crate) fn working_scale(&mut self) -> f32 {
+        self.view(View::Working).map_or(1.0, |(_, scale)| scale[0])
+    }
+
     /// The pixels of `view` and its scale; for `Full`, the loaded image itself when the working
     /// view is smaller than it (otherwise `Full` adds nothing to `Working`), never a copy.
     pub(crate) fn pixels(&mut self, view: View) -> Option<(&GrayImage, [f32; 2])> {
