@@ -102,12 +102,15 @@ impl Bounds {
     }
 }
 
-/// A finder pattern a scan confirmed: its centre and its width (7 modules).
+/// A finder pattern a scan confirmed: its centre, its width (7 modules), and its contrast.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Pattern {
     pub x: f32,
     pub y: f32,
     pub size: f32,
+    /// How much lighter its light ring is than its dark centre and outer ring, in grey levels
+    /// (`detect::finder`'s `ring_contrast`); `f32::INFINITY` where the grey pixels were not at hand.
+    pub contrast: f32,
 }
 
 impl Pattern {

@@ -54,6 +54,7 @@ pub fn finder(
                     x,
                     y,
                     size: p.size as f32 * at.scale[0].max(at.scale[1]),
+                    contrast: grey.map_or(f32::INFINITY, |grey| ring_contrast(grey.pixels, p)),
                 }
             })
             .collect();
@@ -286,11 +287,72 @@ fn single_pattern(
     }
 }
 
+/// How much lighter a finder pattern's light ring is than its dark centre, in grey levels,
+/// where it is least so: along each of eight rays from the centre, the lightest point between
+/// 1.5 and 3.5 modules out (the ring, whatever the pattern's turn) less the centre, and the
+/// least of the eight. Printed codes show a hundred levels or more; the finder-like shapes a
+/// textured wall or fabric throws up at a code's scale are open on some side. Light-on-dark
+/// patterns the same, with the darkest point less the centre.
+fn ring_contrast(grey: &image::GrayImage, pattern: &ConcentricPattern) -> f32 {
+    let module = pattern.size as f32 / layout::FINDER_MODULES as f32;
+    let (x, y) = (pattern.p.x, pattern.p.y);
+    let at = |dx: f32, dy: f32| {
+        let px = (x + dx * module).clamp(0.0, (grey.width() - 1) as f32) as u32;
+        let py = (y + dy * module).clamp(0.0, (grey.height() - 1) as f32) as u32;
+        f32::from(grey.get_pixel(px, py).0[0])
+    };
+    let centre = at(0.0, 0.0);
+    let (mut lighter, mut darker) = (f32::INFINITY, f32::INFINITY);
+    for ray in 0..8 {
+        let angle = ray as f32 * std::f32::consts::FRAC_PI_4;
+        let (dx, dy) = (angle.cos(), angle.sin());
+        let (mut light, mut dark) = (0.0f32, 255.0f32);
+        for step in 3..=7 {
+            let r = step as f32 / 2.0;
+            let v = at(dx * r, dy * r);
+            light = light.max(v);
+            dark = dark.min(v);
+        }
+        lighter = lighter.min(light - centre);
+        darker = darker.min(centre - dark);
+    }
+    lighter.max(darker).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::pure::unturn;
     use super::*;
     use crate::sample::resample::alignment_agreement;
+
+    #[test]
+    fn a_finder_pattern_is_clear_at_any_turn_and_a_shape_open_on_one_side_is_not() {
+        // A finder pattern of 6-pixel modules, dark 40 on light 200, turned by `turn`
+        // radians; `open` cuts its light ring on the right, as a blob of texture is.
+        let drawn = |turn: f32, open: bool| {
+            image::GrayImage::from_fn(80, 80, |x, y| {
+                let (dx, dy) = (x as f32 - 40.0, y as f32 - 40.0);
+                let u = (dx * turn.cos() + dy * turn.sin()) / 6.0;
+                let v = (dy * turn.cos() - dx * turn.sin()) / 6.0;
+                let ring = u.abs().max(v.abs());
+                let light_ring = (1.5..2.5).contains(&ring) && !(open && dx > 0.0);
+                let dark = ring < 3.5 && !light_ring;
+                image::Luma([if dark { 40 } else { 200 }])
+            })
+        };
+        let pattern = ConcentricPattern {
+            p: rxing::Point { x: 40.0, y: 40.0 },
+            size: 42,
+        };
+        for turn in [0.0, 0.3, std::f32::consts::FRAC_PI_4] {
+            assert_eq!(ring_contrast(&drawn(turn, false), &pattern), 160.0);
+            assert_eq!(ring_contrast(&drawn(turn, true), &pattern), 0.0, "{turn}");
+        }
+        // Light on dark, the same.
+        let mut inverted = drawn(0.3, false);
+        image::imageops::invert(&mut inverted);
+        assert_eq!(ring_contrast(&inverted, &pattern), 160.0);
+    }
 
     /// Image pixels as they are: the placement of a view that is the image.
     fn identity() -> Placement {
