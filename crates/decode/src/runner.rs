@@ -13,7 +13,7 @@ use crate::deadline::Deadline;
 use crate::detect::{self, Detected, Grey, Placement, Resampling};
 use crate::error::DecodeError;
 use crate::evidence::{Found, Gate};
-use crate::geometry::Bounds;
+use crate::geometry::{Bounds, Quad};
 use crate::options::DecodeOptions;
 use crate::plan::{LooksAt, Strategy, PLAN};
 use crate::symbology::Formats;
@@ -44,6 +44,7 @@ pub fn decode_luma(
         let strategy = step.strategy;
         let around = surroundings(&found, strategy, views.working_scale());
         let strategy_started = Instant::now();
+        views.claimed = found.codes.iter().map(QrCode::quad).collect();
         let detected = run(&mut views, strategy, deadline, &around);
         // `RUST_LOG=qrscan_decode=trace`: where one image's time goes, strategy by strategy.
         tracing::trace!(
@@ -136,6 +137,8 @@ const SHARPEN_AMOUNT: i16 = 6;
 /// boxes in image pixels) is where the crop-based ones look.
 fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bounds]) -> Detected {
     views.deadline = deadline;
+    let claimed = views.claimed.clone();
+    let claimed = &claimed[..];
     match strategy {
         Strategy::Finder {
             view,
@@ -190,6 +193,7 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                 deadline,
                 formats,
                 Resampling::Version1,
+                claimed,
             );
             if detected.codes.is_empty() && !deadline.passed() {
                 // The pure detector costs one pass over the bits; it reads what is too
@@ -211,6 +215,7 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                     deadline,
                     formats,
                     Resampling::UpToVersion6,
+                    claimed,
                 )
             })
         }
@@ -239,6 +244,7 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                         deadline,
                         formats,
                         Resampling::Version1,
+                        claimed,
                     )
                 };
                 let mut detected = read(binarizer);
@@ -274,7 +280,8 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                 // read nothing more on either corpus.
                 let mut detected = binarize::local_average(&zoomed, deadline)
                     .map(|bits| {
-                        detect::finder(&bits, None, at, deadline, formats, Resampling::UpToVersion6)
+                        let six = Resampling::UpToVersion6;
+                        detect::finder(&bits, None, at, deadline, formats, six, claimed)
                     })
                     .unwrap_or_default();
                 if detected.codes.is_empty() {
@@ -286,6 +293,7 @@ fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bou
                             deadline,
                             formats,
                             Resampling::UpToVersion6,
+                            claimed,
                         );
                         detected.codes = other.codes;
                     }
@@ -349,6 +357,7 @@ fn find_in(
     deadline: Deadline,
     formats: Formats,
     resampling: Resampling,
+    claimed: &[Quad],
 ) -> Detected {
     binarize::binarize(crop, binarizer, deadline)
         .map(|bits| {
@@ -356,7 +365,15 @@ fn find_in(
                 pixels: crop,
                 resampled: true,
             };
-            detect::finder(&bits, Some(grey), at, deadline, formats, resampling)
+            detect::finder(
+                &bits,
+                Some(grey),
+                at,
+                deadline,
+                formats,
+                resampling,
+                claimed,
+            )
         })
         .unwrap_or_default()
 }
