@@ -89,14 +89,22 @@ struct Sampler<'a> {
 }
 
 impl Sampler<'_> {
+    /// Where the point (`u`, `v`) of the symbol, in modules, lies in `bits` once displaced.
+    fn displaced(&self, u: f32, v: f32) -> rxing::Point {
+        let terms = terms(u / self.side, v / self.side);
+        self.modules.point(
+            u + evaluate(&self.across, &terms),
+            v + evaluate(&self.down, &terms),
+        )
+    }
+
     /// Whether the point (`u`, `v`) of the symbol, in modules, is dark once displaced; outside
     /// the image is light.
     fn dark(&self, u: f32, v: f32) -> bool {
-        let terms = terms(u / self.side, v / self.side);
-        let p = self.modules.point(
-            u + evaluate(&self.across, &terms),
-            v + evaluate(&self.down, &terms),
-        );
+        self.dark_at(self.displaced(u, v))
+    }
+
+    fn dark_at(&self, p: rxing::Point) -> bool {
         p.x >= 0.0 && p.y >= 0.0 && self.bits.try_get(p.x as u32, p.y as u32).unwrap_or(false)
     }
 
@@ -123,14 +131,16 @@ impl Sampler<'_> {
                 let middle = b as f32 + 0.5;
                 if colour(a, b) != colour(a + 1, b) {
                     let edge = a as f32 + 1.0;
-                    if let Some(moved) = self.edge(edge, |s| self.dark(s, middle), colour(a, b)) {
+                    let line = self.line([edge - 0.5, middle], [edge + 0.5, middle]);
+                    if let Some(moved) = self.edge(edge, line, colour(a, b)) {
                         let terms = terms(edge / self.side, middle / self.side);
                         across.add(&terms, f64::from(evaluate(&self.across, &terms) + moved));
                     }
                 }
                 if colour(b, a) != colour(b, a + 1) {
                     let edge = a as f32 + 1.0;
-                    if let Some(moved) = self.edge(edge, |s| self.dark(middle, s), colour(b, a)) {
+                    let line = self.line([middle, edge - 0.5], [middle, edge + 0.5]);
+                    if let Some(moved) = self.edge(edge, line, colour(b, a)) {
                         let terms = terms(middle / self.side, edge / self.side);
                         down.add(&terms, f64::from(evaluate(&self.down, &terms) + moved));
                     }
@@ -140,11 +150,27 @@ impl Sampler<'_> {
         Some((across.solve()?, down.solve()?))
     }
 
+    /// The colour along the module-long segment of the symbol from `from` to `to` (in
+    /// modules), by where along it (0 at `from`, 1 at `to`). Within one module the displaced
+    /// homography is as good as straight: its ends are mapped, the points between them
+    /// interpolated (mapping each of the nine points had been a third of a follow's time).
+    fn line(&self, [u0, v0]: [f32; 2], [u1, v1]: [f32; 2]) -> impl Fn(f32) -> bool + '_ {
+        let (start, end) = (self.displaced(u0, v0), self.displaced(u1, v1));
+        move |along: f32| {
+            self.dark_at(rxing::Point {
+                x: start.x + (end.x - start.x) * along,
+                y: start.y + (end.y - start.y) * along,
+            })
+        }
+    }
+
     /// Where the colour changes from `before` between half a module before `edge` and half a
-    /// module after it, along a line `dark` samples, as the distance from `edge`: the change
-    /// nearest the expected edge. `None` when the line does not change colour there.
-    fn edge(&self, edge: f32, dark: impl Fn(f32) -> bool, before: bool) -> Option<f32> {
+    /// module after it, along the segment `line` samples (0 half a module before, 1 half a
+    /// module after), as the distance from `edge`: the change nearest the expected edge.
+    /// `None` when the line does not change colour there.
+    fn edge(&self, edge: f32, line: impl Fn(f32) -> bool, before: bool) -> Option<f32> {
         let steps = (1.0 / STEP) as i32;
+        let dark = |at: f32| line(at - (edge - 0.5));
         let mut previous = dark(edge - 0.5);
         let mut nearest: Option<f32> = None;
         for step in 1..=steps {
