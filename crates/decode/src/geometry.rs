@@ -108,7 +108,7 @@ pub struct Pattern {
     pub x: f32,
     pub y: f32,
     pub size: f32,
-    /// How much lighter its light ring is than its dark centre and outer ring, in grey levels
+    /// How much lighter its light ring is than its dark centre, where least so, in grey levels
     /// (`detect::finder`'s `ring_contrast`); `f32::INFINITY` where the grey pixels were not
     /// at hand.
     pub contrast: f32,
