@@ -44,8 +44,8 @@ pub fn decode_luma(
         let strategy = step.strategy;
         let around = surroundings(&found, strategy, views.working_scale());
         let strategy_started = Instant::now();
-        views.claimed = found.codes.iter().map(QrCode::quad).collect();
-        let detected = run(&mut views, strategy, deadline, &around);
+        let claimed: Vec<Quad> = found.codes.iter().map(QrCode::quad).collect();
+        let detected = run(&mut views, strategy, deadline, &around, &claimed);
         // `RUST_LOG=qrscan_decode=trace`: where one image's time goes, strategy by strategy.
         tracing::trace!(
             index,
@@ -106,7 +106,7 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
             .iter()
             .filter(|s| s.strategy.looks_at() == LooksAt::WholeView);
         for step in whole_view {
-            let detected = run(&mut views, step.strategy, Deadline::NONE, &[]);
+            let detected = run(&mut views, step.strategy, Deadline::NONE, &[], &[]);
             seen.merge(
                 Vec::new(),
                 Detected {
@@ -121,7 +121,7 @@ pub fn run_strategy(grey: &GrayImage, strategy: Strategy, formats: Formats) -> V
     merge(
         &mut found,
         strategy,
-        run(&mut views, strategy, Deadline::NONE, &around),
+        run(&mut views, strategy, Deadline::NONE, &around, &[]),
     );
     found.codes
 }
@@ -134,11 +134,16 @@ const SHARPEN_RADIUS: usize = 3;
 const SHARPEN_AMOUNT: i16 = 6;
 
 /// Runs one strategy on `views`; `damaged` (symbols earlier strategies could not read, as bounding
-/// boxes in image pixels) is where the crop-based ones look.
-fn run(views: &mut Views, strategy: Strategy, deadline: Deadline, damaged: &[Bounds]) -> Detected {
+/// boxes in image pixels) is where the crop-based ones look; the finder patterns on `claimed`
+/// (the codes earlier strategies read, in image pixels) are theirs (`detect::finder`).
+fn run(
+    views: &mut Views,
+    strategy: Strategy,
+    deadline: Deadline,
+    damaged: &[Bounds],
+    claimed: &[Quad],
+) -> Detected {
     views.deadline = deadline;
-    let claimed = views.claimed.clone();
-    let claimed = &claimed[..];
     match strategy {
         Strategy::Finder {
             view,
@@ -454,6 +459,7 @@ mod tests {
             rqrr,
             Deadline::NONE,
             &damaged,
+            &[],
         );
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, "https://example.com/crop");
@@ -468,7 +474,8 @@ mod tests {
             &mut Views::new(&page, Formats::default()),
             rqrr,
             Deadline::NONE,
-            &[]
+            &[],
+            &[],
         )
         .codes
         .is_empty());
@@ -477,7 +484,8 @@ mod tests {
             &mut Views::new(&page, Formats::default()),
             rqrr,
             Deadline::NONE,
-            &elsewhere
+            &elsewhere,
+            &[],
         )
         .codes
         .is_empty());
@@ -502,7 +510,8 @@ mod tests {
             &mut Views::new(&field, Formats::default()),
             rqrr,
             Deadline::NONE,
-            &whole
+            &whole,
+            &[],
         )
         .codes
         .is_empty());
@@ -515,7 +524,8 @@ mod tests {
             &mut Views::new(&four, Formats::default()),
             rqrr,
             Deadline::NONE,
-            &whole
+            &whole,
+            &[],
         )
         .codes
         .is_empty());
@@ -538,6 +548,7 @@ mod tests {
             zoomed,
             Deadline::NONE,
             &damaged,
+            &[],
         );
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
@@ -549,7 +560,8 @@ mod tests {
             &mut Views::new(&page, Formats::default()),
             zoomed,
             Deadline::NONE,
-            &[]
+            &[],
+            &[],
         )
         .codes
         .is_empty());
@@ -620,6 +632,7 @@ mod tests {
             crops,
             Deadline::NONE,
             &damaged,
+            &[],
         );
         assert_eq!(read.codes.len(), 1);
         assert_eq!(read.codes[0].content.text, text);
@@ -631,7 +644,8 @@ mod tests {
             &mut Views::new(&photo, Formats::default()),
             crops,
             Deadline::NONE,
-            &[]
+            &[],
+            &[],
         )
         .codes
         .is_empty());
@@ -644,7 +658,8 @@ mod tests {
             &mut Views::new(&page, Formats::default()),
             crops,
             Deadline::NONE,
-            &damaged
+            &damaged,
+            &[],
         )
         .codes
         .is_empty());

@@ -16,7 +16,6 @@ use rxing::common::BitMatrix;
 
 pub use self::binarize::Binarizer;
 use crate::deadline::Deadline;
-use crate::geometry::Quad;
 use crate::symbology::Formats;
 
 /// The grey image a strategy looks at.
@@ -71,9 +70,6 @@ pub(crate) struct Views<'a> {
     /// The deadline of the strategy running: views and binarizations are passes over whole
     /// images, and one given up at the deadline is left `None` (nothing runs after it).
     pub(crate) deadline: Deadline,
-    /// The codes the rows before read, in image pixels: the finder patterns on them are
-    /// theirs (`detect::finder`'s `claimed`).
-    pub(crate) claimed: Vec<Quad>,
 }
 
 impl<'a> Views<'a> {
@@ -85,7 +81,6 @@ impl<'a> Views<'a> {
             binarized: HashMap::new(),
             blocks: HashMap::new(),
             deadline: Deadline::NONE,
-            claimed: Vec::new(),
         }
     }
 
