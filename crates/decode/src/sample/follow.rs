@@ -132,7 +132,7 @@ impl Sampler<'_> {
                 if colour(a, b) != colour(a + 1, b) {
                     let edge = a as f32 + 1.0;
                     let line = self.line([edge - 0.5, middle], [edge + 0.5, middle]);
-                    if let Some(moved) = self.edge(edge, line, colour(a, b)) {
+                    if let Some(moved) = edge_offset(line, colour(a, b)) {
                         let terms = terms(edge / self.side, middle / self.side);
                         across.add(&terms, f64::from(evaluate(&self.across, &terms) + moved));
                     }
@@ -140,7 +140,7 @@ impl Sampler<'_> {
                 if colour(b, a) != colour(b, a + 1) {
                     let edge = a as f32 + 1.0;
                     let line = self.line([middle, edge - 0.5], [middle, edge + 0.5]);
-                    if let Some(moved) = self.edge(edge, line, colour(b, a)) {
+                    if let Some(moved) = edge_offset(line, colour(b, a)) {
                         let terms = terms(middle / self.side, edge / self.side);
                         down.add(&terms, f64::from(evaluate(&self.down, &terms) + moved));
                     }
@@ -163,29 +163,28 @@ impl Sampler<'_> {
             })
         }
     }
+}
 
-    /// Where the colour changes from `before` between half a module before `edge` and half a
-    /// module after it, along the segment `line` samples (0 half a module before, 1 half a
-    /// module after), as the distance from `edge`: the change nearest the expected edge.
-    /// `None` when the line does not change colour there.
-    fn edge(&self, edge: f32, line: impl Fn(f32) -> bool, before: bool) -> Option<f32> {
-        let steps = (1.0 / STEP) as i32;
-        let dark = |at: f32| line(at - (edge - 0.5));
-        let mut previous = dark(edge - 0.5);
-        let mut nearest: Option<f32> = None;
-        for step in 1..=steps {
-            let at = edge - 0.5 + step as f32 * STEP;
-            let now = dark(at);
-            if previous == before && now != before {
-                let moved = at - STEP / 2.0 - edge;
-                if nearest.is_none_or(|best| moved.abs() < best.abs()) {
-                    nearest = Some(moved);
-                }
+/// Where the colour changes from `before` along a module-long segment centred on an expected
+/// edge, which `line` samples (0 half a module before the edge, 1 half a module after), as the
+/// distance from the expected edge in modules: the change nearest it. `None` when the segment
+/// does not change colour.
+fn edge_offset(line: impl Fn(f32) -> bool, before: bool) -> Option<f32> {
+    let steps = (1.0 / STEP) as i32;
+    let mut previous = line(0.0);
+    let mut nearest: Option<f32> = None;
+    for step in 1..=steps {
+        let along = step as f32 * STEP;
+        let now = line(along);
+        if previous == before && now != before {
+            let moved = along - STEP / 2.0 - 0.5;
+            if nearest.is_none_or(|best| moved.abs() < best.abs()) {
+                nearest = Some(moved);
             }
-            previous = now;
         }
-        nearest
+        previous = now;
     }
+    nearest
 }
 
 /// The displacement's terms at (s, t), both 0..1 over the symbol.
